@@ -1,0 +1,5 @@
+import sys
+
+from edgetm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,218 @@
+"""The ``edgetm`` command. Parses arguments and hands over; heavy modules load only when used."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from edgetm import __version__
+from edgetm.errors import ConfigError, EdgetmError
+
+EXIT_USER_ERROR = 1
+
+
+def _size(text: str) -> tuple[int, int]:
+    """WxH or a single side."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240")
+    return parts[0], parts[1]
+
+
+def _triple(text: str) -> tuple[float, float, float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number or three comma-separated numbers") from None
+    if len(values) == 1:
+        values *= 3
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"'{text}' needs one value or three (R,G,B)")
+    return values[0], values[1], values[2]
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help=".tflite or .onnx file, or a Teachable Machine export folder or zip")
+    parser.add_argument("--labels", metavar="FILE", help="labels file (default: labels.txt beside the model, "
+                        "then labels embedded in the model)")
+    group = parser.add_argument_group("runtime")
+    group.add_argument("--threads", type=_positive, metavar="N", help="inference threads (default: all cores)")
+    group.add_argument("--delegate", metavar="NAME", help="TFLite delegate: 'edgetpu' or a library path")
+    group.add_argument("--provider", action="append", metavar="NAME",
+                       help="ONNX Runtime execution provider, repeat in order of preference")
+    group.add_argument("--input-size", type=_size, metavar="WxH", help="input size for models with dynamic input")
+
+
+def _preprocess_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("preprocessing (default: chosen from the model)")
+    group.add_argument("--resize", choices=["crop", "squash", "letterbox"],
+                       help="crop: centre crop (Teachable Machine); squash: stretch; letterbox: pad")
+    group.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos"],
+                       default="linear", help="resampling filter (default: linear)")
+    group.add_argument("--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"],
+                       help="tm: [-1,1]; unit: [0,1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs "
+                       "take raw pixels")
+    group.add_argument("--mean", type=_triple, metavar="R,G,B", help="custom mean in pixel units (with --std)")
+    group.add_argument("--std", type=_triple, metavar="R,G,B", help="custom std in pixel units (with --mean)")
+    group.add_argument("--bgr", action="store_true", help="feed BGR instead of RGB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgetm",
+        description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgetm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    info = commands.add_parser("info", help="describe a model: tensors, quantization, task, labels")
+    _model_arguments(info)
+    info.add_argument("--json", action="store_true", help="print one JSON document")
+
+    classify = commands.add_parser("classify", help="classify image files or folders")
+    _model_arguments(classify)
+    classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
+    classify.add_argument("--top-k", type=_positive, default=3, metavar="K", help="predictions to show (default 3)")
+    classify.add_argument("--threshold", type=_unit_interval, default=0.0, metavar="T",
+                          help="hide predictions scoring below T; no label when the best does (default 0)")
+    classify.add_argument("--json", action="store_true", help="one JSON line per image")
+    _preprocess_arguments(classify)
+    return parser
+
+
+def _load(args: argparse.Namespace):
+    from edgetm.model import load_model
+
+    return load_model(args.model, args.labels, num_threads=args.threads, delegate=args.delegate,
+                      providers=args.provider, input_size=args.input_size)
+
+
+def preprocess_options(args: argparse.Namespace):
+    from edgetm.vision.preprocess import ColorOrder, Interpolation, Normalization, PreprocessOptions, ResizeMode
+
+    normalize = args.normalize
+    if (args.mean is None) != (args.std is None):
+        raise ConfigError("--mean and --std go together")
+    if args.mean is not None:
+        if min(args.std) <= 0:
+            raise ConfigError("--std values must be positive")
+        normalize = Normalization(args.mean, args.std)
+    return PreprocessOptions(
+        resize=ResizeMode(args.resize) if args.resize else None,
+        interpolation=Interpolation(args.interpolation),
+        normalize=normalize,
+        color=ColorOrder.BGR if args.bgr else None,
+        size=args.input_size,
+    )
+
+
+def _info(args: argparse.Namespace) -> int:
+    model = _load(args)
+    info = model.info()
+    if model.input.image_size() is not None:
+        from edgetm.vision.preprocess import Preprocessor
+
+        info["preprocess"] = Preprocessor(model).describe()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    runtime = ", ".join(f"{k} {v}" if k != "backend" else str(v) for k, v in info.items()
+                        if k in ("backend", "threads", "delegate", "providers"))
+    print(f"model       {info['source']}")
+    print(f"format      {info['format']} ({runtime})")
+    print(f"family      {info['family']}")
+    print(f"task        {info['task']}")
+    for kind in ("inputs", "outputs"):
+        for n, tensor in enumerate(info[kind]):
+            quant = tensor["quantization"]
+            q = f"  scale {quant['scale']} zero point {quant['zero_point']}" if quant else ""
+            resolved = f" -> {tensor['resolved_shape']}" if tensor["shape"] != tensor["resolved_shape"] else ""
+            print(f"{kind[:-1]:6s} {n}    {tensor['name']}  {tensor['dtype']} {tensor['shape']}{resolved}{q}")
+    if "preprocess" in info:
+        p = info["preprocess"]
+        norm = p["normalize"] if isinstance(p["normalize"], str) else f"mean {p['normalize']['mean']} " \
+            f"std {p['normalize']['std']}"
+        print(f"preprocess  {p['size'][0]}x{p['size'][1]} {p['layout']} {p['color']}, {p['resize']} "
+              f"({p['interpolation']}), {norm}")
+    labels = info["labels"]
+    if labels["count"]:
+        more = ", ..." if labels["count"] > len(labels["first"]) else ""
+        print(f"labels      {labels['count']} from {labels['source']}: {', '.join(labels['first'])}{more}")
+    else:
+        print("labels      none (indices are shown; pass --labels FILE)")
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from edgetm.vision.classify import Classifier
+    from edgetm.vision.image import expand_images, read_image
+
+    classifier = Classifier(_load(args), top_k=args.top_k, threshold=args.threshold,
+                            preprocess=preprocess_options(args))
+    failures = 0
+    if not args.json:
+        print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {args.top_k}")
+    for path in expand_images(args.images):
+        try:
+            result = classifier(read_image(path), source=str(path))
+        except EdgetmError as error:
+            failures += 1
+            print(f"edgetm: {error}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+        else:
+            top = ", ".join(f"{p.label} {p.score:.3f}" for p in result.top)
+            total = sum(result.latency_ms.values())
+            print(f"{path!s:40s} {result.label or '-':16s} {result.score:6.3f}  {total:6.2f} ms   {top}",
+                  flush=True)
+    return EXIT_USER_ERROR if failures else 0
+
+
+_COMMANDS = {"info": _info, "classify": _classify}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except EdgetmError as error:
+        print(f"edgetm: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # output piped into head(1) and closed: not an error
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Typed errors. Each says what is wrong and, where there is one, what to do about it.
+
+The CLI prints ``str(error)`` as one line and exits non-zero; anything that is not an
+``EdgetmError`` is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class EdgetmError(Exception):
+    """Base class for errors a user can fix."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ModelError(EdgetmError):
+    """The model file is missing, corrupt, unsupported or needs something we do not have."""
+
+
+class LabelsError(EdgetmError):
+    """A labels file is unreadable or does not match the model's output."""
+
+
+class ImageError(EdgetmError):
+    """An image cannot be read or decoded."""
+
+
+class ConfigError(EdgetmError):
+    """A configuration value, option or missing optional dependency."""
+
+
+class SourceError(EdgetmError):
+    """A capture source cannot be opened."""
+
+
+def missing_dependency(module: str, extra: str | None = None, apt: str | None = None) -> ConfigError:
+    """The error for an optional library that is not installed."""
+    if extra:
+        hint = f"install it with: pip install 'edgetm[{extra}]'"
+    elif apt:
+        hint = f"install it with: sudo apt install {apt}"
+    else:
+        hint = f"install it with: pip install {module}"
+    return ConfigError(f"the Python module '{module}' is not installed", hint)

@@ -1,0 +1,53 @@
+"""The interface every inference runtime implements."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from edgetm.model.spec import TensorSpec
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to execute a model.
+
+    ``num_threads`` None means all cores. ``delegate`` is "edgetpu" or a path to a TFLite
+    delegate library. ``providers`` lists ONNX Runtime execution providers in order of
+    preference; None picks TensorRT, CUDA and CPU from those present.
+    """
+
+    num_threads: int | None = None
+    delegate: str | None = None
+    providers: tuple[str, ...] | None = None
+
+    @property
+    def threads(self) -> int:
+        return self.num_threads or os.cpu_count() or 1
+
+
+class Backend(ABC):
+    """A loaded network: tensor specs and a synchronous ``run``."""
+
+    name: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    @abstractmethod
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Run once; inputs and outputs are raw tensors in the model's own dtypes."""
+
+    def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:  # noqa: B027 - optional
+        """Fix dynamic input shapes before running; backends that take any shape ignore it."""
+
+    def learn_output_shapes(self, outputs: Sequence[np.ndarray]) -> None:
+        """Record output shapes from a run: dynamic output dims are known only then."""
+        self.outputs = [replace(s, shape=tuple(o.shape)) for s, o in zip(self.outputs, outputs, strict=True)]
+
+    def describe(self) -> dict:
+        """Runtime details for ``edgetm info``."""
+        return {"backend": self.name}

@@ -1,0 +1,134 @@
+"""Class labels: Teachable Machine's labels.txt, plain lists, and labels embedded in models."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from edgetm.errors import LabelsError
+
+# Teachable Machine writes "{index} {name}"; the name may itself contain spaces and digits.
+_INDEXED = re.compile(r"^\s*(\d+)[ \t:]\s*(.*?)\s*$")
+_MAX_LABELS_BYTES = 16 * 1024 * 1024
+
+
+def parse_labels(text: str, source: str = "labels") -> list[str]:
+    """Labels from the text of a labels file, index order.
+
+    Accepts "{index} {name}" lines (split on the first space, any number of digits) and plain
+    one-name-per-line lists. CRLF, a byte-order mark and trailing blank lines are fine.
+    """
+    lines = text.lstrip("\ufeff").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise LabelsError(f"{source} is empty", "write one label per line")
+    matches = [_INDEXED.match(line) for line in lines]
+    if all(m is not None and m.group(2) for m in matches):
+        indexed = {}
+        for m in matches:
+            assert m is not None
+            index = int(m.group(1))
+            if index in indexed:
+                raise LabelsError(f"{source} lists index {index} twice")
+            indexed[index] = m.group(2)
+        # Indices are usually 0..n-1 in order; a file starting at 1 (some tools) is taken in order.
+        ordered = sorted(indexed)
+        if ordered == list(range(len(ordered))) or ordered == list(range(1, len(ordered) + 1)):
+            return [indexed[i] for i in ordered]
+        # Sparse ids (COCO's 91-id files): keep positions, fill gaps so indices stay meaningful.
+        return [indexed.get(i, f"class_{i}") for i in range(ordered[-1] + 1)]
+    labels = [line.strip() for line in lines]
+    blank = next((n for n, label in enumerate(labels, 1) if not label), None)
+    if blank is not None:
+        raise LabelsError(f"{source} has an empty line {blank}", "remove it or name the class")
+    return labels
+
+
+def read_labels(path: Path) -> list[str]:
+    """Read and parse a labels file."""
+    if not path.exists():
+        raise LabelsError(f"labels file {path} does not exist")
+    if path.is_dir():
+        raise LabelsError(f"{path} is a folder, not a labels file")
+    if path.stat().st_size > _MAX_LABELS_BYTES:
+        raise LabelsError(f"{path} is too large to be a labels file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise LabelsError(f"{path} is not a UTF-8 text file", "a labels file has one class name per line") from None
+    if "\x00" in text:
+        raise LabelsError(f"{path} is a binary file, not a labels file")
+    return parse_labels(text, str(path))
+
+
+def names_from_mapping(names: object) -> list[str] | None:
+    """Ultralytics' ``names``: a {index: name} dict or a list."""
+    if isinstance(names, list) and all(isinstance(n, str) for n in names):
+        return list(names)
+    if isinstance(names, dict) and names:
+        try:
+            indexed = {int(k): str(v) for k, v in names.items()}
+        except (TypeError, ValueError):
+            return None
+        return [indexed.get(i, f"class_{i}") for i in range(max(indexed) + 1)]
+    return None
+
+
+def parse_literal(text: str, want: type = object) -> object | None:
+    """A metadata value: YAML, or the Python literal Ultralytics writes into its exports.
+
+    ``ast.literal_eval`` only builds literals; nothing is executed.
+    """
+    for parse in (yaml.safe_load, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (yaml.YAMLError, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, want):
+            return value
+    return None
+
+
+def tflite_associated_files(content: bytes) -> dict[str, bytes]:
+    """Files packed into a TFLite model by its metadata writer.
+
+    The metadata tools append associated files (labels, Ultralytics' metadata) as a zip archive
+    after the flatbuffer, so the model file is also a readable zip.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return {
+                info.filename: archive.read(info)
+                for info in archive.infolist()
+                if not info.is_dir() and info.file_size <= _MAX_LABELS_BYTES
+            }
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+        return {}
+
+
+def embedded_tflite_labels(files: dict[str, bytes]) -> tuple[list[str] | None, dict]:
+    """Labels and Ultralytics metadata from a TFLite model's associated files."""
+    metadata: dict = {}
+    labels = None
+    for name, data in files.items():
+        text = data.decode("utf-8", errors="replace")
+        mapping = parse_literal(text, dict) if name.endswith((".txt", ".yaml", ".yml")) else None
+        if isinstance(mapping, dict) and "names" in mapping:
+            metadata = mapping
+            labels = names_from_mapping(mapping["names"])
+    if labels is None:
+        for name, data in files.items():
+            if "label" in name.lower():
+                try:
+                    labels = parse_labels(data.decode("utf-8"), name)
+                except (LabelsError, UnicodeDecodeError):
+                    continue
+                break
+    return labels, metadata

@@ -1,0 +1,260 @@
+"""``load_model``: find the model in a file, folder or zip, open it and say what it is."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from edgetm.errors import LabelsError, ModelError
+from edgetm.model.backend import RuntimeOptions
+from edgetm.model.labels import (
+    embedded_tflite_labels,
+    names_from_mapping,
+    parse_labels,
+    parse_literal,
+    read_labels,
+    tflite_associated_files,
+)
+from edgetm.model.model import Family, Model, ModelFormat, detect_task
+from edgetm.model.spec import Layout, detect_layout
+
+# Which file of an export folder or zip to run, best first. Teachable Machine's float model is
+# what the browser runs, so it gives the same answers; its quantized twin is the fallback.
+_PREFERENCE = ("model_unquant.tflite", "model.tflite", "model.onnx")
+_TM_ZIPS = ("converted_tflite.zip", "converted_tflite_quantized.zip", "converted_edgetpu.zip")
+_MAX_MEMBER_BYTES = 1 << 30
+# Dynamic image inputs run at this size unless told otherwise (the common classifier size).
+DEFAULT_IMAGE_SIZE = 224
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+@dataclass
+class _Located:
+    """A model found on disk: the file (or zip member) and what sits beside it."""
+
+    where: str
+    name: str
+    content: bytes | None  # None: open by path
+    path: Path | None
+    beside_labels: tuple[str, str] | None  # (source, text) of a labels.txt next to the model
+    from_tm_export: bool
+
+
+def _keras_error(where: str) -> ModelError:
+    return ModelError(
+        f"{where} is a Keras model, which edgetm cannot run without TensorFlow",
+        "export the project from Teachable Machine as TensorFlow Lite (or convert it with TensorFlow's "
+        "TFLiteConverter) and load the .tflite",
+    )
+
+
+def _explain_non_model(where: str, name: str, head: bytes) -> ModelError:
+    lower = name.lower()
+    if head.startswith(_HDF5_MAGIC) or lower.endswith((".h5", ".hdf5", ".keras")):
+        return _keras_error(where)
+    if lower.endswith(".json"):
+        return ModelError(
+            f"{where} is a TensorFlow.js model",
+            "export the project from Teachable Machine as TensorFlow Lite and load the .tflite",
+        )
+    if lower.endswith(".pb"):
+        return ModelError(f"{where} is a TensorFlow SavedModel", "convert it to TensorFlow Lite or ONNX first")
+    return ModelError(
+        f"{where} is not a model edgetm can run",
+        "expected a .tflite or .onnx file, or a Teachable Machine export folder or zip",
+    )
+
+
+def _pick(names: Sequence[str], delegate: str | None, where: str) -> str:
+    """The model file among an export's files."""
+    by_base = {PurePosixPath(n).name.lower(): n for n in names}
+    if delegate == "edgetpu":
+        compiled = [n for base, n in by_base.items() if base.endswith("_edgetpu.tflite")]
+        if compiled:
+            return compiled[0]
+    for preferred in _PREFERENCE:
+        if preferred in by_base:
+            return by_base[preferred]
+    candidates = [n for base, n in by_base.items() if base.endswith((".tflite", ".onnx"))]
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise ModelError(f"{where} holds several models: {', '.join(sorted(candidates))}", "name the one to run")
+    keras = [n for base, n in by_base.items() if base.endswith((".h5", ".keras"))]
+    if keras:
+        raise _keras_error(f"{where}/{PurePosixPath(keras[0]).name}")
+    if "model.json" in by_base:
+        raise _explain_non_model(where, "model.json", b"")
+    raise ModelError(f"{where} holds no .tflite or .onnx model")
+
+
+def _from_zip(path: Path, delegate: str | None) -> _Located:
+    where = str(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [i for i in archive.infolist() if not i.is_dir()]
+            chosen = _pick([i.filename for i in members], delegate, where)
+            info = next(i for i in members if i.filename == chosen)
+            if info.file_size > _MAX_MEMBER_BYTES:
+                raise ModelError(f"{where}: {chosen} is too large ({info.file_size} bytes)")
+            content = archive.read(info)
+            folder = PurePosixPath(chosen).parent
+            labels_name = str(folder / "labels.txt") if str(folder) != "." else "labels.txt"
+            labels = None
+            if labels_name in archive.namelist():
+                labels = (f"{where}:{labels_name}", archive.read(labels_name).decode("utf-8", errors="replace"))
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise ModelError(f"{where} is not a readable zip file ({error})", "download the export again") from None
+    return _Located(f"{where}:{chosen}", PurePosixPath(chosen).name, content, None, labels,
+                    path.name in _TM_ZIPS or PurePosixPath(chosen).name in _PREFERENCE)
+
+
+def _locate(path: Path, delegate: str | None) -> _Located:
+    if not path.exists():
+        raise ModelError(f"{path} does not exist", "check the path to the model")
+    if path.is_dir():
+        files = [p.name for p in path.iterdir() if p.is_file()]
+        zips = [z for z in _TM_ZIPS if z in files]
+        if not any(f.endswith((".tflite", ".onnx")) for f in files) and zips:
+            return _from_zip(path / zips[0], delegate)
+        path = path / _pick(files, delegate, str(path))
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    if zipfile.is_zipfile(path) and head[4:8] != b"TFL3" and not path.name.lower().endswith(".keras"):
+        return _from_zip(path, delegate)
+    labels_path = path.parent / "labels.txt"
+    beside = None
+    if labels_path.is_file():
+        beside = (str(labels_path), labels_path.read_text(encoding="utf-8", errors="replace"))
+    return _Located(str(path), path.name, None, path, beside, path.name in _PREFERENCE)
+
+
+def _format(located: _Located, head: bytes) -> ModelFormat:
+    if not head:
+        raise ModelError(f"{located.where} is empty", "copy or export the model again")
+    if head[4:8] == b"TFL3":
+        return ModelFormat.TFLITE
+    name = located.name.lower()
+    # An ONNX ModelProto starts with field 1 (ir_version, varint): byte 0x08.
+    if name.endswith(".onnx") or (head[:1] == b"\x08" and not name.endswith(".tflite")):
+        return ModelFormat.ONNX
+    if name.endswith(".tflite"):
+        raise ModelError(f"{located.where} is not a valid TensorFlow Lite model (corrupt or truncated?)",
+                         "copy or export it again")
+    raise _explain_non_model(located.where, located.name, head)
+
+
+def _resolver(size: tuple[int, int] | None):
+    """Concrete shape for a dynamic input signature: batch 1, image sides from ``size``."""
+    width, height = size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+
+    def resolve(signature: tuple[int, ...]) -> tuple[int, ...]:
+        shape = list(signature)
+        if shape and shape[0] < 0:
+            shape[0] = 1
+        layout = detect_layout(tuple(d if d >= 0 else 0 for d in shape))
+        if len(shape) == 4 and layout is Layout.OTHER:
+            # Both channel candidates dynamic: assume NCHW with 3 channels if axis 1 is unknown.
+            layout = Layout.NCHW if shape[1] < 0 and shape[3] < 0 else Layout.NHWC
+        h_axis, w_axis, c_axis = (1, 2, 3) if layout is Layout.NHWC else (2, 3, 1)
+        if len(shape) == 4:
+            for axis, value in ((h_axis, height), (w_axis, width), (c_axis, 3)):
+                if shape[axis] < 0:
+                    shape[axis] = value
+        return tuple(max(d, 1) for d in shape)
+
+    return resolve
+
+
+def _image_size_from(metadata: dict) -> tuple[int, int] | None:
+    size = metadata.get("imgsz")
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, list | tuple) and len(size) == 2 and all(isinstance(s, int) for s in size):
+        return int(size[1]), int(size[0])  # Ultralytics stores (height, width)
+    return None
+
+
+def _ultralytics(metadata: dict) -> bool:
+    return "names" in metadata and ("Ultralytics" in str(metadata.get("author", "")) or "task" in metadata)
+
+
+def load_model(
+    path: str | Path,
+    labels: str | Path | None = None,
+    *,
+    num_threads: int | None = None,
+    delegate: str | None = None,
+    providers: Sequence[str] | None = None,
+    input_size: tuple[int, int] | None = None,
+) -> Model:
+    """Open a model: a .tflite or .onnx file, a Teachable Machine export folder, or its zip.
+
+    Labels come from ``labels`` if given, else a labels.txt beside the model, else labels
+    embedded in the model (TFLite metadata, Ultralytics metadata). ``input_size`` (width,
+    height) fixes dynamic image inputs; otherwise the model's metadata or 224x224 does.
+    The model is run once on zeros so that failures surface here, not on the first frame.
+    """
+    options = RuntimeOptions(num_threads=num_threads, delegate=delegate,
+                             providers=tuple(providers) if providers else None)
+    located = _locate(Path(path).expanduser(), delegate)
+    if located.path is not None:
+        with located.path.open("rb") as handle:
+            head = handle.read(16)
+    else:
+        head = (located.content or b"")[:16]
+    fmt = _format(located, head)
+
+    metadata: dict = {}
+    embedded: list[str] | None = None
+    if fmt is ModelFormat.TFLITE:
+        from edgetm.model.tflite import TFLiteBackend
+
+        content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
+        embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
+        size = input_size or _image_size_from(metadata)
+        backend = TFLiteBackend(located.path or content, options, located.where, _resolver(size))
+    else:
+        from edgetm.model.onnx import OnnxBackend
+
+        model_source = located.path if located.path is not None else (located.content or b"")
+        backend = OnnxBackend(model_source, options, located.where, _resolver(input_size))
+        metadata = backend.metadata()
+        for key in ("names", "imgsz", "stride", "task"):  # Ultralytics stores Python literals as text
+            if key in metadata:
+                parsed = parse_literal(metadata[key])
+                metadata[key] = parsed if parsed is not None else metadata[key]
+        embedded = names_from_mapping(metadata.get("names"))
+        size = input_size or _image_size_from(metadata)
+        if size and any(s.is_dynamic for s in backend.inputs):
+            resolve = _resolver(size)
+            backend.resize([resolve(s.signature) if s.is_dynamic else s.shape for s in backend.inputs])
+
+    outputs = backend.run([np.zeros(s.shape, s.dtype) for s in backend.inputs])
+    backend.learn_output_shapes(outputs)
+
+    family = Family.GENERIC
+    if _ultralytics(metadata):
+        family = Family.ULTRALYTICS
+    elif located.from_tm_export and located.beside_labels is not None:
+        family = Family.TEACHABLE_MACHINE
+
+    model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata), metadata=metadata)
+    if labels is not None:
+        model.labels, model.labels_source = read_labels(Path(labels).expanduser()), str(labels)
+    elif located.beside_labels is not None:
+        source, text = located.beside_labels
+        try:
+            model.labels, model.labels_source = parse_labels(text, source), source
+        except LabelsError:
+            if embedded is None:
+                raise
+    if model.labels is None and embedded is not None:
+        model.labels, model.labels_source = embedded, "embedded"
+    model.check_labels()
+    return model

@@ -1,0 +1,122 @@
+"""A loaded model: runtime, tensor specs, labels and what kind of model it is."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgetm.errors import LabelsError
+from edgetm.model.backend import Backend
+from edgetm.model.spec import TensorSpec
+
+
+class ModelFormat(enum.Enum):
+    TFLITE = "tflite"
+    ONNX = "onnx"
+
+
+class Family(enum.Enum):
+    """Who exported the model; decides preprocessing defaults."""
+
+    TEACHABLE_MACHINE = "teachable-machine"
+    ULTRALYTICS = "ultralytics"
+    GENERIC = "generic"
+
+
+class Task(enum.Enum):
+    CLASSIFY = "classify"
+    DETECT = "detect"
+    POSE = "pose"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Model:
+    """A network ready to run. ``run`` takes and returns raw tensors in the model's dtypes."""
+
+    source: str
+    format: ModelFormat
+    backend: Backend
+    family: Family = Family.GENERIC
+    task: Task = Task.UNKNOWN
+    labels: list[str] | None = None
+    labels_source: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[TensorSpec]:
+        return self.backend.inputs
+
+    @property
+    def outputs(self) -> list[TensorSpec]:
+        return self.backend.outputs
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.backend.inputs[0]
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        return self.backend.run(inputs)
+
+    def resize(self, *shapes: tuple[int, ...]) -> None:
+        """Run at new input shapes (dynamic models only)."""
+        self.backend.resize(shapes)
+        self.backend.learn_output_shapes(self.run(*(np.zeros(s.shape, s.dtype) for s in self.inputs)))
+
+    @property
+    def num_classes(self) -> int | None:
+        """Size of a classifier's score vector."""
+        if self.task is not Task.CLASSIFY:
+            return None
+        return math.prod(self.outputs[0].shape)
+
+    def check_labels(self) -> None:
+        """A classifier's labels must match its output size one to one."""
+        n = self.num_classes
+        if self.labels is not None and n is not None and len(self.labels) != n:
+            raise LabelsError(
+                f"{self.labels_source or 'the labels'} has {len(self.labels)} labels but the model "
+                f"outputs {n} classes",
+                "use the labels.txt exported with this model",
+            )
+
+    def label(self, index: int) -> str:
+        if self.labels is not None and 0 <= index < len(self.labels):
+            return self.labels[index]
+        return str(index)
+
+    def info(self) -> dict:
+        return {
+            "source": self.source,
+            "format": self.format.value,
+            **self.backend.describe(),
+            "family": self.family.value,
+            "task": self.task.value,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "labels": {"count": len(self.labels) if self.labels else 0, "source": self.labels_source,
+                       "first": (self.labels or [])[:10]},
+        }
+
+
+def detect_task(outputs: Sequence[TensorSpec], metadata: dict) -> Task:
+    """What a model does, from Ultralytics metadata or else its output shapes."""
+    declared = str(metadata.get("task", "")).lower()
+    if declared in ("classify", "detect", "pose"):
+        return Task(declared)
+    if len(outputs) == 4:  # TFLite SSD: boxes, classes, scores, count
+        return Task.DETECT
+    if len(outputs) != 1:
+        return Task.UNKNOWN
+    shape = [d for d in outputs[0].shape if d != 1]
+    if len(shape) == 1:
+        return Task.CLASSIFY
+    if shape in ([17, 3], [1, 17, 3]):
+        return Task.POSE
+    if len(shape) == 2 and max(shape) > 5 and min(shape) >= 5:
+        return Task.DETECT
+    return Task.UNKNOWN

@@ -1,0 +1,116 @@
+"""ONNX models through ONNX Runtime."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from edgetm.errors import ModelError
+from edgetm.model.backend import Backend, RuntimeOptions
+from edgetm.model.spec import TensorSpec
+
+# Tried in this order when the user names none; only those present in the installed build are used.
+_PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+_DTYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64, "tensor(bool)": np.bool_,
+}
+
+
+def _explain(error: Exception, where: str) -> ModelError:
+    text = str(error)
+    custom = re.search(r"(\S+) is not a registered function/op", text)
+    if custom:
+        return ModelError(f"{where} needs the custom op '{custom.group(1)}', which ONNX Runtime does not provide",
+                          "re-export the model with standard ONNX ops")
+    version = re.search(r"Unsupported model IR version: (\d+)", text)
+    if version or ("opset" in text and "is under development" in text):
+        return ModelError(f"{where} was exported for a newer ONNX Runtime", "upgrade onnxruntime")
+    if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text:
+        return ModelError(f"{where} is not a valid ONNX model (corrupt or truncated?)", "copy or export it again")
+    first = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text.strip().splitlines()[0] if text else "")
+    return ModelError(f"{where} could not be loaded by ONNX Runtime: {first or type(error).__name__}")
+
+
+def _signature(dims: Sequence) -> tuple[int, ...]:
+    """ONNX dims are ints, names ("batch") or None; named and missing dims are dynamic (-1)."""
+    return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in dims)
+
+
+def _providers(ort, wanted: tuple[str, ...] | None) -> list[str]:
+    available = ort.get_available_providers()
+    if wanted:
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise ModelError(f"ONNX Runtime provider {missing[0]} is not available here",
+                             f"available: {', '.join(available)}")
+        return list(wanted)
+    return [p for p in _PREFERRED_PROVIDERS if p in available] or ["CPUExecutionProvider"]
+
+
+class OnnxBackend(Backend):
+    """An ONNX Runtime session. Dynamic input dims are fixed by the loader, batch defaults to 1."""
+
+    def __init__(
+        self,
+        model: Path | bytes,
+        options: RuntimeOptions,
+        where: str,
+        resolve: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda sig: tuple(max(d, 1) for d in sig),
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError("ONNX Runtime is not installed", "install it with: pip install onnxruntime") from None
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.threads
+        session_options.inter_op_num_threads = 1
+        session_options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
+        providers = _providers(ort, options.providers)
+        try:
+            self._session = ort.InferenceSession(
+                str(model) if isinstance(model, Path) else bytes(model), session_options, providers=providers
+            )
+        except Exception as error:  # ORT raises its own pybind classes, all subclasses of Exception
+            raise _explain(error, where) from None
+        self.name = "onnxruntime"
+        self._where = where
+        self._threads = options.threads
+        self._providers = self._session.get_providers()
+        self.inputs = []
+        for position, node in enumerate(self._session.get_inputs()):
+            signature = _signature(node.shape)
+            dynamic = tuple(d < 0 for d in signature)
+            shape = tuple(resolve(signature)) if any(dynamic) else signature
+            self.inputs.append(TensorSpec(node.name, shape, np.dtype(_DTYPES.get(node.type, np.float32)),
+                                          None, position, dynamic))
+        self.outputs = []
+        for position, node in enumerate(self._session.get_outputs()):
+            signature = _signature(node.shape)
+            dynamic = tuple(d < 0 for d in signature)
+            shape = tuple(max(d, 1) for d in signature)
+            self.outputs.append(TensorSpec(node.name, shape, np.dtype(_DTYPES.get(node.type, np.float32)),
+                                           None, position, dynamic))
+        self._names = [o.name for o in self.outputs]
+
+    def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        self.inputs = [replace(s, shape=tuple(shape)) for s, shape in zip(self.inputs, shapes, strict=True)]
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        feed = {spec.name: value for spec, value in zip(self.inputs, inputs, strict=True)}
+        try:
+            return self._session.run(self._names, feed)
+        except Exception as error:
+            raise _explain(error, self._where) from None
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self._session.get_modelmeta().custom_metadata_map)
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "threads": self._threads, "providers": self._providers}

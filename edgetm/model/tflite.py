@@ -1,0 +1,180 @@
+"""TensorFlow Lite models through LiteRT (fallbacks: tflite_runtime, tensorflow.lite)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgetm.errors import ModelError
+from edgetm.model.backend import Backend, RuntimeOptions
+from edgetm.model.spec import Quantization, TensorSpec
+
+_EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
+# Lines LiteRT prints on stderr for every model; they say nothing a user can act on.
+_NOISE = re.compile(rb"^INFO: (Created TensorFlow Lite|Initialized TensorFlow Lite).*$\n?", re.MULTILINE)
+
+
+def _interpreter_module():
+    """The first TFLite interpreter we can import, in order of preference."""
+    for name in ("ai_edge_litert.interpreter", "tflite_runtime.interpreter"):
+        with contextlib.suppress(ImportError):
+            return __import__(name, fromlist=["Interpreter"])
+    try:
+        import tensorflow as tf  # type: ignore[import-not-found]
+    except ImportError:
+        raise ModelError(
+            "no TensorFlow Lite runtime is installed", "install it with: pip install ai-edge-litert"
+        ) from None
+    return tf.lite
+
+
+@contextlib.contextmanager
+def _native_stderr() -> Iterator[list[bytes]]:
+    """Capture what native code writes to file descriptor 2; yields a list that receives it.
+
+    LiteRT reports op-resolution failures there before raising, and announces its XNNPACK
+    delegate on every load. Real warnings are written back to stderr afterwards.
+    """
+    captured: list[bytes] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (some service managers): nothing to capture
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = _NOISE.sub(b"", sink.read())
+            captured.append(text)
+            if text.strip():
+                os.write(2, text)
+
+
+def _explain(error: Exception, where: str) -> ModelError:
+    """Turn a LiteRT failure into a one-line ModelError."""
+    text = str(error)
+    custom = re.search(r"unresolved custom op: ([^\s.]+)", text)
+    if custom:
+        op = custom.group(1)
+        if op == "edgetpu-custom-op":
+            return ModelError(
+                f"{where} is compiled for the Coral Edge TPU",
+                "run it with --delegate edgetpu on a machine with a Coral and libedgetpu, "
+                "or use the model.tflite from the same export",
+            )
+        return ModelError(
+            f"{where} needs the custom op '{op}', which this TensorFlow Lite runtime does not provide",
+            "re-export the model with built-in ops only, or load the delegate that implements it",
+        )
+    builtin = re.search(r"Didn't find op for builtin opcode '(\w+)' version '(\d+)'", text)
+    if builtin:
+        return ModelError(
+            f"{where} needs op {builtin.group(1)} version {builtin.group(2)}, newer than this runtime",
+            "upgrade ai-edge-litert, or re-export the model with an older TensorFlow",
+        )
+    if "not a valid Flatbuffer" in text or "model identifier" in text or "allocation is null" in text:
+        return ModelError(f"{where} is not a valid TensorFlow Lite model (corrupt or truncated?)",
+                          "copy or export it again")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return ModelError(f"{where} could not be loaded by TensorFlow Lite: {first}")
+
+
+def _load_delegate(module, delegate: str):
+    library = _EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1") if delegate == "edgetpu" else delegate
+    try:
+        return module.load_delegate(library)
+    except (ValueError, RuntimeError, OSError, AttributeError):
+        if delegate == "edgetpu":
+            raise ModelError(
+                f"the Edge TPU delegate was requested but {library} could not be loaded",
+                "install libedgetpu1-std from Coral's apt repository and plug in the Coral",
+            ) from None
+        raise ModelError(f"the TensorFlow Lite delegate {library} could not be loaded") from None
+
+
+def _spec(detail: dict) -> TensorSpec:
+    params = detail.get("quantization_parameters") or {}
+    scales = tuple(float(s) for s in params.get("scales", ()))
+    quant = None
+    if scales:
+        zeros = tuple(int(z) for z in params.get("zero_points", ()))
+        axis = int(params.get("quantized_dimension", 0)) if len(scales) > 1 else None
+        quant = Quantization(scales, zeros or (0,) * len(scales), axis)
+    shape = tuple(int(d) for d in detail["shape"])
+    signature = detail.get("shape_signature")
+    dyn = tuple(int(d) < 0 for d in signature) if signature is not None and len(signature) == len(shape) else ()
+    return TensorSpec(
+        name=detail["name"], shape=shape, dtype=np.dtype(detail["dtype"]), quantization=quant,
+        index=int(detail["index"]), dynamic=dyn,
+    )
+
+
+class TFLiteBackend(Backend):
+    """A LiteRT interpreter. XNNPACK is on (LiteRT's default op resolver) for float and int8."""
+
+    def __init__(
+        self,
+        model: Path | bytes,
+        options: RuntimeOptions,
+        where: str,
+        resolve: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda sig: tuple(max(d, 1) for d in sig),
+    ) -> None:
+        module = _interpreter_module()
+        delegates = [_load_delegate(module, options.delegate)] if options.delegate else None
+        source = {"model_path": str(model)} if isinstance(model, Path) else {"model_content": bytes(model)}
+        with _native_stderr():
+            try:
+                self._interp = module.Interpreter(
+                    **source, num_threads=options.threads, experimental_delegates=delegates
+                )
+                for detail in self._interp.get_input_details():
+                    signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
+                    if any(d < 0 for d in signature):
+                        # Some real models refuse to allocate until a dynamic input has a concrete shape.
+                        self._interp.resize_tensor_input(detail["index"], list(resolve(signature)), strict=False)
+                self._interp.allocate_tensors()
+            except (RuntimeError, ValueError) as error:
+                raise _explain(error, where) from None
+        self.name = "litert" if module.__name__.startswith("ai_edge_litert") else module.__name__.split(".")[0]
+        self._delegate = options.delegate
+        self._threads = options.threads
+        self._refresh_specs()
+
+    def _refresh_specs(self) -> None:
+        self.inputs = [_spec(d) for d in self._interp.get_input_details()]
+        self.outputs = [_spec(d) for d in self._interp.get_output_details()]
+
+    def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        for spec, shape in zip(self.inputs, shapes, strict=True):
+            if tuple(shape) != spec.shape:
+                self._interp.resize_tensor_input(spec.index, list(shape), strict=False)
+        try:
+            self._interp.allocate_tensors()
+        except (RuntimeError, ValueError) as error:
+            raise _explain(error, "the model") from None
+        self._refresh_specs()
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        interp = self._interp
+        for spec, value in zip(self.inputs, inputs, strict=True):
+            interp.set_tensor(spec.index, value)
+        interp.invoke()
+        return [interp.get_tensor(spec.index) for spec in self.outputs]
+
+    def signatures(self) -> dict:
+        return self._interp.get_signature_list()
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "threads": self._threads, "delegate": self._delegate or "xnnpack"}

@@ -1,0 +1,1 @@
+"""Building and retraining models: network description, exporters."""

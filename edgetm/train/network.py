@@ -1,0 +1,88 @@
+"""A small sequential image network (conv base, global average pooling, dense head).
+
+This is the shape of a Teachable Machine model, and what edgetm writes out when it builds or
+retrains one. Weights are numpy arrays in TFLite's layouts; exporters turn a ``Network`` into
+TFLite or ONNX bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class Activation(enum.Enum):
+    NONE = "none"
+    RELU = "relu"
+    RELU6 = "relu6"
+
+
+@dataclass
+class Conv2D:
+    """3-D convolution with TensorFlow's SAME padding. ``weights``: [out, kh, kw, in]."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    stride: int = 1
+    activation: Activation = Activation.RELU
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        return -(-height // self.stride), -(-width // self.stride)
+
+
+@dataclass
+class GlobalAveragePool:
+    """Mean over height and width: [1, H, W, C] -> [1, C]."""
+
+
+@dataclass
+class Dense:
+    """Fully connected. ``weights``: [out, in]."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: Activation = Activation.NONE
+
+
+@dataclass
+class Softmax:
+    """Class probabilities."""
+
+
+Layer = Conv2D | GlobalAveragePool | Dense | Softmax
+
+
+@dataclass
+class Network:
+    """Input is NHWC float in [-1, 1] (Teachable Machine's normalisation) unless stated."""
+
+    layers: list[Layer]
+    input_size: tuple[int, int]  # (width, height)
+    channels: int = 3
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def embedding_layer(self) -> int:
+        """Index of the global average pool: its output is the embedding the head sees."""
+        return next(i for i, layer in enumerate(self.layers) if isinstance(layer, GlobalAveragePool))
+
+    def shapes(self, height: int | None = None, width: int | None = None) -> list[tuple[int, ...]]:
+        """Output shape of each layer for one image."""
+        h, w = height or self.input_size[1], width or self.input_size[0]
+        c = self.channels
+        shapes: list[tuple[int, ...]] = []
+        for layer in self.layers:
+            if isinstance(layer, Conv2D):
+                h, w = layer.output_size(h, w)
+                c = layer.weights.shape[0]
+                shapes.append((1, h, w, c))
+            elif isinstance(layer, GlobalAveragePool):
+                shapes.append((1, c))
+            elif isinstance(layer, Dense):
+                c = layer.weights.shape[0]
+                shapes.append((1, c))
+            else:
+                shapes.append(shapes[-1] if shapes else (1, c))
+        return shapes

@@ -1,0 +1,1 @@
+"""Image pre- and post-processing: preprocessing, classification, reading images."""

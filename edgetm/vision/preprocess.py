@@ -1,0 +1,284 @@
+"""Image preprocessing, in one place: geometry, colour order, normalisation, quantisation, layout.
+
+Frames arrive as OpenCV gives them: uint8 BGR, any size. The fast path works on uint8 until the
+last step: crop the region first, resize it once, swap colours on the small image, then map values
+with one pass (``cv2.addWeighted`` or a 256-entry lookup table). Resizing in uint8 before
+normalising differs from float resizing by at most half a grey level.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgetm.errors import ConfigError, ImageError
+from edgetm.model.model import Family, Model, Task
+from edgetm.model.spec import Layout, TensorSpec
+
+
+class ResizeMode(enum.Enum):
+    """How a frame becomes the model's input size.
+
+    CROP: scale the shorter side to fit, cut the centre (Teachable Machine's browser capture and its
+    PIL snippet ``ImageOps.fit``). SQUASH: stretch the whole frame (its OpenCV snippet).
+    LETTERBOX: scale to fit inside, pad the rest (YOLO).
+    """
+
+    CROP = "crop"
+    SQUASH = "squash"
+    LETTERBOX = "letterbox"
+
+
+class Interpolation(enum.Enum):
+    """Resampling filter. LINEAR is the fast default; AREA and LANCZOS anti-alias large downscales
+    (PIL's LANCZOS is what Teachable Machine's Python snippet uses) at several times the cost."""
+
+    NEAREST = "nearest"
+    LINEAR = "linear"
+    AREA = "area"
+    CUBIC = "cubic"
+    LANCZOS = "lanczos"
+
+    @property
+    def cv2_flag(self) -> int:
+        import cv2
+
+        return {
+            "nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "area": cv2.INTER_AREA,
+            "cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4,
+        }[self.value]
+
+
+class ColorOrder(enum.Enum):
+    RGB = "rgb"
+    BGR = "bgr"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """``real = (pixel - mean) / std`` per channel, in pixel units (0..255), RGB order."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    @property
+    def uniform(self) -> bool:
+        return len(set(self.mean)) == 1 and len(set(self.std)) == 1
+
+
+# Named normalisations. Teachable Machine trains on pixels scaled to [-1, 1] (MobileNet's
+# convention); Ultralytics YOLO on [0, 1]; torchvision classifiers on ImageNet mean/std.
+NORMALIZATIONS: dict[str, Normalization] = {
+    "tm": Normalization((127.5,) * 3, (127.5,) * 3),
+    "unit": Normalization((0.0,) * 3, (255.0,) * 3),
+    "imagenet": Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
+    "raw": Normalization((0.0,) * 3, (1.0,) * 3),
+}
+# Integer inputs of image classifiers take raw pixels: the tensor's own quantization says what
+# range they stand for (Teachable Machine vintages differ: [0, 1] in one, [-1, 1] in another).
+PIXELS = "pixels"
+
+
+@dataclass(frozen=True)
+class PreprocessOptions:
+    """Choices a user may override; None means "decide from the model"."""
+
+    resize: ResizeMode | None = None
+    interpolation: Interpolation = Interpolation.LINEAR
+    normalize: str | Normalization | None = None
+    color: ColorOrder | None = None
+    size: tuple[int, int] | None = None  # (width, height) for models with dynamic input
+    pad_value: int = 114  # letterbox grey, as Ultralytics trains with
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Where the model's input pixels came from: ``source = (model - pad) / scale + offset``."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    offset_x: float
+    offset_y: float
+    source_size: tuple[int, int]  # (width, height)
+
+    def to_source(self, xyxy: np.ndarray) -> np.ndarray:
+        """Map [N, 4] boxes from model input pixels to source pixels, clipped to the image."""
+        out = np.empty_like(xyxy, dtype=np.float32)
+        out[:, 0::2] = (xyxy[:, 0::2] - self.pad_x) / self.scale_x + self.offset_x
+        out[:, 1::2] = (xyxy[:, 1::2] - self.pad_y) / self.scale_y + self.offset_y
+        w, h = self.source_size
+        np.clip(out[:, 0::2], 0, w, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0, h, out=out[:, 1::2])
+        return out
+
+
+def _resolve_normalize(value: str | Normalization | None, model: Model, spec: TensorSpec) -> str | Normalization:
+    if isinstance(value, Normalization):
+        return value
+    if value is not None:
+        if value == PIXELS:
+            return PIXELS
+        if value not in NORMALIZATIONS:
+            raise ConfigError(f"unknown normalisation '{value}'",
+                              f"use one of: {', '.join([*NORMALIZATIONS, PIXELS])}, or give mean and std")
+        return NORMALIZATIONS[value]
+    if model.family is Family.ULTRALYTICS:
+        return NORMALIZATIONS["unit"]
+    if np.issubdtype(spec.dtype, np.integer):
+        return PIXELS
+    return NORMALIZATIONS["tm"]
+
+
+def _value_table(norm: str | Normalization, spec: TensorSpec, channels: int) -> np.ndarray | None:
+    """A [1, 256, C] lookup table from uint8 pixel to the tensor's value; None when identity."""
+    dtype = np.dtype(spec.dtype)
+    pixels = np.arange(256, dtype=np.float64)
+    if norm == PIXELS:
+        if dtype == np.uint8:
+            return None
+        if dtype == np.int8:
+            return (pixels - 128).astype(np.int8).view(np.uint8).reshape(1, 256, 1).repeat(channels, 2)
+        return pixels.astype(dtype).reshape(1, 256, 1).repeat(channels, 2)
+    assert isinstance(norm, Normalization)
+    real = (pixels[None, :, None] - np.array(norm.mean[:channels])) / np.array(norm.std[:channels])
+    if np.issubdtype(dtype, np.floating):
+        return real.astype(np.float32)
+    if spec.quantization is None:
+        raise ConfigError(f"input '{spec.name}' is {dtype.name} without quantization parameters",
+                          "use --normalize pixels for raw pixel input")
+    quantized = spec.quantization.quantize(real, dtype)
+    return quantized.view(np.uint8) if dtype == np.int8 else quantized
+
+
+class Preprocessor:
+    """Turns BGR uint8 frames into the model's first input tensor.
+
+    An NCHW result is written into a buffer that the next call reuses: copy it if you keep it.
+    """
+
+    def __init__(self, model: Model, options: PreprocessOptions | None = None) -> None:
+        import cv2
+
+        self._cv2 = cv2
+        options = options or PreprocessOptions()
+        spec = model.input
+        layout = spec.layout
+        if layout is Layout.OTHER:
+            raise ConfigError(f"input '{spec.name}' with shape {list(spec.shape)} is not an image tensor")
+        self.spec = spec
+        self.layout = layout
+        size = spec.image_size()
+        assert size is not None
+        if options.size and spec.is_dynamic and tuple(options.size) != size:
+            width, height = options.size
+            shape = (1, height, width, spec.shape[3]) if layout is Layout.NHWC else (1, spec.shape[1], height, width)
+            model.resize(shape)
+            spec = self.spec = model.input
+            size = (width, height)
+        self.width, self.height = size
+        self.channels = spec.shape[3] if layout is Layout.NHWC else spec.shape[1]
+        if self.channels not in (1, 3):
+            raise ConfigError(f"input '{spec.name}' has {self.channels} channels; edgetm feeds 1 or 3")
+        default_resize = ResizeMode.LETTERBOX if model.task is Task.DETECT else ResizeMode.CROP
+        self.resize = options.resize or default_resize
+        self.interpolation = options.interpolation
+        self.color = options.color or ColorOrder.RGB
+        self.pad_value = options.pad_value
+        self.normalize = _resolve_normalize(options.normalize, model, spec)
+        self._table = _value_table(self.normalize, spec, self.channels)
+        self._affine = None
+        if isinstance(self.normalize, Normalization) and self.normalize.uniform and spec.dtype == np.float32:
+            # One multiply-add beats a float lookup table by about 3x.
+            self._affine = (1.0 / self.normalize.std[0], -self.normalize.mean[0] / self.normalize.std[0])
+            self._table = None
+        self._out = np.empty(spec.shape, dtype=spec.dtype)
+        self._canvas = np.empty((self.height, self.width, 3), np.uint8)
+
+    def describe(self) -> dict:
+        norm = self.normalize
+        return {
+            "size": [self.width, self.height],
+            "layout": self.layout.value,
+            "resize": self.resize.value,
+            "interpolation": self.interpolation.value,
+            "color": self.color.value,
+            "normalize": norm if isinstance(norm, str) else {"mean": list(norm.mean), "std": list(norm.std)},
+            "dtype": np.dtype(self.spec.dtype).name,
+        }
+
+    def _geometry(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        cv2 = self._cv2
+        src_h, src_w = image.shape[:2]
+        tw, th = self.width, self.height
+        flag = self.interpolation.cv2_flag
+        if self.resize is ResizeMode.CROP:
+            # Crop first, then resize only the kept region: same result as resize-then-crop, much less work.
+            if src_w * th > src_h * tw:
+                crop_w, crop_h = max(1, round(src_h * tw / th)), src_h
+            else:
+                crop_w, crop_h = src_w, max(1, round(src_w * th / tw))
+            x0, y0 = (src_w - crop_w) // 2, (src_h - crop_h) // 2
+            region = image[y0:y0 + crop_h, x0:x0 + crop_w]
+            resized = region if (crop_w, crop_h) == (tw, th) else cv2.resize(region, (tw, th), interpolation=flag)
+            return resized, Transform(tw / crop_w, th / crop_h, 0, 0, x0, y0, (src_w, src_h))
+        if self.resize is ResizeMode.SQUASH:
+            resized = image if (src_w, src_h) == (tw, th) else cv2.resize(image, (tw, th), interpolation=flag)
+            return resized, Transform(tw / src_w, th / src_h, 0, 0, 0, 0, (src_w, src_h))
+        ratio = min(tw / src_w, th / src_h)
+        new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
+        # Ultralytics' split of the padding, so boxes land on the same pixels as in its own runtime.
+        left, top = round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)
+        canvas = self._canvas
+        canvas[:] = self.pad_value
+        inner = image if (new_w, new_h) == (src_w, src_h) else cv2.resize(image, (new_w, new_h), interpolation=flag)
+        canvas[top:top + new_h, left:left + new_w] = inner
+        return canvas, Transform(new_w / src_w, new_h / src_h, left, top, 0, 0, (src_w, src_h))
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        """Preprocess one BGR uint8 frame (grey and BGRA frames are converted)."""
+        cv2 = self._cv2
+        image = as_bgr(image)
+        pixels, transform = self._geometry(image)
+        if self.channels == 1:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)[:, :, None]
+        elif self.color is ColorOrder.RGB:
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+        if self._affine is not None:
+            alpha, beta = self._affine
+            values = cv2.addWeighted(pixels, alpha, pixels, 0.0, beta, dtype=cv2.CV_32F)
+        elif self._table is not None:
+            values = cv2.LUT(pixels, self._table)
+            if self.spec.dtype == np.int8:
+                values = values.view(np.int8)
+        else:
+            values = pixels
+        values = values.reshape(self.height, self.width, self.channels)
+        if self.layout is Layout.NHWC:
+            return np.ascontiguousarray(values).reshape(self.spec.shape), transform
+        for channel in range(self.channels):
+            self._out[0, channel] = values[:, :, channel]
+        return self._out, transform
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """Accept what OpenCV and cameras give: HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8."""
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        raise ImageError("the image is empty")
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        else:
+            raise ImageError(f"images must be uint8 (got {image.dtype})")
+    import cv2
+
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ImageError(f"unsupported image shape {list(image.shape)}")
