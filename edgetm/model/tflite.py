@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import platform
 import re
@@ -94,6 +95,8 @@ def _explain(error: Exception, where: str) -> ModelError:
 def _load_delegate(module, delegate: str):
     library = _EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1") if delegate == "edgetpu" else delegate
     try:
+        # Probe first: LiteRT's Delegate object raises again in __del__ when its library is missing.
+        ctypes.CDLL(library)
         return module.load_delegate(library)
     except (ValueError, RuntimeError, OSError, AttributeError):
         if delegate == "edgetpu":

@@ -72,11 +72,12 @@ def to_onnx(net: Network, layout: Layout = Layout.NCHW, dynamic: bool = True) ->
             nodes.append(helper.make_node("Softmax", [current], [out], axis=1))
             current = out
     nodes.append(helper.make_node("Identity", [current], ["scores"]))
-    classes = net.shapes()[-1][-1]
+    last = net.shapes()[-1]
+    output_shape = [batch, last[-1]] if len(last) == 2 else None  # conv outputs: left to shape inference
     graph = helper.make_graph(
         nodes, "edgetm",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, input_shape)],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, classes])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, output_shape)],
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgetm")

@@ -8,6 +8,9 @@ softmax output with TFLite's fixed scale 1/256.
 
 from __future__ import annotations
 
+import io
+import warnings
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -220,7 +223,20 @@ def to_tflite(
         current = output
         if quantized:
             scale_in, zero_in = out_quant[0][0], out_quant[1][0]  # type: ignore[index]
-    return g.finish([0], [current])
+    return with_labels(g.finish([0], [current]), net.labels)
+
+
+def with_labels(model: bytes, labels: Sequence[str]) -> bytes:
+    """Append labels.txt as an associated file, the way TFLite's metadata writer packs them.
+
+    The file stays a valid TFLite model; readers of associated files open it as a zip.
+    """
+    if not labels:
+        return model
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("labels.txt", "".join(f"{label}\n" for label in labels))
+    return model + packed.getvalue()
 
 
 def calibrate(float_model: bytes, net: Network, images: np.ndarray) -> list[tuple[float, float]]:
@@ -230,7 +246,9 @@ def calibrate(float_model: bytes, net: Network, images: np.ndarray) -> list[tupl
     """
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=float_model, experimental_preserve_all_tensors=True, num_threads=1)
+    with warnings.catch_warnings():  # LiteRT warns that keeping all tensors is for debugging: it is what we want
+        warnings.simplefilter("ignore", UserWarning)
+        interp = Interpreter(model_content=float_model, experimental_preserve_all_tensors=True, num_threads=1)
     interp.allocate_tensors()
     by_name = {d["name"]: d["index"] for d in interp.get_tensor_details()}
     names = [("scores" if n == len(net.layers) - 1 else f"layer{n}_{type(layer).__name__.lower()}")

@@ -58,6 +58,9 @@ class Classifier:
         if model.task not in (Task.CLASSIFY, Task.UNKNOWN) or len(model.outputs) != 1:
             raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier",
                               "use the command for its task")
+        if sum(d > 1 for d in model.outputs[0].shape) > 1:
+            raise ConfigError(f"{model.source} outputs shape {list(model.outputs[0].shape)}, not a score vector",
+                              "a classifier has one output of one score per class")
         if top_k < 1:
             raise ConfigError(f"top_k must be at least 1 (got {top_k})")
         if not 0.0 <= threshold <= 1.0:
