@@ -74,8 +74,9 @@ def _preprocess_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("preprocessing (default: chosen from the model)")
     group.add_argument("--resize", choices=["crop", "squash", "letterbox"],
                        help="crop: centre crop (Teachable Machine); squash: stretch; letterbox: pad")
-    group.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos"],
-                       default="linear", help="resampling filter (default: linear)")
+    group.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos", "pil"],
+                       default="linear", help="resampling filter (default: linear); pil: Pillow's Lanczos, "
+                       "exactly as Teachable Machine's Python snippet, slow")
     group.add_argument("--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"],
                        help="tm: [-1,1]; unit: [0,1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs "
                        "take raw pixels")

@@ -6,6 +6,7 @@ import pytest
 
 from edgetm.errors import LabelsError, ModelError
 from edgetm.model import Family, Layout, ModelFormat, Task, load_model
+from edgetm.train.export_tflite import to_tflite
 from tests.modelkit import (
     custom_op_tflite,
     int8_tflite,
@@ -15,7 +16,6 @@ from tests.modelkit import (
     uint8_tflite,
     write,
 )
-from edgetm.train.export_tflite import to_tflite
 
 LABELS_TXT = "0 Unripe\n1 Ripe\n2 Overripe\n3 No banana\n"
 
@@ -89,7 +89,7 @@ def test_edgetpu_zip_without_a_coral(tmp_path: Path):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("model_edgetpu.tflite", custom_op_tflite("edgetpu-custom-op"))
         z.writestr("labels.txt", "0 a\n1 b\n2 c\n3 d\n")
-    with pytest.raises(ModelError, match="compiled for the Coral Edge TPU.*--delegate edgetpu"):
+    with pytest.raises(ModelError, match=r"compiled for the Coral Edge TPU.*--delegate edgetpu"):
         load_model(archive)
     with pytest.raises(ModelError, match="Edge TPU delegate was requested but libedgetpu"):
         load_model(archive, delegate="edgetpu")
@@ -187,25 +187,25 @@ def test_folders_and_zips_without_a_model(tmp_path: Path):
     with pytest.raises(ModelError, match="does not exist"):
         load_model(tmp_path / "missing.tflite")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ModelError, match="holds no .tflite or .onnx model"):
+    with pytest.raises(ModelError, match=r"holds no .tflite or .onnx model"):
         load_model(tmp_path / "empty")
     tfjs = tmp_path / "tfjs"
     tfjs.mkdir()
     (tfjs / "model.json").write_text("{}")
     (tfjs / "metadata.json").write_text("{}")
-    with pytest.raises(ModelError, match="TensorFlow.js model"):
+    with pytest.raises(ModelError, match=r"TensorFlow.js model"):
         load_model(tfjs)
     archive = tmp_path / "other.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("readme.txt", "hi")
-    with pytest.raises(ModelError, match="holds no .tflite or .onnx model"):
+    with pytest.raises(ModelError, match=r"holds no .tflite or .onnx model"):
         load_model(archive)
 
 
 def test_folder_with_several_models_asks_which(tmp_path: Path, net):
     write(tmp_path, "a.tflite", to_tflite(net))
     write(tmp_path, "b.tflite", to_tflite(net))
-    with pytest.raises(ModelError, match="several models: a.tflite, b.tflite"):
+    with pytest.raises(ModelError, match=r"several models: a.tflite, b.tflite"):
         load_model(tmp_path)
 
 
