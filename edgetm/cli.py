@@ -173,6 +173,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
+    from edgetm.runtime.prefetch import prefetch
     from edgetm.vision.classify import Classifier
     from edgetm.vision.image import expand_images, read_image
 
@@ -181,13 +182,14 @@ def _classify(args: argparse.Namespace) -> int:
     failures = 0
     if not args.json:
         print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {args.top_k}")
-    for path in expand_images(args.images):
-        try:
-            result = classifier(read_image(path), source=str(path))
-        except EdgetmError as error:
+    for path, prepared in prefetch(expand_images(args.images), lambda p: classifier.prepare(read_image(p))):
+        if isinstance(prepared, EdgetmError):
             failures += 1
-            print(f"edgetm: {error}", file=sys.stderr)
+            print(f"edgetm: {prepared}", file=sys.stderr)
             continue
+        if isinstance(prepared, Exception):
+            raise prepared
+        result = classifier.infer(prepared, source=str(path))
         if args.json:
             print(json.dumps(result.to_dict()), flush=True)
         else:

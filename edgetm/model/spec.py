@@ -140,7 +140,7 @@ def detect_layout(shape: tuple[int, ...]) -> Layout:
     """NHWC or NCHW from a 4-D image shape.
 
     The channel axis is the one holding 1, 3 or 4 where the other candidate does not; when both
-    could be channels (a 3x3 image), NHWC wins, since TFLite and Teachable Machine use it.
+    could be channels, the one holding 3 wins, then NHWC (TFLite's and Teachable Machine's).
     """
     if len(shape) != 4:
         return Layout.OTHER
@@ -149,6 +149,8 @@ def detect_layout(shape: tuple[int, ...]) -> Layout:
         return Layout.NHWC
     if second in _CHANNELS and last not in _CHANNELS:
         return Layout.NCHW
+    if (second == 3) != (last == 3):  # colour images have three channels: [1, 3, 4, 4] is NCHW
+        return Layout.NCHW if second == 3 else Layout.NHWC
     if last in _CHANNELS:
         return Layout.NHWC
     return Layout.OTHER

@@ -13,6 +13,8 @@ from edgetm.model.spec import Layout, Quantization, TensorSpec, detect_layout
         ((1, 96, 96, 1), Layout.NHWC),
         ((1, 1, 96, 96), Layout.NCHW),
         ((1, 3, 3, 3), Layout.NHWC),  # ambiguous: TFLite's convention wins
+        ((1, 3, 4, 4), Layout.NCHW),  # a 4x4 colour image, not a 3x4 RGBA one
+        ((1, 4, 4, 3), Layout.NHWC),
         ((1, 1001), Layout.OTHER),
         ((1, 84, 8400), Layout.OTHER),
     ],
