@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from edgetm.errors import LabelsError, ModelError
-from edgetm.model.backend import RuntimeOptions
+from edgetm.model.backend import Backend, RuntimeOptions
 from edgetm.model.labels import (
     embedded_tflite_labels,
     names_from_mapping,
@@ -27,6 +27,7 @@ from edgetm.model.spec import Layout, detect_layout
 _PREFERENCE = ("model_unquant.tflite", "model.tflite", "model.onnx")
 _TM_ZIPS = ("converted_tflite.zip", "converted_tflite_quantized.zip", "converted_edgetpu.zip")
 _MAX_MEMBER_BYTES = 1 << 30
+_MAX_METADATA_BYTES = 1 << 20
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
 DEFAULT_IMAGE_SIZE = 224
 
@@ -43,6 +44,7 @@ class _Located:
     path: Path | None
     beside_labels: tuple[str, str] | None  # (source, text) of a labels.txt next to the model
     from_tm_export: bool
+    beside_metadata: dict | None = None  # Ultralytics' metadata.yaml next to the model
 
 
 def _keras_error(where: str) -> ModelError:
@@ -131,7 +133,12 @@ def _locate(path: Path, delegate: str | None) -> _Located:
     beside = None
     if labels_path.is_file():
         beside = (str(labels_path), labels_path.read_text(encoding="utf-8", errors="replace"))
-    return _Located(str(path), path.name, None, path, beside, path.name in _PREFERENCE)
+    metadata_path = path.parent / "metadata.yaml"
+    metadata = None
+    if metadata_path.is_file() and metadata_path.stat().st_size < _MAX_METADATA_BYTES:
+        parsed = parse_literal(metadata_path.read_text(encoding="utf-8", errors="replace"), dict)
+        metadata = parsed if isinstance(parsed, dict) and "names" in parsed else None
+    return _Located(str(path), path.name, None, path, beside, path.name in _PREFERENCE, metadata)
 
 
 def _format(located: _Located, head: bytes) -> ModelFormat:
@@ -184,6 +191,41 @@ def _ultralytics(metadata: dict) -> bool:
     return "names" in metadata and ("Ultralytics" in str(metadata.get("author", "")) or "task" in metadata)
 
 
+_Opened = tuple[Backend, dict, list[str] | None, str]
+
+
+def _open_tflite(located: _Located, options: RuntimeOptions, input_size: tuple[int, int] | None) -> _Opened:
+    from edgetm.model.tflite import TFLiteBackend
+
+    content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
+    embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
+    source = "embedded"
+    if not metadata and located.beside_metadata:  # Ultralytics writes metadata.yaml beside its exports
+        metadata = located.beside_metadata
+        embedded, source = names_from_mapping(metadata["names"]), "metadata.yaml"
+    size = input_size or _image_size_from(metadata)
+    backend = TFLiteBackend(located.path or content, options, located.where, _resolver(size))
+    return backend, metadata, embedded, source
+
+
+def _open_onnx(located: _Located, options: RuntimeOptions, input_size: tuple[int, int] | None) -> _Opened:
+    from edgetm.model.onnx import OnnxBackend
+
+    model_source = located.path if located.path is not None else (located.content or b"")
+    # ONNX Runtime needs no concrete shapes to open a model, so its metadata can choose them after.
+    backend = OnnxBackend(model_source, options, located.where, _resolver(input_size))
+    metadata: dict = backend.metadata()
+    for key in ("names", "imgsz", "stride", "task"):  # Ultralytics stores Python literals as text
+        if key in metadata:
+            parsed = parse_literal(metadata[key])
+            metadata[key] = parsed if parsed is not None else metadata[key]
+    size = input_size or _image_size_from(metadata)
+    if size and any(s.is_dynamic for s in backend.inputs):
+        resolve = _resolver(size)
+        backend.resize([resolve(s.signature) if s.is_dynamic else s.shape for s in backend.inputs])
+    return backend, metadata, names_from_mapping(metadata.get("names")), "embedded"
+
+
 def load_model(
     path: str | Path,
     labels: str | Path | None = None,
@@ -196,8 +238,9 @@ def load_model(
     """Open a model: a .tflite or .onnx file, a Teachable Machine export folder, or its zip.
 
     Labels come from ``labels`` if given, else a labels.txt beside the model, else labels
-    embedded in the model (TFLite metadata, Ultralytics metadata). ``input_size`` (width,
-    height) fixes dynamic image inputs; otherwise the model's metadata or 224x224 does.
+    embedded in the model (TFLite metadata, Ultralytics metadata), else an Ultralytics
+    metadata.yaml beside it. ``input_size`` (width, height) fixes dynamic image inputs;
+    otherwise the model's metadata or 224x224 does.
     The model is run once on zeros so that failures surface here, not on the first frame.
     """
     options = RuntimeOptions(num_threads=num_threads, delegate=delegate,
@@ -210,31 +253,8 @@ def load_model(
         head = (located.content or b"")[:16]
     fmt = _format(located, head)
 
-    metadata: dict = {}
-    embedded: list[str] | None = None
-    if fmt is ModelFormat.TFLITE:
-        from edgetm.model.tflite import TFLiteBackend
-
-        content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
-        embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
-        size = input_size or _image_size_from(metadata)
-        backend = TFLiteBackend(located.path or content, options, located.where, _resolver(size))
-    else:
-        from edgetm.model.onnx import OnnxBackend
-
-        model_source = located.path if located.path is not None else (located.content or b"")
-        backend = OnnxBackend(model_source, options, located.where, _resolver(input_size))
-        metadata = backend.metadata()
-        for key in ("names", "imgsz", "stride", "task"):  # Ultralytics stores Python literals as text
-            if key in metadata:
-                parsed = parse_literal(metadata[key])
-                metadata[key] = parsed if parsed is not None else metadata[key]
-        embedded = names_from_mapping(metadata.get("names"))
-        size = input_size or _image_size_from(metadata)
-        if size and any(s.is_dynamic for s in backend.inputs):
-            resolve = _resolver(size)
-            backend.resize([resolve(s.signature) if s.is_dynamic else s.shape for s in backend.inputs])
-
+    opener = _open_tflite if fmt is ModelFormat.TFLITE else _open_onnx
+    backend, metadata, embedded, embedded_source = opener(located, options, input_size)
     outputs = backend.run([np.zeros(s.shape, s.dtype) for s in backend.inputs])
     backend.learn_output_shapes(outputs)
 
@@ -255,6 +275,6 @@ def load_model(
             if embedded is None:
                 raise
     if model.labels is None and embedded is not None:
-        model.labels, model.labels_source = embedded, "embedded"
+        model.labels, model.labels_source = embedded, embedded_source
     model.check_labels()
     return model

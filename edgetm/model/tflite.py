@@ -89,7 +89,7 @@ def _explain(error: Exception, where: str) -> ModelError:
         return ModelError(f"{where} is not a valid TensorFlow Lite model (corrupt or truncated?)",
                           "copy or export it again")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return ModelError(f"{where} could not be loaded by TensorFlow Lite: {first}")
+    return ModelError(f"{where}: TensorFlow Lite failed: {first}")
 
 
 def _load_delegate(module, delegate: str):
@@ -151,6 +151,7 @@ class TFLiteBackend(Backend):
             except (RuntimeError, ValueError) as error:
                 raise _explain(error, where) from None
         self.name = "litert" if module.__name__.startswith("ai_edge_litert") else module.__name__.split(".")[0]
+        self._where = where
         self._delegate = options.delegate
         self._threads = options.threads
         self._refresh_specs()
@@ -160,20 +161,24 @@ class TFLiteBackend(Backend):
         self.outputs = [_spec(d) for d in self._interp.get_output_details()]
 
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        """Reallocate at new input shapes (any input whose shape changed)."""
         for spec, shape in zip(self.inputs, shapes, strict=True):
             if tuple(shape) != spec.shape:
                 self._interp.resize_tensor_input(spec.index, list(shape), strict=False)
         try:
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as error:
-            raise _explain(error, "the model") from None
+            raise _explain(error, self._where) from None
         self._refresh_specs()
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         interp = self._interp
-        for spec, value in zip(self.inputs, inputs, strict=True):
-            interp.set_tensor(spec.index, value)
-        interp.invoke()
+        try:
+            for spec, value in zip(self.inputs, inputs, strict=True):
+                interp.set_tensor(spec.index, value)
+            interp.invoke()
+        except (RuntimeError, ValueError) as error:
+            raise _explain(error, self._where) from None
         return [interp.get_tensor(spec.index) for spec in self.outputs]
 
     def signatures(self) -> dict:

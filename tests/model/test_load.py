@@ -222,3 +222,13 @@ def test_mean_colour_net_is_loadable_without_labels(tmp_path: Path):
     model = load_model(write(tmp_path, "m.tflite", to_tflite(net)))
     assert model.labels is None
     assert model.label(2) == "2"
+
+
+def test_ultralytics_metadata_yaml_beside_a_tflite_model(tmp_path: Path, net):
+    net.labels = []
+    write(tmp_path, "best_float32.tflite", to_tflite(net))
+    (tmp_path / "metadata.yaml").write_text(
+        "author: Ultralytics\ntask: classify\nimgsz:\n- 32\n- 32\nnames:\n  0: apple\n  1: pear\n  2: plum\n  3: fig\n")
+    model = load_model(tmp_path / "best_float32.tflite")
+    assert model.labels == ["apple", "pear", "plum", "fig"]
+    assert model.family is Family.ULTRALYTICS and model.task is Task.CLASSIFY
