@@ -85,6 +85,48 @@ def _preprocess_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--bgr", action="store_true", help="feed BGR instead of RGB")
 
 
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", help="model to run (or give --config)")
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration (see edgetm.example.yaml)")
+    parser.add_argument("--labels", metavar="FILE", help="labels file")
+    parser.add_argument("--source", default="camera:0", metavar="SOURCE",
+                        help="camera:0, /dev/video0, picamera2, rtsp://..., a video file, or images (default camera:0)")
+    parser.add_argument("--name", default="default", metavar="NAME", help="pipeline name in MQTT topics")
+    parser.add_argument("--top-k", type=_positive, default=3, metavar="K")
+    parser.add_argument("--threshold", type=_unit_interval, default=0.5, metavar="T",
+                        help="a label counts when it scores at least T (default 0.5)")
+    parser.add_argument("--smoothing", choices=["consecutive", "average", "off"], default="consecutive",
+                        help="consecutive: a label must hold K results; average: mean over a window")
+    parser.add_argument("--k", type=_positive, default=3, help="results a new label must hold (default 3)")
+    parser.add_argument("--window", type=_positive, default=5, help="results averaged (default 5)")
+    parser.add_argument("--max-rate", type=float, metavar="HZ", help="most results published per second")
+    parser.add_argument("--max-fps", type=float, metavar="FPS", help="most inferences per second")
+    source = parser.add_argument_group("source")
+    source.add_argument("--realtime", action="store_true", help="play a video file at its frame rate")
+    source.add_argument("--loop", action="store_true", help="play a video file again at its end (with --realtime)")
+    source.add_argument("--width", type=_positive, help="camera frame width")
+    source.add_argument("--height", type=_positive, help="camera frame height")
+    source.add_argument("--fps", type=float, help="camera frame rate")
+    out = parser.add_argument_group("output (default: JSON lines on stdout)")
+    out.add_argument("--mqtt", metavar="URL", help="mqtt://[user@]host[:port] or mqtts://...")
+    out.add_argument("--password-env", metavar="VAR", help="environment variable holding the MQTT password")
+    out.add_argument("--password-file", metavar="FILE", help="file holding the MQTT password")
+    out.add_argument("--ca-file", metavar="FILE", help="CA bundle for mqtts://")
+    out.add_argument("--prefix", default="edgetm", help="MQTT topic prefix (default edgetm)")
+    out.add_argument("--device-id", help="device name in MQTT topics (default: hostname)")
+    out.add_argument("--ha-discovery", action="store_true", help="announce sensors to Home Assistant")
+    out.add_argument("--jsonl", metavar="FILE", help="also append results to FILE")
+    out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
+    out.add_argument("--stats-interval", type=float, default=30.0, metavar="S", help="seconds between stats")
+    out.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    group = parser.add_argument_group("runtime")
+    group.add_argument("--threads", type=_positive, metavar="N", help="inference threads (default: all cores)")
+    group.add_argument("--delegate", metavar="NAME", help="TFLite delegate: 'edgetpu' or a library path")
+    group.add_argument("--provider", action="append", metavar="NAME", help="ONNX Runtime execution provider")
+    group.add_argument("--input-size", type=_size, metavar="WxH", help="input size for models with dynamic input")
+    _preprocess_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgetm",
@@ -106,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="hide predictions scoring below T; no label when the best does (default 0)")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
+
+    run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
+                              description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")
+    _run_arguments(run)
     return parser
 
 
@@ -200,7 +246,68 @@ def _classify(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR if failures else 0
 
 
-_COMMANDS = {"info": _info, "classify": _classify}
+def _config_from_arguments(args: argparse.Namespace):
+    from edgetm.capture import parse_source
+    from edgetm.config import parse_config
+
+    options = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
+    source = parse_source(args.source)
+    if source.type == "video":
+        options = {"realtime": args.realtime, "loop": args.loop}
+    elif source.type not in ("camera", "picamera2"):
+        options = {}
+    source = parse_source(args.source, **options) if options else source
+    preprocess = {"resize": args.resize, "interpolation": args.interpolation, "normalize": args.normalize,
+                  "mean": args.mean, "std": args.std, "bgr": args.bgr}
+    sinks: list[dict] = []
+    if args.mqtt:
+        sinks.append({"type": "mqtt", "url": args.mqtt, "password_env": args.password_env,
+                      "password_file": args.password_file, "prefix": args.prefix,
+                      "tls": {"ca_file": args.ca_file}, "homeassistant": {"enabled": args.ha_discovery}})
+    if args.stdout or not sinks:
+        sinks.append({"type": "stdout"})
+    if args.jsonl:
+        sinks.append({"type": "jsonl", "path": args.jsonl})
+    data = {
+        "log_level": args.log_level or "info",
+        "stats_interval_s": args.stats_interval,
+        "pipelines": [{
+            "name": args.name,
+            "model": {"path": args.model, "labels": args.labels, "threads": args.threads, "delegate": args.delegate,
+                      "providers": args.provider, "input_size": args.input_size},
+            "source": source.model_dump(),
+            "preprocess": {k: v for k, v in preprocess.items() if v is not None},
+            "top_k": args.top_k,
+            "threshold": args.threshold,
+            "smoothing": {"mode": args.smoothing, "k": args.k, "window": args.window},
+            "max_rate_hz": args.max_rate,
+            "max_fps": args.max_fps,
+        }],
+        "sinks": sinks,
+    }
+    if args.device_id:
+        data["device_id"] = args.device_id
+    return parse_config(data, "options")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from edgetm.config import load_config
+    from edgetm.runtime.service import Service
+
+    if args.config and args.model:
+        raise ConfigError("give a model or --config, not both", "put the model in the configuration file")
+    if not args.config and not args.model:
+        raise ConfigError("nothing to run", "give a model (edgetm run MODEL --source camera:0) or --config FILE")
+    config = load_config(args.config) if args.config else _config_from_arguments(args)
+    level = (args.log_level or config.log_level).upper()
+    logging.basicConfig(level=level, format="edgetm: %(levelname)s %(name)s: %(message)s")
+    return Service(config, Path(args.config) if args.config else None).run()
+
+
+_COMMANDS = {"info": _info, "classify": _classify, "run": _run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

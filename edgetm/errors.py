@@ -48,3 +48,19 @@ def missing_dependency(module: str, extra: str | None = None, apt: str | None = 
     else:
         hint = f"install it with: pip install {module}"
     return ConfigError(f"the Python module '{module}' is not installed", hint)
+
+
+def from_validation(error, what: str) -> ConfigError:
+    """A pydantic ValidationError as one line naming each bad key path and what is allowed."""
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item.get("loc", ()) if not str(part).startswith("function-"))
+        message = item.get("msg", "invalid")
+        context = item.get("ctx") or {}
+        if item.get("type") == "extra_forbidden":
+            message = "unknown key"
+        elif item.get("type") in ("literal_error", "enum") and "expected" in context:
+            message = f"must be one of {context['expected']}"
+        problems.append(f"{path}: {message}" if path else message)
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+    return ConfigError(f"{what}: {shown}")

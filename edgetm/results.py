@@ -30,6 +30,17 @@ class Classification:
     latency_ms: dict[str, float] = field(default_factory=dict)
     source: str | None = None
 
+    def scores(self) -> dict[str, float]:
+        """Score per label among the top-k (labels outside it scored lower than all of these)."""
+        return {p.label: p.score for p in self.top}
+
+    def limited(self, threshold: float, k: int) -> Classification:
+        """The same result as a classifier with this threshold and top-k would have given."""
+        top = [p for p in self.top[:k] if p.score >= threshold]
+        best = top[0] if top else None
+        return Classification(best.label if best else None, best.index if best else None, self.score, top,
+                              self.latency_ms, self.source)
+
     def to_dict(self) -> dict:
         return {
             "source": self.source,
@@ -39,3 +50,42 @@ class Classification:
             "top": [p.to_dict() for p in self.top],
             "latency_ms": _ms(self.latency_ms),
         }
+
+
+@dataclass
+class Observation:
+    """What a running pipeline saw in one frame: the model's result, the smoothed label, timings.
+
+    ``captured`` is the frame's wall-clock capture time (epoch seconds); ``latency_ms`` holds the
+    result's stages plus ``capture_to_result``, from capture to the result being ready.
+    """
+
+    pipeline: str
+    model: str
+    source: str
+    frame: int
+    captured: float
+    result: Classification
+    smoothed_label: str | None
+    label_changed: bool
+    latency_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str | None:
+        return self.result.label
+
+    def to_dict(self) -> dict:
+        import datetime
+
+        payload = self.result.to_dict()
+        payload.update({
+            "timestamp": datetime.datetime.fromtimestamp(self.captured, datetime.timezone.utc).isoformat(
+                timespec="milliseconds"),
+            "pipeline": self.pipeline,
+            "model": self.model,
+            "source": self.result.source or self.source,
+            "frame": self.frame,
+            "smoothed_label": self.smoothed_label,
+            "latency_ms": _ms(self.latency_ms),
+        })
+        return payload

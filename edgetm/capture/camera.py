@@ -1,0 +1,56 @@
+"""USB and CSI cameras through OpenCV's V4L2 backend: ``camera:0``, ``/dev/video0``."""
+
+from __future__ import annotations
+
+import platform
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from edgetm.capture.base import LiveOptions, LiveSource
+
+
+class CameraConfig(LiveOptions):
+    type: Literal["camera"] = "camera"
+    device: int | str = Field(0, description="index (0) or device path (/dev/video0)")
+    width: int | None = Field(640, gt=0, description="requested frame width; the driver may pick the nearest")
+    height: int | None = Field(480, gt=0, description="requested frame height")
+    fps: float | None = Field(None, gt=0, description="requested frame rate")
+    fourcc: str | None = Field(None, min_length=4, max_length=4,
+                               description="pixel format, e.g. MJPG for higher rates over USB 2")
+
+
+class CameraSource(LiveSource):
+    def __init__(self, config: CameraConfig) -> None:
+        super().__init__(f"camera:{config.device}", config.backoff(), config.stale_after_s)
+        self.config = config
+
+    def _open(self):
+        import cv2
+
+        # V4L2 directly on Linux: the default backend probing can pick GStreamer and hang.
+        backend = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
+        capture = cv2.VideoCapture(self.config.device, backend)
+        if not capture.isOpened():
+            capture.release()
+            raise OSError(f"cannot open camera {self.config.device}")
+        c = self.config
+        if c.fourcc:
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*c.fourcc))
+        if c.width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, c.width)
+        if c.height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, c.height)
+        if c.fps:
+            capture.set(cv2.CAP_PROP_FPS, c.fps)
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue adds latency; we keep only the newest
+        return capture
+
+    def _grab(self, capture) -> np.ndarray | None:
+        # V4L2 reads wait at most 10 s for a frame (OpenCV's select timeout), then fail.
+        ok, image = capture.read()
+        return image if ok and image is not None else None
+
+    def _close(self, capture) -> None:
+        capture.release()

@@ -1,0 +1,54 @@
+"""Network streams (RTSP, HTTP MJPEG, HLS) through OpenCV's FFmpeg backend."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from edgetm.capture.base import LiveOptions, LiveSource
+from edgetm.secrets import read_secret, redact, reject_inline_password, with_password
+
+# FFmpeg would otherwise wait forever on a camera that accepts the connection and sends nothing.
+OPEN_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 5.0
+
+
+class StreamConfig(LiveOptions):
+    type: Literal["stream"] = "stream"
+    url: str = Field(description="rtsp://user@camera/stream, http://host/video.mjpg; no password in it")
+    password_env: str | None = Field(None, description="environment variable holding the stream password")
+    password_file: str | None = Field(None, description="file holding the stream password")
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, url: str) -> str:
+        reject_inline_password(url, "stream url")
+        return url
+
+
+class StreamSource(LiveSource):
+    def __init__(self, config: StreamConfig) -> None:
+        super().__init__(redact(config.url), config.backoff(), config.stale_after_s)
+        self.config = config
+        self._password = read_secret(config.password_env, config.password_file, f"stream {config.url}")
+
+    def _open(self):
+        import cv2
+
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(OPEN_TIMEOUT_S * 1000),
+                  cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(READ_TIMEOUT_S * 1000)]
+        capture = cv2.VideoCapture(with_password(self.config.url, self._password), cv2.CAP_FFMPEG, params)
+        if not capture.isOpened():
+            capture.release()
+            raise OSError(f"cannot open {self.name}")
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return capture
+
+    def _grab(self, capture) -> np.ndarray | None:
+        ok, image = capture.read()
+        return image if ok and image is not None else None
+
+    def _close(self, capture) -> None:
+        capture.release()

@@ -1,0 +1,309 @@
+"""MQTT output and commands (paho-mqtt 2.x, callback API version 2).
+
+Topics, with ``base = {prefix}/{device}``:
+
+    base/status                  online / offline, retained; the last will is offline
+    base/{pipeline}/result       JSON per inference (rate-limited by the pipeline)
+    base/{pipeline}/label        the smoothed label, retained, on change
+    base/{pipeline}/source       online / offline / stale, retained
+    base/stats                   JSON every stats interval
+    base/error                   JSON for rejected commands and runtime errors
+    base/{pipeline}/set          commands in: {"threshold", "paused", "max_rate_hz"}
+    base/reload                  command in: reload the configuration file
+
+Connection policy: paho's network thread connects in the background and reconnects after 1 s,
+doubling to 30 s. On every connect edgetm resubscribes and republishes its retained state
+(status, labels, source states, Home Assistant discovery). While disconnected, results are
+held in a queue of ``queue_size`` (the oldest dropped and counted) and sent after reconnecting;
+nothing here blocks the caller. MQTT 5 is tried first; a broker that answers "unsupported
+protocol version" is spoken to in 3.1.1 from then on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edgetm.capture.base import SourceState
+from edgetm.errors import ConfigError, EdgetmError, missing_dependency
+from edgetm.publish import homeassistant as ha
+from edgetm.publish.base import PipelineInfo, Sink
+from edgetm.results import Observation
+from edgetm.secrets import read_secret, reject_inline_password
+
+log = logging.getLogger(__name__)
+
+# Commands are a few bytes of JSON; anything larger is refused before parsing.
+MAX_COMMAND_BYTES = 4096
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+CommandHandler = Callable[[str | None, bytes], None]  # (pipeline or None for reload, payload)
+
+
+class TlsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ca_file: str | None = Field(None, description="CA bundle to verify the broker (default: system CAs)")
+    cert_file: str | None = Field(None, description="client certificate, for brokers that require one")
+    key_file: str | None = Field(None, description="client key")
+    insecure: bool = Field(False, description="skip certificate verification (testing only)")
+
+
+class MqttConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["mqtt"] = "mqtt"
+    url: str = Field("mqtt://localhost", description="mqtt://[user@]host[:port] or mqtts:// for TLS")
+    password_env: str | None = Field(None, description="environment variable holding the password")
+    password_file: str | None = Field(None, description="file holding the password")
+    client_id: str | None = Field(None, max_length=128, description="default: edgetm-{device}")
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    qos: Literal[0, 1, 2] = Field(1, description="QoS of results, labels and status")
+    retain: bool = Field(True, description="retain status, labels and source states")
+    prefix: str = Field("edgetm", pattern=r"^[A-Za-z0-9_\-/]+$")
+    protocol: Literal["auto", "5", "3.1.1"] = Field("auto", description="auto: MQTT 5, falling back to 3.1.1")
+    queue_size: int = Field(1000, ge=0, le=1_000_000, description="results held while disconnected")
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    homeassistant: ha.HomeAssistantConfig = Field(default_factory=ha.HomeAssistantConfig)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError("must start with mqtt:// or mqtts://")
+        if not parts.hostname:
+            raise ValueError("names no host")
+        reject_inline_password(url, "mqtt url")
+        return url
+
+
+class MqttSink(Sink):
+    def __init__(self, config: MqttConfig, device: str, on_command: CommandHandler | None = None) -> None:
+        try:
+            import paho.mqtt.client as mqtt
+        except ImportError:
+            raise missing_dependency("paho-mqtt") from None
+        self._mqtt = mqtt
+        self.config = config
+        self.device = device
+        self.base = f"{config.prefix}/{device}"
+        self._on_command = on_command
+        parts = urlsplit(config.url)
+        self._tls = parts.scheme in ("mqtts", "ssl")
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or (8883 if self._tls else 1883)
+        self._username = parts.username
+        self._password = read_secret(config.password_env, config.password_file, "mqtt")
+        self._protocol = mqtt.MQTTv311 if config.protocol == "3.1.1" else mqtt.MQTTv5
+        self._lock = threading.Lock()
+        self._connected = False
+        self._closing = False
+        self._pending: deque[tuple[str, str, int]] = deque(maxlen=max(config.queue_size, 1))
+        self._retained: dict[str, str] = {}  # topic -> payload, republished on every connect
+        self._pipelines: dict[str, PipelineInfo] = {}
+        self.dropped = 0
+        self.connects = 0
+        self._client = self._make_client()
+        self._client.connect_async(self._host, self._port, config.keepalive_s)
+        self._client.loop_start()
+
+    # -- connection -----------------------------------------------------------------------------
+    def _make_client(self):
+        mqtt = self._mqtt
+        client_id = self.config.client_id or f"edgetm-{self.device}"
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol)
+        client.will_set(f"{self.base}/status", "offline", qos=1, retain=True)
+        if self._username:
+            client.username_pw_set(self._username, self._password)
+        if self._tls:
+            tls = self.config.tls
+            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
+                           cert_reqs=ssl.CERT_REQUIRED)
+            if tls.insecure:
+                log.warning("MQTT TLS certificate verification is off (tls.insecure)")
+                client.tls_insecure_set(True)
+        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            if (str(reason_code) == "Unsupported protocol version" and self._protocol == self._mqtt.MQTTv5
+                    and self.config.protocol == "auto"):
+                log.info("broker does not speak MQTT 5; using 3.1.1")
+                threading.Thread(target=self._downgrade, name="edgetm-mqtt-downgrade", daemon=True).start()
+            else:
+                log.warning("MQTT broker refused the connection: %s", reason_code)
+            return
+        self.connects += 1
+        log.info("connected to MQTT broker %s:%s", self._host, self._port)
+        client.subscribe([(f"{self.base}/+/set", 1), (f"{self.base}/reload", 1)])
+        if self.config.homeassistant.enabled:
+            client.subscribe(ha.status_topic(self.config.homeassistant), 1)
+        with self._lock:
+            self._connected = True
+            client.publish(f"{self.base}/status", "online", qos=1, retain=True)
+            for topic, payload in self._retained.items():
+                client.publish(topic, payload, qos=self.config.qos, retain=self.config.retain)
+            self._send_discovery()
+            while self._pending:
+                topic, payload, qos = self._pending.popleft()
+                client.publish(topic, payload, qos=qos)
+
+    def _downgrade(self) -> None:
+        old = self._client
+        old.loop_stop()
+        self._protocol = self._mqtt.MQTTv311
+        self._client = self._make_client()
+        self._client.connect_async(self._host, self._port, self.config.keepalive_s)
+        self._client.loop_start()
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._lock:
+            self._connected = False
+        if not self._closing:
+            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+
+    # -- publishing -----------------------------------------------------------------------------
+    def _publish(self, topic: str, payload: str, qos: int, retain: bool = False):
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def _send_discovery(self) -> None:
+        if not self.config.homeassistant.enabled:
+            return
+        for info in self._pipelines.values():
+            topic, payload = ha.discovery(self.config.homeassistant, self.base, self.device, info)
+            self._publish(topic, payload, 1, retain=True)
+
+    def _retain(self, topic: str, payload: str) -> None:
+        with self._lock:
+            self._retained[topic] = payload
+            if self._connected:
+                self._publish(topic, payload, self.config.qos, retain=self.config.retain)
+
+    def add_pipeline(self, info: PipelineInfo) -> None:
+        with self._lock:
+            self._pipelines[info.name] = info
+            if self._connected:
+                self._send_discovery()
+
+    def result(self, observation: Observation) -> None:
+        topic = f"{self.base}/{observation.pipeline}/result"
+        payload = json.dumps(observation.to_dict())
+        qos = self.config.qos
+        with self._lock:
+            if self._connected:
+                self._publish(topic, payload, qos)
+            elif qos > 0 and self.config.queue_size > 0:
+                if len(self._pending) == self._pending.maxlen:
+                    self.dropped += 1  # the deque drops the oldest
+                self._pending.append((topic, payload, qos))
+            else:
+                self.dropped += 1
+
+    def label(self, pipeline: str, label: str) -> None:
+        self._retain(f"{self.base}/{pipeline}/label", label)
+
+    def source_state(self, pipeline: str, state: SourceState) -> None:
+        self._retain(f"{self.base}/{pipeline}/source", state.value)
+
+    def stats(self, payload: dict) -> None:
+        payload = {**payload, "mqtt": {"connected": self._connected, "queued": self.queued,
+                                       "dropped": self.dropped, "reconnects": max(self.connects - 1, 0)}}
+        with self._lock:
+            if self._connected:
+                self._publish(f"{self.base}/stats", json.dumps(payload), 0)
+
+    def error(self, message: str, detail: dict | None = None) -> None:
+        payload = json.dumps({"error": message, **(detail or {}), "timestamp": time.time()})
+        with self._lock:
+            if self._connected:
+                self._publish(f"{self.base}/error", payload, 1)
+
+    # -- commands -------------------------------------------------------------------------------
+    def _handle_message(self, client, userdata, message) -> None:
+        """Runs in paho's network thread: validate, hand over, never raise."""
+        topic = message.topic
+        if self.config.homeassistant.enabled and topic == ha.status_topic(self.config.homeassistant):
+            if message.payload == b"online":
+                with self._lock:
+                    self._send_discovery()
+            return
+        if len(message.payload) > MAX_COMMAND_BYTES:
+            self._reject(topic, f"command of {len(message.payload)} bytes is larger than {MAX_COMMAND_BYTES}")
+            return
+        if topic == f"{self.base}/reload":
+            pipeline = None
+        else:
+            pipeline = topic[len(self.base) + 1:].rsplit("/", 1)[0]
+            if pipeline not in self._pipelines:
+                self._reject(topic, f"no pipeline named '{pipeline}'")
+                return
+        if self._on_command is None:
+            self._reject(topic, "commands are not accepted here")
+            return
+        try:
+            self._on_command(pipeline, bytes(message.payload))
+        except EdgetmError as error:
+            self._reject(topic, str(error))
+        except Exception as error:  # a bug in a handler must not kill the network thread
+            log.exception("command on %s failed", topic)
+            self._reject(topic, f"command failed: {type(error).__name__}")
+
+    def _reject(self, topic: str, reason: str) -> None:
+        log.warning("rejected command on %s: %s", topic, reason)
+        self.error(reason, {"topic": topic})
+
+    # -- shutdown -------------------------------------------------------------------------------
+    def close(self, timeout_s: float = 1.0) -> None:
+        """Send what is queued and ``offline`` (retained), within ``timeout_s``, then disconnect."""
+        deadline = time.monotonic() + timeout_s
+        self._closing = True
+        with self._lock:
+            connected = self._connected
+            info = self._publish(f"{self.base}/status", "offline", 1, retain=True) if connected else None
+        if info is not None:
+            remaining = deadline - time.monotonic()
+            try:
+                info.wait_for_publish(max(remaining, 0.05))
+            except (RuntimeError, ValueError):
+                pass  # not delivered in time: the broker sends the will instead of our offline
+        if self._protocol == self._mqtt.MQTTv5:
+            # MQTT 5 lets us ask the broker to send the will ("offline") even on a clean disconnect,
+            # so subscribers see offline whether or not our own publish made it in time.
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.reasoncodes import ReasonCode
+
+            self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
+        else:
+            self._client.disconnect()
+        self._client.loop_stop()
+
+
+def check_name(name: str, what: str) -> str:
+    if not NAME.match(name):
+        raise ConfigError(f"{what} '{name}' may only hold letters, digits, '.', '_' and '-'",
+                          "it becomes part of MQTT topics")
+    return name

@@ -1,0 +1,91 @@
+"""Turning a flickering stream of per-frame labels into a steady one.
+
+A label *enters* when it scores at least ``threshold``; the current label *holds* while it
+scores at least ``threshold - hysteresis``, and nothing can replace it meanwhile. With no label
+entering, the state is ``none_label``.
+
+- ``consecutive`` (default, K = 3): a new label takes over after it has been the entering label
+  in K results in a row.
+- ``average`` (window N = 5): the same rules applied to each label's mean score over the last N
+  results; the switch happens as soon as the means say so.
+- ``off``: every result's label is the label.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SmoothingMode(enum.Enum):
+    CONSECUTIVE = "consecutive"
+    AVERAGE = "average"
+    OFF = "off"
+
+
+class SmoothingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: SmoothingMode = Field(SmoothingMode.CONSECUTIVE, description="consecutive, average or off")
+    k: int = Field(3, ge=1, le=1000, description="consecutive results a new label must hold")
+    window: int = Field(5, ge=1, le=10000, description="results averaged in average mode")
+    hysteresis: float = Field(0.1, ge=0.0, le=0.5, description="how far below the threshold the current label "
+                              "may fall before another can replace it")
+    none_label: str = Field("none", min_length=1, description="the label when no class is above the threshold")
+
+
+class Smoother:
+    """Feed it each result's scores; it says when the steady label changes."""
+
+    def __init__(self, config: SmoothingConfig, threshold: float) -> None:
+        self.config = config
+        self.threshold = threshold
+        self.label: str | None = None  # nothing decided yet
+        self._candidate: str | None = None
+        self._streak = 0
+        self._history: deque[dict[str, float]] = deque(maxlen=config.window)
+
+    def _entering(self, scores: dict[str, float]) -> str:
+        best = max(scores, key=scores.__getitem__, default=None)
+        if best is not None and scores[best] >= self.threshold:
+            return best
+        return self.config.none_label
+
+    def _holds(self, scores: dict[str, float]) -> bool:
+        if self.label is None:
+            return False
+        exit_threshold = self.threshold - self.config.hysteresis
+        if self.label == self.config.none_label:
+            return max(scores.values(), default=0.0) < self.threshold
+        return scores.get(self.label, 0.0) >= exit_threshold
+
+    def update(self, scores: dict[str, float]) -> bool:
+        """Take one result's label scores; True when ``label`` changed."""
+        mode = self.config.mode
+        if mode is SmoothingMode.AVERAGE:
+            self._history.append(scores)
+            labels = {label for entry in self._history for label in entry}
+            scores = {label: sum(e.get(label, 0.0) for e in self._history) / len(self._history) for label in labels}
+        entering = self._entering(scores)
+        if mode is SmoothingMode.OFF:
+            return self._switch(entering)
+        if entering == self.label or self._holds(scores):
+            self._candidate, self._streak = None, 0
+            return False
+        if mode is SmoothingMode.AVERAGE:
+            return self._switch(entering)
+        if entering == self._candidate:
+            self._streak += 1
+        else:
+            self._candidate, self._streak = entering, 1
+        if self._streak >= self.config.k:
+            self._candidate, self._streak = None, 0
+            return self._switch(entering)
+        return False
+
+    def _switch(self, label: str) -> bool:
+        changed = label != self.label
+        self.label = label
+        return changed

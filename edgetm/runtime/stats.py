@@ -1,0 +1,88 @@
+"""Rolling timing percentiles, frame rates, and the process's CPU and memory."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections import deque
+
+import numpy as np
+
+# Percentiles over the last this-many results: a few seconds at camera rates, bounded memory.
+WINDOW = 512
+
+
+class Rolling:
+    """The last ``size`` values of something, with percentiles."""
+
+    def __init__(self, size: int = WINDOW) -> None:
+        self.values: deque[float] = deque(maxlen=size)
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+
+    def percentiles(self) -> dict[str, float]:
+        if not self.values:
+            return {"p50": 0.0, "p95": 0.0}
+        p50, p95 = np.percentile(np.fromiter(self.values, float), [50, 95])
+        return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
+
+
+class PipelineStats:
+    """Counters and timings of one pipeline; ``snapshot`` is the JSON for the stats topic."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, Rolling] = {}
+        self.result_times: deque[float] = deque(maxlen=WINDOW)
+        self.results = 0
+        self.errors = 0
+
+    def record(self, latency_ms: dict[str, float]) -> None:
+        self.results += 1
+        self.result_times.append(time.monotonic())
+        for stage, value in latency_ms.items():
+            self.stages.setdefault(stage, Rolling()).add(value)
+
+    def fps(self) -> float:
+        times = self.result_times
+        if len(times) < 2 or time.monotonic() - times[-1] > 5.0:
+            return 0.0
+        return round((len(times) - 1) / (times[-1] - times[0]), 2) if times[-1] > times[0] else 0.0
+
+    def snapshot(self) -> dict:
+        return {
+            "fps": self.fps(),
+            "results": self.results,
+            "errors": self.errors,
+            "latency_ms": {stage: rolling.percentiles() for stage, rolling in self.stages.items()},
+        }
+
+
+class ProcessStats:
+    """CPU use since the previous call (percent of one core) and resident memory."""
+
+    def __init__(self) -> None:
+        self._last = (time.monotonic(), self._cpu_seconds())
+
+    @staticmethod
+    def _cpu_seconds() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    @staticmethod
+    def rss_mb() -> float:
+        try:
+            with open("/proc/self/statm") as statm:
+                pages = int(statm.read().split()[1])
+            return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+        except (OSError, ValueError, IndexError):  # not Linux: the peak is the best we have
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return round(peak / 1e3, 1)
+
+    def snapshot(self) -> dict:
+        now, cpu = time.monotonic(), self._cpu_seconds()
+        then, cpu_then = self._last
+        self._last = (now, cpu)
+        percent = 100.0 * (cpu - cpu_then) / (now - then) if now > then else 0.0
+        return {"cpu_percent": round(percent, 1), "rss_mb": self.rss_mb()}
