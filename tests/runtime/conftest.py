@@ -1,0 +1,38 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.broker import Broker
+from tests.conftest import DEMO
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    broker = Broker(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def write_video(path: Path, names: list[str], repeat: int = 10, fps: float = 30.0) -> Path:
+    """An MJPEG .avi made of the demo samples, each shown ``repeat`` frames in a row."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
+    assert writer.isOpened()
+    for name in names:
+        image = cv2.imread(str(DEMO / "samples" / name))
+        for _ in range(repeat):
+            writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def banana_video(tmp_path: Path) -> Path:
+    """Ripe for 15 frames, then unripe for 15."""
+    return write_video(tmp_path / "bananas.avi", ["ripe-1.jpg", "unripe-1.jpg"], repeat=15)
+
+
+def solid_frames(count: int) -> list[np.ndarray]:
+    return [np.full((48, 64, 3), i % 256, np.uint8) for i in range(count)]

@@ -1,0 +1,281 @@
+"""Sources. Cameras are faked at the OpenCV boundary (cv2.VideoCapture) and picamera2 at its module."""
+
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgetm.capture import (
+    EndOfStream,
+    SourceState,
+    open_source,
+    parse_source,
+)
+from edgetm.capture.camera import CameraConfig, CameraSource
+from edgetm.capture.images import ImagesConfig
+from edgetm.capture.picamera import Picamera2Config
+from edgetm.capture.stream import StreamConfig
+from edgetm.capture.video import VideoConfig
+from edgetm.errors import ConfigError, ImageError, SourceError
+from tests.conftest import DEMO
+
+FAST = {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.2, "stale_after_s": 0.5}
+
+
+class FakeCamera:
+    """A camera that can be unplugged: opening fails and reads fail while it is out."""
+
+    def __init__(self, frame_interval_s: float = 0.005) -> None:
+        self.plugged = True
+        self.opens = 0
+        self.interval = frame_interval_s
+        self.count = 0
+        self.settings: dict[int, float] = {}
+        self.block_s = 0.0
+
+    def capture(self, device, backend=None, params=None):
+        camera = self
+
+        class Capture:
+            def __init__(self) -> None:
+                camera.opens += 1
+                self.opened = camera.plugged
+
+            def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+                return self.opened
+
+            def set(self, prop, value) -> bool:
+                camera.settings[prop] = value
+                return True
+
+            def read(self):
+                time.sleep(camera.block_s or camera.interval)
+                if not camera.plugged or not self.opened:
+                    return False, None
+                camera.count += 1
+                return True, np.full((48, 64, 3), camera.count % 256, np.uint8)
+
+            def release(self) -> None:
+                self.opened = False
+
+        return Capture()
+
+
+@pytest.fixture
+def camera(monkeypatch) -> FakeCamera:
+    fake = FakeCamera()
+    monkeypatch.setattr(cv2, "VideoCapture", fake.capture)
+    return fake
+
+
+def wait_until(predicate, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        time.sleep(0.01)
+
+
+def test_parse_source_strings(tmp_path: Path):
+    assert parse_source("camera:2").device == 2
+    assert parse_source("camera").device == 0
+    assert parse_source("/dev/video1").device == "/dev/video1"
+    assert parse_source("picamera2:1").camera == 1
+    assert parse_source("rtsp://cam.local/stream").type == "stream"
+    assert parse_source("https://example.org/video.mjpg").type == "stream"
+    assert parse_source(str(tmp_path / "clip.mp4")).type == "video"
+    assert parse_source(str(DEMO / "samples")).type == "images"
+    assert parse_source(str(DEMO / "samples" / "*.jpg")).type == "images"
+    with pytest.raises(ConfigError, match="unknown source 'nowhere'"):
+        parse_source("nowhere")
+
+
+def test_stream_urls_carry_no_password():
+    with pytest.raises(ConfigError, match="contains a password"):
+        StreamConfig(url="rtsp://admin:hunter2@cam/stream")
+    assert StreamConfig(url="rtsp://admin@cam/stream", password_env="CAM_PASSWORD").url == "rtsp://admin@cam/stream"
+
+
+def test_camera_settings_reach_opencv(camera):
+    source = CameraSource(CameraConfig(device=0, width=320, height=240, fps=15, fourcc="MJPG", **FAST))
+    source.start()
+    assert source.read(2.0) is not None
+    source.stop()
+    assert camera.settings[cv2.CAP_PROP_FRAME_WIDTH] == 320
+    assert camera.settings[cv2.CAP_PROP_FRAME_HEIGHT] == 240
+    assert camera.settings[cv2.CAP_PROP_FPS] == 15
+    assert camera.settings[cv2.CAP_PROP_BUFFERSIZE] == 1
+
+
+def test_a_camera_that_fails_comes_back(camera):
+    source = open_source(CameraConfig(device=0, **FAST))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    source.start()
+    assert source.read(2.0) is not None
+    assert states == [SourceState.ONLINE]
+    camera.plugged = False  # unplugged mid-stream: reads fail, then opening fails
+    wait_until(lambda: source.state is SourceState.OFFLINE)
+    opens = camera.opens
+    wait_until(lambda: camera.opens >= opens + 2)  # it keeps trying, with backoff
+    camera.plugged = True
+    wait_until(lambda: source.state is SourceState.ONLINE)
+    assert source.read(2.0) is not None
+    assert states == [SourceState.ONLINE, SourceState.OFFLINE, SourceState.ONLINE]
+    assert source.reconnects >= 2
+    source.stop()
+
+
+def test_backoff_doubles_to_its_limit(camera):
+    camera.plugged = False
+    source = open_source(CameraConfig(device=0, reconnect_initial_s=0.05, reconnect_max_s=0.2))
+    source.start()
+    time.sleep(1.0)
+    source.stop()
+    # Attempts at 0, .05, .15, .35, .55, .75, .95: about 7 in a second, not hundreds.
+    assert 4 <= camera.opens <= 9
+
+
+def test_latest_frame_wins_and_drops_are_counted(camera):
+    camera.interval = 0.002
+    source = open_source(CameraConfig(device=0, **FAST))
+    source.start()
+    indices = []
+    for _ in range(5):
+        time.sleep(0.05)  # a slow model
+        frame = source.read(1.0)
+        indices.append(frame.index)
+    source.stop()
+    assert all(b - a > 1 for a, b in zip(indices, indices[1:], strict=False))  # frames were skipped
+    assert source.dropped > 10
+
+
+def test_a_silent_camera_goes_stale(camera):
+    source = open_source(CameraConfig(device=0, reconnect_initial_s=0.05, stale_after_s=0.2))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    source.start()
+    assert source.read(2.0) is not None
+    camera.block_s = 0.6  # frames stop coming, the device stays open
+    deadline = time.monotonic() + 3
+    while SourceState.STALE not in states and time.monotonic() < deadline:
+        source.read(0.1)
+    assert SourceState.STALE in states
+    camera.block_s = 0.0
+    wait_until(lambda: source.state is SourceState.ONLINE)
+    source.stop()
+
+
+def test_video_file_every_frame_in_order(banana_video: Path):
+    source = open_source(VideoConfig(path=str(banana_video)))
+    indices = []
+    with pytest.raises(EndOfStream):
+        while True:
+            indices.append(source.read(1.0).index)
+    assert indices == list(range(30))
+
+
+def test_paced_video_plays_at_its_frame_rate(banana_video: Path):
+    source = open_source(VideoConfig(path=str(banana_video), realtime=True))
+    assert source.live
+    source.start()
+    start = time.monotonic()
+    frames = 0
+    with pytest.raises(EndOfStream):
+        while True:
+            if source.read(2.0) is not None:
+                frames += 1
+            time.sleep(0.05)  # slower than 30 fps: frames are dropped, not queued
+    elapsed = time.monotonic() - start
+    assert 0.8 < elapsed < 3.0  # 30 frames at 30 fps
+    assert frames < 30 and source.dropped > 0
+
+
+def test_missing_video_file(tmp_path: Path):
+    with pytest.raises(SourceError, match="does not exist"):
+        open_source(VideoConfig(path=str(tmp_path / "none.mp4")))
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    with pytest.raises(SourceError, match="not a video"):
+        open_source(VideoConfig(path=str(tmp_path / "bad.mp4")))
+
+
+def test_images_with_a_bad_file(tmp_path: Path):
+    for name in ("a.jpg", "c.jpg"):
+        (tmp_path / name).write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
+    (tmp_path / "b.jpg").write_bytes(b"broken")
+    source = open_source(ImagesConfig(paths=[str(tmp_path)]))
+    assert source.read(1.0).name.endswith("a.jpg")
+    with pytest.raises(ImageError):
+        source.read(1.0)
+    assert source.read(1.0).name.endswith("c.jpg")
+    with pytest.raises(EndOfStream):
+        source.read(1.0)
+
+
+def fake_picamera2(fail: threading.Event) -> types.ModuleType:
+    module = types.ModuleType("picamera2")
+
+    class Picamera2:
+        instances: list = []
+
+        def __init__(self, camera_num: int = 0) -> None:
+            self.camera_num = camera_num
+            self.config = None
+            self.started = False
+            Picamera2.instances.append(self)
+
+        def create_video_configuration(self, main=None, controls=None):
+            return {"main": main, "controls": controls}
+
+        def configure(self, config) -> None:
+            self.config = config
+
+        def start(self) -> None:
+            self.started = True
+
+        def capture_array(self, name: str = "main", wait=None):
+            assert wait is not None and wait > 0  # never wait forever
+            time.sleep(0.01)
+            if fail.is_set():
+                raise TimeoutError("no frame")
+            width, height = self.config["main"]["size"]
+            return np.zeros((height, width, 3), np.uint8)
+
+        def stop(self) -> None:
+            self.started = False
+
+        def close(self) -> None:
+            pass
+
+    module.Picamera2 = Picamera2
+    return module
+
+
+def test_picamera2(monkeypatch):
+    fail = threading.Event()
+    module = fake_picamera2(fail)
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    source = open_source(Picamera2Config(camera=1, width=320, height=240, fps=20, **FAST))
+    source.start()
+    frame = source.read(2.0)
+    assert frame.image.shape == (240, 320, 3)
+    camera = module.Picamera2.instances[0]
+    assert camera.camera_num == 1 and camera.config["main"]["format"] == "RGB888"
+    assert camera.config["controls"] == {"FrameRate": 20}
+    fail.set()
+    wait_until(lambda: source.state is SourceState.OFFLINE)
+    fail.clear()
+    wait_until(lambda: source.state is SourceState.ONLINE)
+    source.stop()
+    assert len(module.Picamera2.instances) >= 2  # reopened after the failure
+
+
+def test_picamera2_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    with pytest.raises(ConfigError, match="python3-picamera2"):
+        open_source(Picamera2Config())

@@ -1,0 +1,192 @@
+"""edgetm against a real mosquitto: topics, retained state, commands, outages."""
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from tests.broker import Probe
+from tests.runtime.service_helpers import looping_video, mqtt_sink, pipeline, running
+from tests.runtime.test_capture import FakeCamera
+
+BASE = "edgetm/testdev"
+RESULT_KEYS = {"timestamp", "pipeline", "source", "model", "frame", "label", "index", "score", "top", "latency_ms",
+               "smoothed_label"}
+
+
+def service_config(broker, source, **extra) -> dict:
+    return {"device_id": "testdev", "stats_interval_s": 1, "pipelines": [pipeline(source)],
+            "sinks": [mqtt_sink(broker, **extra)]}
+
+
+def test_topics_schema_and_retained_state(broker, banana_video: Path):
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(service_config(broker, looping_video(banana_video))):
+        probe.wait_for(lambda m: len([1 for t, *_ in m if t == f"{BASE}/bananas/label"]) >= 3)
+        probe.wait_for(lambda m: any(t == f"{BASE}/stats" for t, *_ in m))
+        results = probe.json(f"{BASE}/bananas/result")
+        assert len(results) >= 10
+        for result in results:
+            assert set(result) == RESULT_KEYS
+            assert set(result["latency_ms"]) == {"preprocess", "inference", "postprocess", "capture_to_result"}
+            assert result["pipeline"] == "bananas" and result["model"] == "model_unquant.tflite"
+        assert {r["label"] for r in results} == {"Ripe", "Unripe"}
+        # The retained label changes only when the smoothed label does: never the same twice in a row.
+        labels = [p.decode() for p in probe.on(f"{BASE}/bananas/label")]
+        assert all(a != b for a, b in zip(labels, labels[1:], strict=False))
+        assert set(labels) <= {"Ripe", "Unripe"}
+        assert len(labels) < len(results) / 5
+        assert probe.on(f"{BASE}/status")[-1] == b"online"
+        assert probe.on(f"{BASE}/bananas/source")[-1] == b"online"
+        stats = probe.json(f"{BASE}/stats")[-1]
+        assert stats["pipelines"]["bananas"]["fps"] > 0
+        assert {"cpu_percent", "rss_mb", "mqtt"} <= set(stats)
+        assert set(stats["pipelines"]["bananas"]["latency_ms"]["inference"]) == {"p50", "p95"}
+        # A client arriving later finds the retained state waiting.
+        late = Probe(broker.port, [f"{BASE}/status", f"{BASE}/bananas/label", f"{BASE}/bananas/source"])
+        late.wait_for(lambda m: len(m) >= 3)
+        assert all(retain for _, _, retain in late.messages)
+        late.close()
+    probe.wait_for(lambda m: probe.on(f"{BASE}/status")[-1:] == [b"offline"], 5)
+    probe.close()
+
+
+def test_hostile_commands_are_rejected_and_reported(broker, banana_video: Path):
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(service_config(broker, looping_video(banana_video))):
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) >= 3)
+        hostile = [
+            (f"{BASE}/bananas/set", b"not json"),
+            (f"{BASE}/bananas/set", b'{"threshold": 5}'),
+            (f"{BASE}/bananas/set", b'{"threshold": "high"}'),
+            (f"{BASE}/bananas/set", b'{"bogus": 1}'),
+            (f"{BASE}/bananas/set", b"[1, 2, 3]"),
+            (f"{BASE}/bananas/set", b'{"paused": "yes"}'),
+            (f"{BASE}/bananas/set", b"\xff\xfe\x00"),
+            (f"{BASE}/bananas/set", b"{" * 100_000),
+            (f"{BASE}/bananas/set", b'{"max_rate_hz": -3}'),
+            (f"{BASE}/nobody/set", b'{"threshold": 0.5}'),
+            (f"{BASE}/reload", b""),  # started without a configuration file
+        ]
+        for topic, payload in hostile:
+            probe.publish(topic, payload)
+        errors = probe.wait_for(lambda m: len(probe.json(f"{BASE}/error")) >= len(hostile) and probe.json(
+            f"{BASE}/error"))
+        text = " | ".join(e["error"] for e in errors)
+        for expected in ("not valid JSON", "threshold: Input should be less than or equal to 1", "bogus: unknown key",
+                         "must be a JSON object", "larger than 4096", "no pipeline named 'nobody'",
+                         "nothing to reload"):
+            assert expected in text
+        # Still running.
+        before = len(probe.on(f"{BASE}/bananas/result"))
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > before + 5)
+
+
+def test_set_commands_change_the_running_pipeline(broker, banana_video: Path):
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(service_config(broker, looping_video(banana_video))) as service:
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) >= 3)
+        probe.publish(f"{BASE}/bananas/set", json.dumps({"paused": True}))
+        probe.wait_for(lambda m: service.pipelines["bananas"].paused)
+        time.sleep(0.3)
+        paused_at = len(probe.on(f"{BASE}/bananas/result"))
+        time.sleep(1.0)
+        assert len(probe.on(f"{BASE}/bananas/result")) == paused_at
+        probe.publish(f"{BASE}/bananas/set", json.dumps({"paused": False, "max_rate_hz": 2, "threshold": 0.8}))
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > paused_at + 2)
+        start = len(probe.on(f"{BASE}/bananas/result"))
+        time.sleep(2.0)
+        assert len(probe.on(f"{BASE}/bananas/result")) - start <= 6  # about 2 per second
+        assert service.pipelines["bananas"].threshold == 0.8
+
+
+def test_broker_outage(broker, banana_video: Path):
+    """Kill the broker mid-stream: edgetm keeps inferring, reconnects by itself, republishes its
+    retained state and delivers the QoS 1 results it produced meanwhile."""
+    result_topic = f"{BASE}/bananas/result"
+    probe = Probe(broker.port, [result_topic, f"{BASE}/status", f"{BASE}/bananas/label"], client_id="outage-probe",
+                  persistent=True)
+    with running(service_config(broker, looping_video(banana_video))) as service:
+        probe.wait_for(lambda m: len(probe.on(result_topic)) >= 5)
+        time.sleep(1.5)  # the broker saves the probe's session every second
+        pipeline_stats = service.pipelines["bananas"].stats
+        online_before = probe.on(f"{BASE}/status").count(b"online")
+        broker.kill()
+        killed_at = time.time()
+        results_at_kill = pipeline_stats.results
+        time.sleep(2.0)
+        assert pipeline_stats.results > results_at_kill + 20  # the loop did not stall
+        mqtt = service.sinks[0]
+        assert not mqtt.connected and mqtt.queued > 0
+        restarted_at = time.time()
+        broker.start()
+        probe.wait_for(lambda m: probe.on(f"{BASE}/status").count(b"online") > online_before, 20)
+        probe.wait_for(lambda m: len([p for p in probe.on(result_topic)
+                                      if _between(p, killed_at + 0.3, restarted_at - 0.3)]) >= 20, 20)
+        time.sleep(0.5)
+        during = [p for p in probe.on(result_topic) if _between(p, killed_at + 0.3, restarted_at - 0.3)]
+        assert len(during) >= 20
+        frames = sorted(json.loads(p)["frame"] for p in during)
+        assert frames == list(range(frames[0], frames[0] + len(frames)))  # none lost in between
+        assert mqtt.connected and mqtt.connects >= 2
+    probe.close()
+
+
+def _between(payload: bytes, start: float, end: float) -> bool:
+    from datetime import datetime
+
+    stamp = datetime.fromisoformat(json.loads(payload)["timestamp"]).timestamp()
+    return start <= stamp <= end
+
+
+def test_a_camera_that_fails_is_reported(broker, monkeypatch):
+    fake = FakeCamera(frame_interval_s=0.02)
+    monkeypatch.setattr(cv2, "VideoCapture", fake.capture)
+    source = {"type": "camera", "device": 0, "reconnect_initial_s": 0.1, "reconnect_max_s": 0.4}
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(service_config(broker, source)):
+        probe.wait_for(lambda m: probe.on(f"{BASE}/bananas/source")[-1:] == [b"online"])
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) >= 3)
+        fake.plugged = False
+        probe.wait_for(lambda m: probe.on(f"{BASE}/bananas/source")[-1:] == [b"offline"])
+        time.sleep(1.0)
+        fake.plugged = True
+        probe.wait_for(lambda m: probe.on(f"{BASE}/bananas/source")[-1:] == [b"online"])
+        count = len(probe.on(f"{BASE}/bananas/result"))
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > count + 3)
+    assert probe.on(f"{BASE}/bananas/source") == [b"online", b"offline", b"online"]
+    probe.close()
+
+
+def test_home_assistant_discovery(broker, banana_video: Path):
+    probe = Probe(broker.port, ["homeassistant/#"])
+    config = service_config(broker, looping_video(banana_video), homeassistant={"enabled": True})
+    with running(config):
+        topic = "homeassistant/sensor/edgetm_testdev_bananas/config"
+        probe.wait_for(lambda m: probe.on(topic))
+        announcement = probe.json(topic)[0]
+        assert announcement["state_topic"] == f"{BASE}/bananas/label"
+        assert announcement["availability_topic"] == f"{BASE}/status"
+        assert announcement["options"] == ["Unripe", "Ripe", "Overripe", "No banana", "none"]
+        assert announcement["device"]["identifiers"] == ["edgetm_testdev"]
+        probe.publish("homeassistant/status", "online")  # Home Assistant restarted
+        probe.wait_for(lambda m: len(probe.on(topic)) >= 2)
+    probe.close()
+
+
+@pytest.mark.parametrize("queue_size, sent, held", [(5, 20, 5), (0, 10, 0)])
+def test_results_held_while_disconnected_are_bounded(queue_size, sent, held):
+    from edgetm.publish.mqtt import MqttConfig, MqttSink
+    from edgetm.results import Classification, Observation
+    from tests.broker import free_port
+
+    sink = MqttSink(MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}", queue_size=queue_size), "lonely")
+    observation = Observation("p", "m", "s", 0, time.time(), Classification("a", 0, 1.0, []), "a", False)
+    start = time.monotonic()
+    for _ in range(sent):
+        sink.result(observation)
+    assert time.monotonic() - start < 0.5  # never blocks
+    assert sink.queued == held and sink.dropped == sent - held
+    sink.close(0.2)

@@ -1,0 +1,58 @@
+from edgetm.runtime.smoothing import SmoothingConfig, SmoothingMode, Smoother
+
+
+def feed(smoother: Smoother, sequence: list[dict[str, float]]) -> list[str | None]:
+    """The label after each result."""
+    out = []
+    for scores in sequence:
+        smoother.update(scores)
+        out.append(smoother.label)
+    return out
+
+
+RIPE = {"ripe": 0.9, "unripe": 0.1}
+UNRIPE = {"unripe": 0.9, "ripe": 0.1}
+
+
+def test_a_label_must_hold_k_results():
+    smoother = Smoother(SmoothingConfig(k=3), threshold=0.5)
+    assert feed(smoother, [RIPE, RIPE, RIPE, UNRIPE, UNRIPE, RIPE, UNRIPE, UNRIPE, UNRIPE]) == [
+        None, None, "ripe", "ripe", "ripe", "ripe", "ripe", "ripe", "unripe"]
+
+
+def test_update_reports_changes_only():
+    smoother = Smoother(SmoothingConfig(k=2), threshold=0.5)
+    assert [smoother.update(s) for s in (RIPE, RIPE, RIPE, UNRIPE, UNRIPE, UNRIPE)] == [
+        False, True, False, False, True, False]
+
+
+def test_hysteresis_keeps_the_current_label():
+    smoother = Smoother(SmoothingConfig(k=2, hysteresis=0.15), threshold=0.6)
+    feed(smoother, [RIPE, RIPE])
+    # ripe falls to 0.5: below the threshold but above 0.6 - 0.15, so it holds even against unripe at 0.5.
+    wobbling = {"ripe": 0.5, "unripe": 0.5}
+    assert feed(smoother, [wobbling] * 5) == ["ripe"] * 5
+    # Below the exit line, nothing enters either: "none" takes over after k results.
+    low = {"ripe": 0.4, "unripe": 0.3}
+    assert feed(smoother, [low, low, low]) == ["ripe", "none", "none"]
+    assert feed(smoother, [UNRIPE, UNRIPE]) == ["none", "unripe"]
+
+
+def test_none_label_and_threshold_changes():
+    smoother = Smoother(SmoothingConfig(k=1, hysteresis=0.0, none_label="nothing"), threshold=0.95)
+    assert feed(smoother, [RIPE]) == ["nothing"]
+    smoother.threshold = 0.5
+    assert feed(smoother, [RIPE]) == ["ripe"]
+
+
+def test_moving_average():
+    smoother = Smoother(SmoothingConfig(mode=SmoothingMode.AVERAGE, window=4, hysteresis=0.0), threshold=0.5)
+    # One odd frame inside a ripe run does not flip the average.
+    labels = feed(smoother, [RIPE, RIPE, UNRIPE, RIPE, UNRIPE, UNRIPE, UNRIPE])
+    assert labels[:5] == ["ripe"] * 5
+    assert labels[-1] == "unripe"
+
+
+def test_off_follows_every_result():
+    smoother = Smoother(SmoothingConfig(mode=SmoothingMode.OFF), threshold=0.5)
+    assert feed(smoother, [RIPE, UNRIPE, RIPE, {"ripe": 0.2}]) == ["ripe", "unripe", "ripe", "none"]
