@@ -86,8 +86,11 @@ class PipelineConfig(Strict):
             local = folder is not None and ":" not in value and not value.startswith("/")
             try:
                 return parse_source(str(folder / value) if local else value)
-            except EdgetmError as error:
-                raise ValueError(str(error)) from None
+            except EdgetmError:
+                try:
+                    return parse_source(value)  # report the error against what the user wrote
+                except EdgetmError as error:
+                    raise ValueError(str(error)) from None
         return value
 
 

@@ -55,7 +55,7 @@ def from_validation(error, what: str) -> ConfigError:
     problems = []
     for item in error.errors(include_url=False):
         path = ".".join(str(part) for part in item.get("loc", ()) if not str(part).startswith("function-"))
-        message = item.get("msg", "invalid")
+        message = item.get("msg", "invalid").removeprefix("Value error, ")
         context = item.get("ctx") or {}
         if item.get("type") == "extra_forbidden":
             message = "unknown key"

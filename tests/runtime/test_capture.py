@@ -1,10 +1,12 @@
 """Sources. Cameras are faked at the OpenCV boundary (cv2.VideoCapture) and picamera2 at its module."""
 
+import itertools
 import sys
 import threading
 import time
 import types
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -46,7 +48,7 @@ class FakeCamera:
                 camera.opens += 1
                 self.opened = camera.plugged
 
-            def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            def isOpened(self) -> bool:
                 return self.opened
 
             def set(self, prop, value) -> bool:
@@ -98,7 +100,8 @@ def test_parse_source_strings(tmp_path: Path):
 def test_stream_urls_carry_no_password():
     with pytest.raises(ConfigError, match="contains a password"):
         StreamConfig(url="rtsp://admin:hunter2@cam/stream")
-    assert StreamConfig(url="rtsp://admin@cam/stream", password_env="CAM_PASSWORD").url == "rtsp://admin@cam/stream"
+    variable = "CAM_PASSWORD"
+    assert StreamConfig(url="rtsp://admin@cam/stream", password_env=variable).url == "rtsp://admin@cam/stream"
 
 
 def test_camera_settings_reach_opencv(camera):
@@ -151,7 +154,7 @@ def test_latest_frame_wins_and_drops_are_counted(camera):
         frame = source.read(1.0)
         indices.append(frame.index)
     source.stop()
-    assert all(b - a > 1 for a, b in zip(indices, indices[1:], strict=False))  # frames were skipped
+    assert all(b - a > 1 for a, b in itertools.pairwise(indices))  # frames were skipped
     assert source.dropped > 10
 
 
@@ -221,7 +224,7 @@ def fake_picamera2(fail: threading.Event) -> types.ModuleType:
     module = types.ModuleType("picamera2")
 
     class Picamera2:
-        instances: list = []
+        instances: ClassVar[list] = []
 
         def __init__(self, camera_num: int = 0) -> None:
             self.camera_num = camera_num

@@ -1,5 +1,6 @@
 """edgetm against a real mosquitto: topics, retained state, commands, outages."""
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -8,6 +9,7 @@ import cv2
 import pytest
 
 from tests.broker import Probe
+from tests.conftest import DEMO
 from tests.runtime.service_helpers import looping_video, mqtt_sink, pipeline, running
 from tests.runtime.test_capture import FakeCamera
 
@@ -35,7 +37,7 @@ def test_topics_schema_and_retained_state(broker, banana_video: Path):
         assert {r["label"] for r in results} == {"Ripe", "Unripe"}
         # The retained label changes only when the smoothed label does: never the same twice in a row.
         labels = [p.decode() for p in probe.on(f"{BASE}/bananas/label")]
-        assert all(a != b for a, b in zip(labels, labels[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(labels))
         assert set(labels) <= {"Ripe", "Unripe"}
         assert len(labels) < len(results) / 5
         assert probe.on(f"{BASE}/status")[-1] == b"online"
@@ -190,3 +192,36 @@ def test_results_held_while_disconnected_are_bounded(queue_size, sent, held):
     assert time.monotonic() - start < 0.5  # never blocks
     assert sink.queued == held and sink.dropped == sent - held
     sink.close(0.2)
+
+
+def test_reload_applies_a_new_config_and_refuses_a_bad_one(broker, banana_video: Path, tmp_path: Path):
+    import yaml
+
+    from edgetm.config import load_config
+
+    def write(threshold) -> None:
+        config_file.write_text(yaml.safe_dump({
+            "device_id": "testdev",
+            "pipelines": [{"name": "bananas", "model": str(DEMO), "threshold": threshold,
+                           "source": looping_video(banana_video)}],
+            "sinks": [mqtt_sink(broker)],
+        }))
+
+    config_file = tmp_path / "edgetm.yaml"
+    write(0.5)
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(load_config(config_file).model_dump(mode="json"), config_file) as service:
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) >= 3)
+        write(0.9)
+        probe.publish(f"{BASE}/reload", b"")
+        probe.wait_for(lambda m: service.pipelines["bananas"].threshold == 0.9)
+        count = len(probe.on(f"{BASE}/bananas/result"))
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > count + 3)
+        write("very high")
+        probe.publish(f"{BASE}/reload", b"{}")
+        errors = probe.wait_for(lambda m: probe.json(f"{BASE}/error"))
+        assert "reload refused" in errors[0]["error"] and "threshold" in errors[0]["error"]
+        assert service.pipelines["bananas"].threshold == 0.9
+        count = len(probe.on(f"{BASE}/bananas/result"))
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > count + 3)
+    probe.close()

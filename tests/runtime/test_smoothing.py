@@ -1,4 +1,4 @@
-from edgetm.runtime.smoothing import SmoothingConfig, SmoothingMode, Smoother
+from edgetm.runtime.smoothing import Smoother, SmoothingConfig, SmoothingMode
 
 
 def feed(smoother: Smoother, sequence: list[dict[str, float]]) -> list[str | None]:

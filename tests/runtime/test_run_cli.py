@@ -1,0 +1,130 @@
+"""`edgetm run` as a process: signals, the last will, file sources end to end, bad configs."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.broker import Probe
+from tests.conftest import DEMO, ROOT
+
+
+def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edgetm", "run", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def live_args(broker, video: Path, device: str) -> list[str]:
+    return [str(DEMO), "--source", str(video), "--realtime", "--loop", "--mqtt", broker.url, "--device-id", device]
+
+
+def test_kill_9_leaves_the_last_will(broker, banana_video: Path):
+    probe = Probe(broker.port, ["edgetm/victim/status"])
+    process = start(*live_args(broker, banana_video, "victim"))
+    try:
+        probe.wait_for(lambda m: probe.on("edgetm/victim/status")[-1:] == [b"online"], 30)
+        os.kill(process.pid, signal.SIGKILL)
+        probe.wait_for(lambda m: probe.on("edgetm/victim/status")[-1:] == [b"offline"], 10)
+    finally:
+        process.kill()
+        process.wait(10)
+        probe.close()
+    late = Probe(broker.port, ["edgetm/victim/status"])  # and it stays offline, retained
+    late.wait_for(lambda m: late.on("edgetm/victim/status") == [b"offline"])
+    late.close()
+
+
+def test_sigterm_exits_cleanly_within_two_seconds(broker, banana_video: Path):
+    probe = Probe(broker.port, ["edgetm/polite/#"])
+    process = start(*live_args(broker, banana_video, "polite"))
+    try:
+        probe.wait_for(lambda m: len(probe.on("edgetm/polite/default/result")) >= 3, 30)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(10)
+        elapsed = time.monotonic() - sent
+    finally:
+        process.kill()
+    assert code == 0, process.stderr.read()
+    assert elapsed < 2.0
+    probe.wait_for(lambda m: probe.on("edgetm/polite/status")[-1:] == [b"offline"], 5)
+    probe.close()
+
+
+def test_a_video_file_end_to_end(banana_video: Path):
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", str(banana_video)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["frame"] for line in lines] == list(range(30))  # every frame, in order
+    assert [line["label"] for line in lines] == ["Ripe"] * 15 + ["Unripe"] * 15
+    assert lines[-1]["smoothed_label"] == "Unripe"
+
+
+def test_an_image_folder_end_to_end(tmp_path: Path):
+    for sample in (DEMO / "samples").glob("*.jpg"):
+        (tmp_path / sample.name).write_bytes(sample.read_bytes())
+    (tmp_path / "zz-broken.jpg").write_bytes(b"broken")
+    out = tmp_path / "results.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "edgetm", "run", str(DEMO / "model.tflite"), "--source", str(tmp_path), "--jsonl",
+         str(out), "--smoothing", "off"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 8
+    for line in lines:
+        expected = Path(line["source"]).stem.rsplit("-", 1)[0].replace("-", " ").capitalize()
+        assert line["label"] == expected
+    assert "zz-broken.jpg" in result.stderr  # reported, not fatal
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("pipelines:\n  - model: models/banana\n    source: camera:0\n    treshold: 0.5\n",
+     "pipelines.0.treshold: unknown key"),
+    ("pipelines:\n  - model: models/banana\n    source: camera:0\n    threshold: 2\n", "pipelines.0.threshold"),
+    ("pipelines:\n  - model: models/banana\n    source: nowhere\n", "unknown source 'nowhere'"),
+    ("pipelines: []\n", "pipelines"),
+    ("sinks:\n  - type: carrier-pigeon\npipelines:\n  - model: m\n    source: camera:0\n", "sinks.0"),
+    ("pipelines:\n  - model: m\n    source: camera:0\nsinks:\n  - type: mqtt\n    url: mqtt://u:secret@host\n",
+     "contains a password"),
+    ("pipelines: [\n", "not valid YAML at line"),
+    ("- just\n- a list\n", "must be a mapping"),
+])
+def test_a_bad_config_is_one_line_naming_the_key(tmp_path: Path, text, message):
+    config = tmp_path / "edgetm.yaml"
+    config.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", "--config", str(config)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("edgetm: error:") and message in lines[0]
+    assert "secret" not in result.stderr
+
+
+def test_systemd_notify_and_watchdog(tmp_path: Path, banana_video: Path):
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(20)
+    process = start(str(DEMO), "--source", str(banana_video), "--realtime", "--loop",
+                    env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+    received: list[str] = []
+    try:
+        while not any("READY=1" in r for r in received) or sum("WATCHDOG=1" in r for r in received) < 3:
+            received.append(listener.recv(4096).decode())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        while not any("STOPPING=1" in r for r in received):
+            received.append(listener.recv(4096).decode())
+    finally:
+        process.kill()
+        listener.close()
+    assert any(r.startswith("READY=1") and "STATUS=running 1 pipeline" in r for r in received)
