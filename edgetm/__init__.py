@@ -24,17 +24,21 @@ _EXPORTS = {
     "read_image": "edgetm.vision.image",
     "Classification": "edgetm.results",
     "Prediction": "edgetm.results",
+    "Observation": "edgetm.results",
+    "Pipeline": "edgetm.runtime.pipeline",
 }
 
 if TYPE_CHECKING:
     from edgetm.model.load import load_model
     from edgetm.model.model import Model
-    from edgetm.results import Classification, Prediction
+    from edgetm.results import Classification, Observation, Prediction
+    from edgetm.runtime.pipeline import Pipeline
     from edgetm.vision.classify import Classifier
     from edgetm.vision.image import read_image
     from edgetm.vision.preprocess import PreprocessOptions
 
-__all__ = ["Classification", "Classifier", "Model", "Prediction", "PreprocessOptions", "load_model", "read_image"]
+__all__ = ["Classification", "Classifier", "Model", "Observation", "Pipeline", "Prediction", "PreprocessOptions",
+           "load_model", "read_image"]
 
 
 def __getattr__(name: str):

@@ -183,6 +183,9 @@ class Service:
     def _close(self) -> None:
         for pipeline in self.pipelines.values():
             pipeline.stop(STOP_TIMEOUT_S)
+            stats = pipeline.stats
+            log.info("pipeline %s: %d results at %.1f fps, %d errors, %d frames dropped", pipeline.name,
+                     stats.results, stats.overall_fps(), stats.errors, pipeline.source.dropped)
         for sink in self.sinks:
             try:
                 sink.close(FLUSH_TIMEOUT_S)

@@ -37,10 +37,15 @@ class PipelineStats:
         self.result_times: deque[float] = deque(maxlen=WINDOW)
         self.results = 0
         self.errors = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
 
     def record(self, latency_ms: dict[str, float]) -> None:
+        now = time.monotonic()
         self.results += 1
-        self.result_times.append(time.monotonic())
+        self.result_times.append(now)
+        self.first_at = self.first_at or now
+        self.last_at = now
         for stage, value in latency_ms.items():
             self.stages.setdefault(stage, Rolling()).add(value)
 
@@ -49,6 +54,12 @@ class PipelineStats:
         if len(times) < 2 or time.monotonic() - times[-1] > 5.0:
             return 0.0
         return round((len(times) - 1) / (times[-1] - times[0]), 2) if times[-1] > times[0] else 0.0
+
+    def overall_fps(self) -> float:
+        """Results per second from the first result to the last."""
+        if self.first_at is None or self.last_at is None or self.last_at <= self.first_at:
+            return 0.0
+        return (self.results - 1) / (self.last_at - self.first_at)
 
     def snapshot(self) -> dict:
         return {

@@ -282,3 +282,15 @@ def test_picamera2_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)
     with pytest.raises(ConfigError, match="python3-picamera2"):
         open_source(Picamera2Config())
+
+
+def test_python_api_pipeline(banana_video: Path):
+    import edgetm
+
+    with edgetm.Pipeline(str(DEMO), str(banana_video), threshold=0.6) as pipeline:
+        seen = list(pipeline)
+    assert [s.frame for s in seen] == list(range(30))
+    assert seen[0].label == "Ripe" and seen[-1].label == "Unripe"
+    changes = [s.smoothed_label for s in seen if s.label_changed]
+    assert changes == ["Ripe", "Unripe"]
+    assert seen[-1].latency_ms["capture_to_result"] > 0
