@@ -294,3 +294,27 @@ def test_python_api_pipeline(banana_video: Path):
     changes = [s.smoothed_label for s in seen if s.label_changed]
     assert changes == ["Ripe", "Unripe"]
     assert seen[-1].latency_ms["capture_to_result"] > 0
+
+
+def test_an_http_stream_that_ends_is_reopened(banana_video: Path):
+    """A real HTTP server and OpenCV's FFmpeg reader: when the stream ends, the source reconnects."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(banana_video.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{banana_video.name}"
+        source = open_source(parse_source(url, reconnect_initial_s=0.05, reconnect_max_s=0.1))
+        states: list[SourceState] = []
+        source.on_state(states.append)
+        source.start()
+        assert source.read(10.0) is not None
+        wait_until(lambda: source.reconnects >= 1, 20)  # 30 frames, then the stream ended and was reopened
+        assert source.read(10.0) is not None
+        source.stop()
+        assert states[:3] == [SourceState.ONLINE, SourceState.OFFLINE, SourceState.ONLINE]
+    finally:
+        server.shutdown()

@@ -225,3 +225,22 @@ def test_reload_applies_a_new_config_and_refuses_a_bad_one(broker, banana_video:
         count = len(probe.on(f"{BASE}/bananas/result"))
         probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > count + 3)
     probe.close()
+
+
+def test_pipelines_share_one_connection(broker, banana_video: Path):
+    config = {
+        "device_id": "testdev",
+        "pipelines": [pipeline(looping_video(banana_video), name="kitchen"),
+                      pipeline(looping_video(banana_video), name="garage", threshold=0.9)],
+        "sinks": [mqtt_sink(broker)],
+    }
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(config) as service:
+        for name in ("kitchen", "garage"):
+            probe.wait_for(lambda m, name=name: len(probe.on(f"{BASE}/{name}/result")) >= 5)
+            probe.wait_for(lambda m, name=name: probe.on(f"{BASE}/{name}/label"))
+        assert len(service.sinks) == 1 and service.sinks[0].connects == 1
+        probe.publish(f"{BASE}/garage/set", json.dumps({"paused": True}))
+        probe.wait_for(lambda m: service.pipelines["garage"].paused)
+        assert not service.pipelines["kitchen"].paused
+    probe.close()
