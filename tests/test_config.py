@@ -14,7 +14,7 @@ EXAMPLE = ROOT / "edgetm.example.yaml"
 def test_the_example_config_is_valid():
     config = load_config(EXAMPLE)
     assert config.pipelines[0].model.path.endswith("models/banana")
-    assert config.mqtt is not None and config.mqtt.password_env
+    assert config.mqtt is not None and config.mqtt.homeassistant.enabled
 
 
 def test_shorthands_and_defaults(tmp_path: Path):

@@ -21,7 +21,18 @@ class CameraConfig(LiveOptions):
                                description="pixel format, e.g. MJPG for higher rates over USB 2")
 
 
-class CameraSource(LiveSource):
+class OpenCVSource(LiveSource):
+    """A live source read through ``cv2.VideoCapture``; subclasses open it."""
+
+    def _grab(self, capture) -> np.ndarray | None:
+        ok, image = capture.read()
+        return image if ok and image is not None else None
+
+    def _close(self, capture) -> None:
+        capture.release()
+
+
+class CameraSource(OpenCVSource):
     def __init__(self, config: CameraConfig) -> None:
         super().__init__(f"camera:{config.device}", config.backoff(), config.stale_after_s)
         self.config = config
@@ -45,12 +56,5 @@ class CameraSource(LiveSource):
         if c.fps:
             capture.set(cv2.CAP_PROP_FPS, c.fps)
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue adds latency; we keep only the newest
-        return capture
-
-    def _grab(self, capture) -> np.ndarray | None:
         # V4L2 reads wait at most 10 s for a frame (OpenCV's select timeout), then fail.
-        ok, image = capture.read()
-        return image if ok and image is not None else None
-
-    def _close(self, capture) -> None:
-        capture.release()
+        return capture

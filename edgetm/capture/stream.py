@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, field_validator
 
-from edgetm.capture.base import LiveOptions, LiveSource
+from edgetm.capture.base import LiveOptions
+from edgetm.capture.camera import OpenCVSource
 from edgetm.secrets import read_secret, redact, reject_inline_password, with_password
 
 # FFmpeg would otherwise wait forever on a camera that accepts the connection and sends nothing.
@@ -28,7 +28,7 @@ class StreamConfig(LiveOptions):
         return url
 
 
-class StreamSource(LiveSource):
+class StreamSource(OpenCVSource):
     def __init__(self, config: StreamConfig) -> None:
         super().__init__(redact(config.url), config.backoff(), config.stale_after_s)
         self.config = config
@@ -45,10 +45,3 @@ class StreamSource(LiveSource):
             raise OSError(f"cannot open {self.name}")
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         return capture
-
-    def _grab(self, capture) -> np.ndarray | None:
-        ok, image = capture.read()
-        return image if ok and image is not None else None
-
-    def _close(self, capture) -> None:
-        capture.release()
