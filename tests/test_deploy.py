@@ -28,7 +28,8 @@ def test_systemd_units_verify(tmp_path: Path, unit: str):
     assert problems == [], problems
 
 
-@pytest.mark.parametrize("script", ["install.sh", "install-service.sh", "install-pi.sh", "install-jetson.sh", "test.sh"])
+@pytest.mark.parametrize("script", ["install.sh", "install-service.sh", "install-pi.sh", "install-jetson.sh",
+                                    "test.sh"])
 def test_scripts_parse(script: str):
     assert subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], timeout=30).returncode == 0
 
