@@ -127,6 +127,34 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _preprocess_arguments(parser)
 
 
+def _classes(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give class names separated by commas")
+    return names
+
+
+def _detect_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("detection (for detector models)")
+    group.add_argument("--conf", type=_unit_interval, default=0.25, help="confidence threshold (default 0.25)")
+    group.add_argument("--iou", type=_unit_interval, default=0.45, help="NMS IoU threshold (default 0.45)")
+    group.add_argument("--agnostic", action="store_true", help="NMS across classes, not per class")
+    group.add_argument("--classes", type=_classes, metavar="A,B", help="keep only these classes, e.g. person,car")
+    group.add_argument("--max-det", type=_positive, default=300, help="most detections per image (default 300)")
+    group.add_argument("--layout", choices=["yolov8", "yolov5", "yolox", "end2end", "ssd"],
+                       help="output layout (default: from the model's shapes)")
+    group.add_argument("--boxes", choices=["auto", "normalized", "pixels"], default="auto",
+                       help="box units of the output (default: normalized for TFLite, pixels for ONNX)")
+
+
+def detect_options(args: argparse.Namespace):
+    from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions
+
+    return DetectOptions(conf=args.conf, iou=args.iou, agnostic=args.agnostic, classes=args.classes,
+                         max_det=args.max_det, layout=DetectLayout(args.layout) if args.layout else None,
+                         boxes=BoxUnits(args.boxes))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgetm",
@@ -148,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="hide predictions scoring below T; no label when the best does (default 0)")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
+
+    detect = commands.add_parser("detect", help="detect objects in image files or folders")
+    _model_arguments(detect)
+    detect.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
+    _detect_arguments(detect)
+    detect.add_argument("--json", action="store_true", help="one JSON line per image")
+    detect.add_argument("--save-annotated", metavar="DIR", help="write each image with its boxes drawn into DIR")
+    _preprocess_arguments(detect)
 
     run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")
@@ -246,6 +282,50 @@ def _classify(args: argparse.Namespace) -> int:
     return EXIT_USER_ERROR if failures else 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import cv2
+
+    from edgetm.runtime.prefetch import prefetch
+    from edgetm.vision.annotate import annotate
+    from edgetm.vision.detect import Detector
+    from edgetm.vision.image import expand_images, read_image
+
+    detector = Detector(_load(args), detect_options(args), preprocess_options(args))
+    out_dir = Path(args.save_annotated) if args.save_annotated else None
+    if out_dir is not None:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create {out_dir}: {error.strerror or error}") from None
+
+    def load(path: Path):
+        image = read_image(path)
+        return image, detector.prepare(image)
+
+    failures = 0
+    for path, loaded in prefetch(expand_images(args.images), load):
+        if isinstance(loaded, EdgetmError):
+            failures += 1
+            print(f"edgetm: {loaded}", file=sys.stderr)
+            continue
+        if isinstance(loaded, Exception):
+            raise loaded
+        image, prepared = loaded
+        result = detector.infer(prepared, source=str(path))
+        if out_dir is not None:
+            cv2.imwrite(str(out_dir / f"{path.stem}.jpg"), annotate(image, result.detections))
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+            continue
+        counts = ", ".join(f"{n} {label}" for label, n in result.counts().items()) or "nothing"
+        print(f"{path}: {len(result.detections)} objects ({counts})  {sum(result.latency_ms.values()):.1f} ms")
+        for d in result.detections:
+            print(f"    {d.label:16s} {d.score:5.2f}  [{', '.join(f'{v:.0f}' for v in d.box)}]")
+    return EXIT_USER_ERROR if failures else 0
+
+
 def _config_from_arguments(args: argparse.Namespace):
     from edgetm.capture import parse_source
     from edgetm.config import parse_config
@@ -307,7 +387,7 @@ def _run(args: argparse.Namespace) -> int:
     return Service(config, Path(args.config) if args.config else None).run()
 
 
-_COMMANDS = {"info": _info, "classify": _classify, "run": _run}
+_COMMANDS = {"info": _info, "classify": _classify, "detect": _detect, "run": _run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

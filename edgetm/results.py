@@ -52,6 +52,46 @@ class Classification:
         }
 
 
+@dataclass(frozen=True)
+class Detection:
+    label: str
+    class_id: int
+    score: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in the source image's pixels
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "class_id": self.class_id, "score": round(self.score, 4),
+                "box": [round(v, 1) for v in self.box]}
+
+
+@dataclass
+class Detections:
+    """Objects found in one image, best first, and stage timings."""
+
+    detections: list[Detection]
+    image_size: tuple[int, int]  # (width, height)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    source: str | None = None
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for detection in self.detections:
+            counts[detection.label] = counts.get(detection.label, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "image_size": list(self.image_size),
+            "detections": [d.to_dict() for d in self.detections],
+            "latency_ms": _ms(self.latency_ms),
+        }
+
+
 @dataclass
 class Observation:
     """What a running pipeline saw in one frame: the model's result, the smoothed label, timings.
@@ -65,14 +105,17 @@ class Observation:
     source: str
     frame: int
     captured: float
-    result: Classification
-    smoothed_label: str | None
-    label_changed: bool
+    result: Classification | Detections
+    smoothed_label: str | None = None  # classifiers
+    label_changed: bool = False
     latency_ms: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] | None = None  # detectors: objects per label in this frame (in the zone, if any)
+    smoothed_counts: dict[str, int] | None = None
+    counts_changed: dict[str, int] = field(default_factory=dict)  # labels whose smoothed count just changed
 
     @property
     def label(self) -> str | None:
-        return self.result.label
+        return getattr(self.result, "label", None)
 
     def to_dict(self) -> dict:
         import datetime
@@ -85,7 +128,11 @@ class Observation:
             "model": self.model,
             "source": self.result.source or self.source,
             "frame": self.frame,
-            "smoothed_label": self.smoothed_label,
             "latency_ms": _ms(self.latency_ms),
         })
+        if self.counts is None:
+            payload["smoothed_label"] = self.smoothed_label
+        else:
+            payload["counts"] = self.counts
+            payload["smoothed_counts"] = self.smoothed_counts
         return payload

@@ -87,6 +87,7 @@ class PreprocessOptions:
     color: ColorOrder | None = None
     size: tuple[int, int] | None = None  # (width, height) for models with dynamic input
     pad_value: int = 114  # letterbox grey, as Ultralytics trains with
+    centre: bool = True  # letterbox in the middle (Ultralytics) or in the top-left corner (YOLOX)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ def _resolve_normalize(value: str | Normalization | None, model: Model, spec: Te
         return NORMALIZATIONS["unit"]
     if np.issubdtype(spec.dtype, np.integer):
         return PIXELS
-    return NORMALIZATIONS["tm"]
+    # Float detectors (YOLO exports) train on [0, 1]; classifiers on Teachable Machine's [-1, 1].
+    return NORMALIZATIONS["unit"] if model.task is Task.DETECT else NORMALIZATIONS["tm"]
 
 
 def _value_table(norm: str | Normalization, spec: TensorSpec, channels: int) -> np.ndarray | None:
@@ -199,6 +201,7 @@ class Preprocessor:
         }[options.interpolation]
         self.color = options.color or ColorOrder.RGB
         self.pad_value = options.pad_value
+        self.centre = options.centre
         self.normalize = _resolve_normalize(options.normalize, model, spec)
         self._table = _value_table(self.normalize, spec, self.channels)
         self._affine = None
@@ -250,7 +253,7 @@ class Preprocessor:
         ratio = min(tw / src_w, th / src_h)
         new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
         # Ultralytics' split of the padding, so boxes land on the same pixels as in its own runtime.
-        left, top = round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)
+        left, top = (round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)) if self.centre else (0, 0)
         canvas = self._canvas
         canvas[:] = self.pad_value
         canvas[top:top + new_h, left:left + new_w] = self._resize(image, (new_w, new_h))

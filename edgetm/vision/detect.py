@@ -1,0 +1,275 @@
+"""Object detection: read any common detector export's output, suppress overlaps, map boxes back.
+
+Output layouts (detected from shapes and metadata, or named with ``layout``):
+
+- ``yolov8``: [1, 4+nc, N], boxes cx, cy, w, h then class scores (YOLOv8, YOLO11);
+- ``yolov5``: [1, N, 5+nc], boxes, objectness, class scores; score = objectness x class score;
+- ``yolox``: [1, N, 5+nc] undecoded: boxes are grid offsets and log sizes per stride (8, 16, 32);
+  YOLOX takes raw 0..255 BGR pixels, letterboxed into the top-left corner;
+- ``end2end``: [1, K, 6] x1, y1, x2, y2, score, class: NMS already done in the graph;
+- ``ssd``: TFLite's detection post-processing op, four outputs (boxes as ymin, xmin, ymax,
+  xmax in 0..1, classes, scores, count).
+
+Ultralytics' TFLite exports give boxes in 0..1 of the input, its ONNX exports give pixels; the
+units follow the format unless ``boxes`` says otherwise. Integer outputs are compared with the
+confidence threshold in their own quantized scale and only the candidates are dequantized.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from edgetm.errors import ConfigError, LabelsError
+from edgetm.model.model import Family, Model, ModelFormat
+from edgetm.model.spec import TensorSpec
+from edgetm.results import Detection, Detections
+from edgetm.vision.nms import batched_nms, descending, nms
+from edgetm.vision.preprocess import ColorOrder, Prepared, PreprocessOptions, Preprocessor, ResizeMode
+
+YOLOX_STRIDES = (8, 16, 32)
+
+
+class DetectLayout(enum.Enum):
+    YOLOV8 = "yolov8"
+    YOLOV5 = "yolov5"
+    YOLOX = "yolox"
+    END_TO_END = "end2end"
+    SSD = "ssd"
+
+
+class BoxUnits(enum.Enum):
+    AUTO = "auto"
+    NORMALIZED = "normalized"  # 0..1 of the model's input
+    PIXELS = "pixels"  # model input pixels
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Ultralytics' defaults: confidence 0.25, IoU 0.45, 300 detections, class-aware NMS."""
+
+    conf: float = 0.25
+    iou: float = 0.45
+    agnostic: bool = False
+    classes: tuple[str, ...] | None = None  # keep only these labels
+    max_det: int = 300
+    layout: DetectLayout | None = None
+    boxes: BoxUnits = BoxUnits.AUTO
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.conf <= 1.0 or not 0.0 <= self.iou <= 1.0:
+            raise ConfigError("conf and iou must be between 0 and 1")
+        if self.max_det < 1:
+            raise ConfigError("max_det must be at least 1")
+
+
+def _yolox_cells(width: int, height: int) -> int:
+    return sum(math.ceil(height / s) * math.ceil(width / s) for s in YOLOX_STRIDES)
+
+
+def detect_layout(model: Model) -> DetectLayout:
+    """The output layout of a detector, from its outputs' shapes."""
+    outputs = model.outputs
+    if len(outputs) == 4:
+        return DetectLayout.SSD
+    if len(outputs) != 1 or len(outputs[0].shape) != 3:
+        raise ConfigError(f"{model.source}: outputs {[list(o.shape) for o in outputs]} are not a detector "
+                          "layout edgetm knows", "name one with --layout")
+    _, a, b = outputs[0].shape
+    if b == 6 and a < 1000:
+        return DetectLayout.END_TO_END
+    if a < b:
+        return DetectLayout.YOLOV8
+    size = model.input.image_size()
+    if size and a == _yolox_cells(*size) and model.family is not Family.ULTRALYTICS:
+        return DetectLayout.YOLOX  # anchor-free: one row per grid cell; YOLOv5 has three anchors per cell
+    return DetectLayout.YOLOV5
+
+
+def _threshold(spec: TensorSpec, conf: float) -> float:
+    """The value a raw output must exceed for its real value to exceed ``conf``."""
+    if spec.is_quantized:
+        q = spec.quantization
+        assert q is not None
+        return math.floor(conf / q.scale + q.zero_point)
+    return conf
+
+
+def _whole(values: np.ndarray) -> bool:
+    return bool(np.array_equal(values, np.round(values)))
+
+
+def _xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    half = xywh[:, 2:4] / 2
+    return np.concatenate([xywh[:, :2] - half, xywh[:, :2] + half], axis=1)
+
+
+class Detector:
+    """Detects objects in BGR frames. ``prepare`` / ``infer`` split like ``Classifier``'s."""
+
+    def __init__(self, model: Model, options: DetectOptions | None = None,
+                 preprocess: PreprocessOptions | None = None) -> None:
+        self.model = model
+        self.options = options = options or DetectOptions()
+        self.layout = options.layout or detect_layout(model)
+        self._check_shapes()
+        self.num_classes = self._num_classes()
+        if self.layout is not DetectLayout.SSD and model.labels and len(model.labels) != self.num_classes:
+            raise LabelsError(f"{model.labels_source} has {len(model.labels)} labels but the model detects "
+                              f"{self.num_classes} classes", "use the labels the model was trained with")
+        self.allowed = self._allowed_classes()
+        self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess))
+        width, height = self.preprocessor.width, self.preprocessor.height
+        units = options.boxes
+        if units is BoxUnits.AUTO:
+            units = BoxUnits.NORMALIZED if model.format is ModelFormat.TFLITE or self.layout is DetectLayout.SSD \
+                else BoxUnits.PIXELS
+        self.scale = np.array([width, height, width, height], np.float32) if units is BoxUnits.NORMALIZED \
+            else np.ones(4, np.float32)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _check_shapes(self) -> None:
+        outputs = self.model.outputs
+        expected = 4 if self.layout is DetectLayout.SSD else 1
+        if len(outputs) != expected or (expected == 1 and len(outputs[0].shape) != 3):
+            raise ConfigError(f"{self.model.source}: outputs {[list(o.shape) for o in outputs]} do not fit the "
+                              f"{self.layout.value} layout")
+
+    def _num_classes(self) -> int:
+        if self.layout is DetectLayout.SSD:
+            return len(self.model.labels or [])
+        _, a, b = self.model.outputs[0].shape
+        return {DetectLayout.YOLOV8: a - 4, DetectLayout.YOLOV5: b - 5, DetectLayout.YOLOX: b - 5,
+                DetectLayout.END_TO_END: len(self.model.labels or [])}[self.layout]
+
+    def _allowed_classes(self) -> np.ndarray | None:
+        if not self.options.classes:
+            return None
+        labels = self.model.labels or []
+        index = {name.lower(): i for i, name in enumerate(labels)}
+        missing = [c for c in self.options.classes if c.lower() not in index]
+        if missing:
+            raise ConfigError(f"no class named {', '.join(repr(m) for m in missing)}",
+                              f"the model knows: {', '.join(labels[:12])}{', ...' if len(labels) > 12 else ''}")
+        return np.array(sorted(index[c.lower()] for c in self.options.classes), np.intp)
+
+    def _preprocess_defaults(self, given: PreprocessOptions | None) -> PreprocessOptions:
+        given = given or PreprocessOptions()
+        if self.layout is DetectLayout.YOLOX:  # YOLOX trains on raw BGR, padded at the bottom and right
+            return replace(given, resize=given.resize or ResizeMode.LETTERBOX, normalize=given.normalize or "raw",
+                           color=given.color or ColorOrder.BGR, centre=False)
+        if self.layout is DetectLayout.SSD:  # TF object detection models stretch the frame
+            return replace(given, resize=given.resize or ResizeMode.SQUASH)
+        return replace(given, resize=given.resize or ResizeMode.LETTERBOX)
+
+    @cached_property
+    def _yolox_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cell offsets [N, 2] and strides [N, 1] for YOLOX decoding, in output row order."""
+        width, height = self.preprocessor.width, self.preprocessor.height
+        grids, strides = [], []
+        for stride in YOLOX_STRIDES:
+            rows, cols = math.ceil(height / stride), math.ceil(width / stride)
+            ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+            grids.append(np.stack([xs.ravel(), ys.ravel()], 1))
+            strides.append(np.full((rows * cols, 1), stride))
+        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+
+    # -- decoding -------------------------------------------------------------------------------
+    def _decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidates above the confidence threshold: boxes (x1, y1, x2, y2 in input pixels), scores, classes."""
+        layout, conf, allowed = self.layout, self.options.conf, self.allowed
+        if layout is DetectLayout.SSD:
+            return self._decode_ssd(outputs)
+        spec = self.model.outputs[0]
+        raw = outputs[0][0]
+        threshold = _threshold(spec, conf)
+        if layout is DetectLayout.YOLOV8:
+            scores_raw = raw[4:] if allowed is None else raw[4:][allowed]
+            best = scores_raw.max(axis=0)
+            keep = np.flatnonzero(best > threshold)
+            classes = scores_raw[:, keep].argmax(axis=0)
+            scores = spec.dequantize(best[keep])
+            boxes = _xywh_to_xyxy(spec.dequantize(raw[:4, keep]).T * self.scale)
+        elif layout is DetectLayout.END_TO_END:
+            rows = spec.dequantize(raw)
+            keep = np.flatnonzero(rows[:, 4] > conf)
+            classes = rows[keep, 5].astype(np.intp)
+            if allowed is not None:
+                inside = np.isin(classes, allowed)
+                keep, classes = keep[inside], classes[inside]
+            return rows[keep, :4] * self.scale, rows[keep, 4], classes
+        else:  # yolov5, yolox: objectness first; a class score can only lower it
+            keep = np.flatnonzero(raw[:, 4] > threshold)
+            rows = spec.dequantize(raw[keep])
+            class_scores = rows[:, 5:] if allowed is None else rows[:, 5:][:, allowed]
+            classes = class_scores.argmax(axis=1)
+            scores = rows[:, 4] * class_scores[np.arange(len(rows)), classes]
+            good = scores > conf
+            rows, classes, scores = rows[good], classes[good], scores[good]
+            xywh = rows[:, :4]
+            if layout is DetectLayout.YOLOX:
+                grid, stride = self._yolox_grid
+                xywh = np.concatenate([(xywh[:, :2] + grid[keep[good]]) * stride[keep[good]],
+                                       np.exp(xywh[:, 2:4]) * stride[keep[good]]], axis=1)
+            boxes = _xywh_to_xyxy(xywh * self.scale)
+        if allowed is not None:
+            classes = allowed[classes]
+        return boxes, scores.astype(np.float32), classes.astype(np.intp)
+
+    def _decode_ssd(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        values = [self.model.outputs[i].dequantize(o) for i, o in enumerate(outputs)]
+        boxes = next(v for v in values if v.ndim == 3 and v.shape[-1] == 4)[0]
+        count = int(next(v for v in values if v.size == 1).reshape(-1)[0])
+        first, second = (v[0] for v in values if v.ndim == 2 and v.size > 1)
+        # Exports disagree on whether classes or scores come first; classes are whole numbers. When
+        # both look whole (nothing found), TF1's order (classes, then scores) is as good as any.
+        classes, scores = (second, first) if _whole(second) and not _whole(first) else (first, second)
+        count = min(count, len(scores))
+        keep = np.flatnonzero(scores[:count] > self.options.conf)
+        classes = classes[keep].astype(np.intp)
+        if self.allowed is not None:
+            inside = np.isin(classes, self.allowed)
+            keep, classes = keep[inside], classes[inside]
+        yxyx = boxes[keep] * self.scale[[1, 0, 3, 2]]
+        return yxyx[:, [1, 0, 3, 2]], scores[keep].astype(np.float32), classes
+
+    def postprocess(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Final boxes (model input pixels), scores and classes, best first, at most ``max_det``."""
+        boxes, scores, classes = self._decode(outputs)
+        if self.layout in (DetectLayout.END_TO_END, DetectLayout.SSD):
+            order = descending(scores)
+        elif self.options.agnostic:
+            order = nms(boxes, scores, self.options.iou)
+        else:
+            order = batched_nms(boxes, scores, classes, self.options.iou)
+        order = order[: self.options.max_det]
+        return boxes[order], scores[order], classes[order]
+
+    # -- running --------------------------------------------------------------------------------
+    def prepare(self, image: np.ndarray) -> Prepared:
+        return self.preprocessor.prepare(image)
+
+    def infer(self, prepared: Prepared, source: str | None = None) -> Detections:
+        t0 = time.perf_counter()
+        outputs = self.model.run(prepared.tensor)
+        t1 = time.perf_counter()
+        boxes, scores, classes = self.postprocess(outputs)
+        mapped = prepared.transform.to_source(boxes) if len(boxes) else boxes
+        detections = [
+            Detection(self.model.label(c), c, s, (b[0], b[1], b[2], b[3]))
+            for b, s, c in zip(mapped.tolist(), scores.tolist(), classes.tolist(), strict=True)
+        ]
+        t2 = time.perf_counter()
+        return Detections(detections, prepared.transform.source_size,
+                          {"preprocess": prepared.preprocess_ms, "inference": (t1 - t0) * 1e3,
+                           "postprocess": (t2 - t1) * 1e3}, source)
+
+    def detect(self, image: np.ndarray, source: str | None = None) -> Detections:
+        return self.infer(self.prepare(image), source)
+
+    __call__ = detect
