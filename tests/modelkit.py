@@ -92,3 +92,71 @@ def custom_op_tflite(op_name: str = "MyCustomOp") -> bytes:
     y = g.tensor("output", (1, 4), np.float32)
     g.op(g.S.BuiltinOperator.CUSTOM, [x], [y], custom=op_name)
     return g.finish([x], [y])
+
+
+def constant_output_onnx(raw: np.ndarray, size=(320, 320), names: list[str] | None = None,
+                         ultralytics: bool = True) -> bytes:
+    """An NCHW image model whose output is always ``raw``: a detector with known raw output."""
+    pytest.importorskip("onnx", reason="onnx not installed")
+    from onnx import TensorProto, helper, numpy_helper
+
+    width, height = size
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["nothing", "raw"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "constant",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(raw.shape))],
+        [numpy_helper.from_array(np.float32(0.0), "zero"), numpy_helper.from_array(raw.astype(np.float32), "raw")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    if names:
+        props = {"names": repr(dict(enumerate(names))), "imgsz": repr([height, width])}
+        if ultralytics:
+            props.update({"author": "Ultralytics", "task": "detect"})
+        helper.set_model_props(model, props)
+    return model.SerializeToString()
+
+
+def constant_outputs_tflite(raws: list[np.ndarray], size=(64, 64), int8: bool = False, seed: int = 0) -> bytes:
+    """A TFLite image model whose outputs are always ``raws`` (float, or full-integer int8 through
+    ai-edge-quantizer): each is input-mean x 0 + constant."""
+    width, height = size
+    g = FlatbufferGraph()
+    ops, S = g.S.BuiltinOperator, g.S
+    x = g.tensor("input", (1, height, width, 3), np.float32)
+    axes = g.tensor("axes", (4,), np.int32, np.array([0, 1, 2, 3], np.int32))
+    mean = g.tensor("mean", (1, 1, 1, 1), np.float32)
+    options = S.ReducerOptionsT()
+    options.keepDims = True
+    g.op(ops.MEAN, [x, axes], [mean], S.BuiltinOptions.ReducerOptions, options)
+    zero = g.tensor("zero", (1, 1, 1, 1), np.float32, np.zeros((1, 1, 1, 1), np.float32))
+    nothing = g.tensor("nothing", (1, 1, 1, 1), np.float32)
+    g.op(ops.MUL, [mean, zero], [nothing], S.BuiltinOptions.MulOptions, S.MulOptionsT())
+    outputs = []
+    for n, raw in enumerate(raws):
+        shape = g.tensor(f"shape{n}", (1,), np.int32, np.array([1], np.int32))
+        flat = g.tensor(f"flat{n}", (1,), np.float32)
+        reshape = S.ReshapeOptionsT()
+        reshape.newShape = [1]
+        g.op(ops.RESHAPE, [nothing, shape], [flat], S.BuiltinOptions.ReshapeOptions, reshape)
+        constant = g.tensor(f"raw{n}", raw.shape, np.float32, raw.astype(np.float32))
+        out = g.tensor(f"output{n}", raw.shape, np.float32)
+        g.op(ops.ADD, [flat, constant], [out], S.BuiltinOptions.AddOptions, S.AddOptionsT())
+        outputs.append(out)
+    model = g.finish([x], outputs)
+    if not int8:
+        return model
+    quantizer_module = pytest.importorskip("ai_edge_quantizer.quantizer", reason="ai-edge-quantizer not installed")
+    from ai_edge_quantizer import recipe
+
+    quantizer = quantizer_module.Quantizer(bytearray(model))
+    quantizer.load_quantization_recipe(recipe.static_wi8_ai8())
+    rng = np.random.default_rng(seed)
+    samples = [{"input": rng.uniform(0, 1, (1, height, width, 3)).astype(np.float32)} for _ in range(8)]
+    calibration = quantizer.calibrate({"serving_default": samples})
+    return bytes(quantizer.quantize(calibration, enable_progress_report=False).quantized_model)
