@@ -125,6 +125,20 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--provider", action="append", metavar="NAME", help="ONNX Runtime execution provider")
     group.add_argument("--input-size", type=_size, metavar="WxH", help="input size for models with dynamic input")
     _preprocess_arguments(parser)
+    _detect_arguments(parser)
+    parser.add_argument("--zone", type=_zone, metavar="X,Y X,Y ...",
+                        help="detectors: count only objects whose centre is in this polygon (fractions of the frame)")
+    parser.add_argument("--snapshot", action="store_true", help="detectors: publish an annotated JPEG on changes")
+
+
+def _zone(text: str) -> list[tuple[float, float]]:
+    try:
+        points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a zone is points like '0,0 1,0 1,0.5'") from None
+    if len(points) < 3 or any(len(p) != 2 for p in points):
+        raise argparse.ArgumentTypeError("a zone needs at least three x,y points")
+    return points  # type: ignore[return-value]
 
 
 def _classes(text: str) -> tuple[str, ...]:
@@ -362,6 +376,11 @@ def _config_from_arguments(args: argparse.Namespace):
             "smoothing": {"mode": args.smoothing, "k": args.k, "window": args.window},
             "max_rate_hz": args.max_rate,
             "max_fps": args.max_fps,
+            "detect": {"conf": args.conf, "iou": args.iou, "agnostic": args.agnostic,
+                       "classes": list(args.classes) if args.classes else None, "max_det": args.max_det,
+                       "layout": args.layout, "boxes": args.boxes},
+            "zone": {"points": args.zone} if args.zone else None,
+            "snapshot": args.snapshot,
         }],
         "sinks": sinks,
     }

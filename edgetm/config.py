@@ -20,6 +20,7 @@ from edgetm.errors import ConfigError, EdgetmError, from_validation
 from edgetm.publish.mqtt import NAME, MqttConfig
 from edgetm.publish.stdout import JsonlConfig, StdoutConfig
 from edgetm.runtime.smoothing import SmoothingConfig
+from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions, Zone
 from edgetm.vision.preprocess import ColorOrder, Interpolation, Normalization, PreprocessOptions, ResizeMode
 
 SinkConfig = Annotated[MqttConfig | StdoutConfig | JsonlConfig, Field(discriminator="type")]
@@ -61,6 +62,29 @@ class PreprocessConfig(Strict):
                                  color=ColorOrder.BGR if self.bgr else None, size=input_size)
 
 
+class DetectConfig(Strict):
+    conf: float = Field(0.25, ge=0.0, le=1.0, description="confidence threshold")
+    iou: float = Field(0.45, ge=0.0, le=1.0, description="NMS IoU threshold")
+    agnostic: bool = Field(False, description="NMS across classes instead of per class")
+    classes: list[str] | None = Field(None, min_length=1, description="detect and count only these labels")
+    max_det: int = Field(300, ge=1, le=10000)
+    layout: DetectLayout | None = Field(None, description="yolov8, yolov5, yolox, end2end, ssd (default: from shapes)")
+    boxes: BoxUnits = Field(BoxUnits.AUTO, description="auto, normalized or pixels")
+
+    def options(self) -> DetectOptions:
+        return DetectOptions(conf=self.conf, iou=self.iou, agnostic=self.agnostic,
+                             classes=tuple(self.classes) if self.classes else None, max_det=self.max_det,
+                             layout=self.layout, boxes=self.boxes)
+
+
+class ZoneConfig(Strict):
+    points: list[tuple[float, float]] = Field(min_length=3, description="polygon corners [[x, y], ...]")
+    units: Literal["fraction", "pixels"] = Field("fraction", description="fractions of the frame (0..1) or pixels")
+
+    def zone(self) -> Zone:
+        return Zone(self.points, fractions=self.units == "fraction")
+
+
 class PipelineConfig(Strict):
     name: str = Field("default", pattern=NAME.pattern, description="becomes part of MQTT topics")
     model: ModelConfig
@@ -72,6 +96,9 @@ class PipelineConfig(Strict):
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
     max_rate_hz: float | None = Field(None, gt=0, le=1000, description="most results published per second")
     max_fps: float | None = Field(None, gt=0, le=1000, description="most inferences per second (saves CPU)")
+    detect: DetectConfig = Field(default_factory=DetectConfig, description="detector models only")
+    zone: ZoneConfig | None = Field(None, description="detectors: count only objects whose centre is inside")
+    snapshot: bool = Field(False, description="detectors: publish an annotated JPEG when the counts change")
 
     @field_validator("model", mode="before")
     @classmethod

@@ -112,6 +112,7 @@ class Observation:
     counts: dict[str, int] | None = None  # detectors: objects per label in this frame (in the zone, if any)
     smoothed_counts: dict[str, int] | None = None
     counts_changed: dict[str, int] = field(default_factory=dict)  # labels whose smoothed count just changed
+    snapshot: bytes | None = field(default=None, repr=False)  # annotated JPEG, when counts changed
 
     @property
     def label(self) -> str | None:

@@ -17,6 +17,8 @@ class PipelineInfo:
     source: str
     labels: list[str] = field(default_factory=list)
     none_label: str = "none"
+    detector: bool = False
+    counted: list[str] = field(default_factory=list)  # a detector's class filter: a count sensor each
 
 
 class Sink(ABC):
@@ -29,6 +31,12 @@ class Sink(ABC):
 
     def label(self, pipeline: str, label: str) -> None:  # noqa: B027 - optional
         """The smoothed label changed."""
+
+    def counts(self, pipeline: str, changed: dict[str, int]) -> None:  # noqa: B027 - optional
+        """A detector's smoothed object counts changed (only the labels that did)."""
+
+    def snapshot(self, pipeline: str, image: bytes) -> None:  # noqa: B027 - optional
+        """An annotated JPEG of the frame where the counts changed."""
 
     def source_state(self, pipeline: str, state: SourceState) -> None:  # noqa: B027 - optional
         """A pipeline's source went online, offline or stale."""

@@ -6,6 +6,8 @@ Topics, with ``base = {prefix}/{device}``:
     base/{pipeline}/result       JSON per inference (rate-limited by the pipeline)
     base/{pipeline}/label        the smoothed label, retained, on change
     base/{pipeline}/source       online / offline / stale, retained
+    base/{pipeline}/count/{label}  a detector's smoothed object count, retained, on change
+    base/{pipeline}/snapshot     annotated JPEG when the counts change (optional)
     base/stats                   JSON every stats interval
     base/error                   JSON for rejected commands and runtime errors
     base/{pipeline}/set          commands in: {"threshold", "paused", "max_rate_hz"}
@@ -187,15 +189,15 @@ class MqttSink(Sink):
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
 
     # -- publishing -----------------------------------------------------------------------------
-    def _publish(self, topic: str, payload: str, qos: int, retain: bool = False):
+    def _publish(self, topic: str, payload: str | bytes, qos: int, retain: bool = False):
         return self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def _send_discovery(self) -> None:
         if not self.config.homeassistant.enabled:
             return
         for info in self._pipelines.values():
-            topic, payload = ha.discovery(self.config.homeassistant, self.base, self.device, info)
-            self._publish(topic, payload, 1, retain=True)
+            for topic, payload in ha.discovery(self.config.homeassistant, self.base, self.device, info):
+                self._publish(topic, payload, 1, retain=True)
 
     def _retain(self, topic: str, payload: str) -> None:
         with self._lock:
@@ -228,6 +230,15 @@ class MqttSink(Sink):
 
     def source_state(self, pipeline: str, state: SourceState) -> None:
         self._retain(f"{self.base}/{pipeline}/source", state.value)
+
+    def counts(self, pipeline: str, changed: dict[str, int]) -> None:
+        for label, count in changed.items():
+            self._retain(f"{self.base}/{pipeline}/count/{topic_part(label)}", str(count))
+
+    def snapshot(self, pipeline: str, image: bytes) -> None:
+        with self._lock:
+            if self._connected:  # pictures are not queued: a stale one is worth little and weighs a lot
+                self._publish(f"{self.base}/{pipeline}/snapshot", image, 0)
 
     def stats(self, payload: dict) -> None:
         payload = {**payload, "mqtt": {"connected": self._connected, "queued": self.queued,
@@ -300,6 +311,11 @@ class MqttSink(Sink):
         else:
             self._client.disconnect()
         self._client.loop_stop()
+
+
+def topic_part(label: str) -> str:
+    """A label as one topic level: wildcards and separators replaced."""
+    return re.sub(r"[+#/\x00]", "_", label) or "_"
 
 
 def check_name(name: str, what: str) -> str:

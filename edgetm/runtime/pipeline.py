@@ -21,19 +21,22 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from edgetm.capture import EndOfStream, Frame, Source, SourceConfig, SourceState, open_source, parse_source
 from edgetm.errors import EdgetmError
 from edgetm.model.load import load_model
-from edgetm.model.model import Model
+from edgetm.model.model import Model, Task
 from edgetm.publish.base import PipelineInfo, Sink
 from edgetm.results import Observation
 from edgetm.runtime.commands import SetCommand
 from edgetm.runtime.prefetch import prefetch
-from edgetm.runtime.smoothing import Smoother, SmoothingConfig
+from edgetm.runtime.smoothing import CountSmoother, Smoother, SmoothingConfig
 from edgetm.runtime.stats import PipelineStats
+from edgetm.vision.annotate import annotate, jpeg
 from edgetm.vision.classify import Classifier
+from edgetm.vision.detect import DetectOptions, Detector, Zone
 from edgetm.vision.preprocess import Prepared, PreprocessOptions
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,9 @@ class Pipeline:
         smoothing: SmoothingConfig | None = None,
         max_rate_hz: float | None = None,
         max_fps: float | None = None,
+        detect: DetectOptions | None = None,
+        zone: Zone | None = None,
+        snapshot: bool = False,
         sinks: Sequence[Sink] = (),
         num_threads: int | None = None,
         delegate: str | None = None,
@@ -69,10 +75,21 @@ class Pipeline:
         self.name = name
         self.model = model if isinstance(model, Model) else load_model(
             model, labels, num_threads=num_threads, delegate=delegate, providers=providers, input_size=input_size)
-        self.task = Classifier(self.model, top_k=max(top_k, SMOOTHING_TOP_K), threshold=0.0, preprocess=preprocess)
         self.top_k = top_k
         self.smoothing = smoothing or SmoothingConfig()
         self.smoother = Smoother(self.smoothing, threshold)
+        self.zone = zone
+        self.snapshot = snapshot
+        self.task: Classifier | Detector
+        if self.model.task is Task.DETECT:
+            # A detector's threshold is its confidence threshold (``detect.conf``, default 0.25).
+            options = detect or DetectOptions()
+            self.task = Detector(self.model, options, preprocess)
+            self.smoother.threshold = options.conf
+            self.counter = CountSmoother(self.smoothing, options.classes or ())
+        else:
+            self.task = Classifier(self.model, top_k=max(top_k, SMOOTHING_TOP_K), threshold=0.0,
+                                   preprocess=preprocess)
         self.max_rate_hz = max_rate_hz
         self.max_fps = max_fps
         if isinstance(source, str):
@@ -93,15 +110,22 @@ class Pipeline:
     def threshold(self) -> float:
         return self.smoother.threshold
 
+    @property
+    def detecting(self) -> bool:
+        return isinstance(self.task, Detector)
+
     def info(self) -> PipelineInfo:
+        counted = list(self.task.options.classes or ()) if isinstance(self.task, Detector) else []
         return PipelineInfo(self.name, Path(self.model.source).name, self.source.name, list(self.model.labels or []),
-                            self.smoothing.none_label)
+                            self.smoothing.none_label, self.detecting, counted)
 
     # -- commands -------------------------------------------------------------------------------
     def apply(self, command: SetCommand) -> None:
         """Change settings while running (from any thread)."""
         if command.threshold is not None:
             self.smoother.threshold = command.threshold
+            if isinstance(self.task, Detector):
+                self.task.options = replace(self.task.options, conf=command.threshold)
         if command.paused is not None:
             self.paused = command.paused
         if command.max_rate_hz is not None:
@@ -188,13 +212,31 @@ class Pipeline:
             self.finished = True
 
     def _observe(self, frame: Frame, prepared: Prepared) -> Observation:
-        full = self.task.infer(prepared, source=frame.name)
-        changed = self.smoother.update(full.scores())
-        latency = dict(full.latency_ms)
+        model = Path(self.model.source).name
+        if isinstance(self.task, Detector):
+            found = self.task.infer(prepared, source=frame.name)
+            latency = dict(found.latency_ms)
+            counted = found.detections
+            if self.zone is not None:
+                inside = self.zone.contains(found.detections, found.image_size)
+                counted = [d for d, keep in zip(found.detections, inside, strict=True) if keep]
+            counts: dict[str, int] = {}
+            for detection in counted:
+                counts[detection.label] = counts.get(detection.label, 0) + 1
+            changed = self.counter.update(counts)
+            observation = Observation(self.name, model, self.source.name, frame.index, frame.wall, found,
+                                      latency_ms=latency, counts=counts, smoothed_counts=dict(self.counter.counts),
+                                      counts_changed=changed)
+            if changed and self.snapshot:
+                observation.snapshot = jpeg(annotate(frame.image, found.detections))
+        else:
+            full = self.task.infer(prepared, source=frame.name)
+            label_changed = self.smoother.update(full.scores())
+            latency = dict(full.latency_ms)
+            observation = Observation(self.name, model, self.source.name, frame.index, frame.wall,
+                                      full.limited(self.threshold, self.top_k), self.smoother.label,
+                                      label_changed, latency)
         latency["capture_to_result"] = (time.monotonic() - frame.captured) * 1e3
-        observation = Observation(self.name, Path(self.model.source).name, self.source.name, frame.index,
-                                  frame.wall, full.limited(self.threshold, self.top_k), self.smoother.label,
-                                  changed, latency)
         self.stats.record(latency)
         return observation
 
@@ -211,6 +253,10 @@ class Pipeline:
                     sink.result(observation)
                 if observation.label_changed and observation.smoothed_label is not None:
                     sink.label(self.name, observation.smoothed_label)
+                if observation.counts_changed:
+                    sink.counts(self.name, observation.counts_changed)
+                if observation.snapshot is not None:
+                    sink.snapshot(self.name, observation.snapshot)
             except Exception:
                 log.exception("sink %s failed", type(sink).__name__)
 

@@ -39,7 +39,8 @@ def build_pipeline(config: PipelineConfig, sinks: list[Sink]) -> Pipeline:
     return Pipeline(
         m.path, config.source, name=config.name, labels=m.labels, top_k=config.top_k, threshold=config.threshold,
         preprocess=config.preprocess.options(m.input_size), smoothing=config.smoothing,
-        max_rate_hz=config.max_rate_hz, max_fps=config.max_fps, sinks=sinks, num_threads=m.threads,
+        max_rate_hz=config.max_rate_hz, max_fps=config.max_fps, detect=config.detect.options(),
+        zone=config.zone.zone() if config.zone else None, snapshot=config.snapshot, sinks=sinks, num_threads=m.threads,
         delegate=m.delegate, providers=m.providers, input_size=m.input_size,
     )
 

@@ -89,3 +89,41 @@ class Smoother:
         changed = label != self.label
         self.label = label
         return changed
+
+
+class CountSmoother:
+    """The same idea for object counts: a label's published count changes once the new count has
+    been seen in K results in a row (``consecutive``), or to the rounded mean of the last N
+    (``average``), or at once (``off``). A label that disappears goes to 0 the same way."""
+
+    def __init__(self, config: SmoothingConfig, labels: list[str] | tuple[str, ...] = ()) -> None:
+        self.config = config
+        self.counts: dict[str, int] = {}  # the published, steady counts
+        self._tracked: dict[str, None] = dict.fromkeys(labels)  # ordered set
+        self._streaks: dict[str, tuple[int, int]] = {}  # label -> (candidate count, results in a row)
+        self._history: deque[dict[str, int]] = deque(maxlen=config.window)
+
+    def update(self, counts: dict[str, int]) -> dict[str, int]:
+        """Take one result's counts; return the labels whose steady count changed, with the new count."""
+        self._tracked.update(dict.fromkeys(counts))
+        mode = self.config.mode
+        if mode is SmoothingMode.AVERAGE:
+            self._history.append(counts)
+            target = {label: round(sum(h.get(label, 0) for h in self._history) / len(self._history))
+                      for label in self._tracked}
+        else:
+            target = {label: counts.get(label, 0) for label in self._tracked}
+        changed: dict[str, int] = {}
+        for label, value in target.items():
+            if self.counts.get(label) == value:
+                self._streaks.pop(label, None)
+                continue
+            if mode is SmoothingMode.CONSECUTIVE:
+                candidate, streak = self._streaks.get(label, (value, 0))
+                streak = streak + 1 if candidate == value else 1
+                if streak < self.config.k:
+                    self._streaks[label] = (value, streak)
+                    continue
+                self._streaks.pop(label, None)
+            self.counts[label] = changed[label] = value
+        return changed

@@ -273,3 +273,31 @@ class Detector:
         return self.infer(self.prepare(image), source)
 
     __call__ = detect
+
+
+class Zone:
+    """A polygon of the source frame; only objects whose box centre lies inside are counted.
+
+    Points are fractions of the frame (0..1) when ``fractions`` is true, else pixels.
+    """
+
+    def __init__(self, points: list[tuple[float, float]], fractions: bool = True) -> None:
+        if len(points) < 3:
+            raise ConfigError("a zone needs at least three points")
+        self.points = np.asarray(points, np.float64)
+        self.fractions = fractions
+
+    def contains(self, detections: list[Detection], image_size: tuple[int, int]) -> list[bool]:
+        if not detections:
+            return []
+        polygon = self.points * (np.array(image_size, np.float64) if self.fractions else 1.0)
+        centres = np.array([d.centre for d in detections], np.float64)
+        x, y = centres[:, 0:1], centres[:, 1:2]
+        x1, y1 = polygon[:, 0], polygon[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        # Ray casting: count the polygon edges a ray to the right of each centre crosses.
+        crosses = ((y1 > y) != (y2 > y))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+        inside = np.count_nonzero(crosses & (x < at), axis=1) % 2 == 1
+        return inside.tolist()

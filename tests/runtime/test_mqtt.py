@@ -244,3 +244,37 @@ def test_pipelines_share_one_connection(broker, banana_video: Path):
         probe.wait_for(lambda m: service.pipelines["garage"].paused)
         assert not service.pipelines["kitchen"].paused
     probe.close()
+
+
+def test_detector_counts_snapshots_and_discovery(broker, banana_video: Path, tmp_path: Path):
+    """A detector whose raw output is fixed: 2 dogs and a bird in every frame (see the layout tests)."""
+    from tests.modelkit import constant_output_onnx, write
+    from tests.vision.test_detect import NAMES, v8_raw
+
+    raw = v8_raw([(60, 200, 40, 40, 1, 0.9), (200, 200, 40, 40, 1, 0.8), (160, 120, 64, 32, 2, 0.7)])
+    model = write(tmp_path, "detector.onnx", constant_output_onnx(raw, names=NAMES))
+    config = {
+        "device_id": "testdev",
+        "pipelines": [{"name": "yard", "model": str(model), "source": looping_video(banana_video),
+                       "detect": {"classes": ["dog", "cat"]}, "snapshot": True,
+                       "zone": {"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}}],
+        "sinks": [mqtt_sink(broker, homeassistant={"enabled": True})],
+    }
+    probe = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])
+    with running(config):
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/yard/result")) >= 10)
+        probe.wait_for(lambda m: probe.on(f"{BASE}/yard/snapshot"))
+        results = probe.json(f"{BASE}/yard/result")
+    assert [d["label"] for d in results[-1]["detections"]] == ["dog", "dog"]  # the bird is not asked for
+    assert results[-1]["counts"] == {"dog": 1}  # only one dog is in the left half
+    assert results[-1]["smoothed_counts"] == {"dog": 1, "cat": 0}
+    assert probe.on(f"{BASE}/yard/count/dog") == [b"1"]  # published once: it never changed
+    assert probe.on(f"{BASE}/yard/count/cat") == [b"0"]
+    snapshot = probe.on(f"{BASE}/yard/snapshot")[0]
+    assert snapshot[:3] == b"\xff\xd8\xff" and len(probe.on(f"{BASE}/yard/snapshot")) == 1
+    sensors = sorted(t for t, *_ in probe.messages if t.startswith("homeassistant/sensor/"))
+    assert sensors == ["homeassistant/sensor/edgetm_testdev_yard_cat/config",
+                       "homeassistant/sensor/edgetm_testdev_yard_dog/config"]
+    dog = json.loads(probe.on("homeassistant/sensor/edgetm_testdev_yard_dog/config")[0])
+    assert dog["state_topic"] == f"{BASE}/yard/count/dog"
+    probe.close()
