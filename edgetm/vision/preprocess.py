@@ -164,8 +164,9 @@ def _value_table(norm: str | Normalization, spec: TensorSpec, channels: int) -> 
 class Preprocessor:
     """Turns BGR uint8 frames into the model's first input tensor.
 
-    An NCHW result is written into one of two buffers used in turn, so it stays valid until the
-    second call after: enough for preparing one frame ahead while the previous one runs.
+    NCHW and letterboxed results are written into one of two buffers used in turn, so they stay
+    valid until the second call after: enough for preparing one frame ahead while the previous
+    one runs.
     """
 
     def __init__(self, model: Model, options: PreprocessOptions | None = None) -> None:
@@ -203,15 +204,19 @@ class Preprocessor:
         self.pad_value = options.pad_value
         self.centre = options.centre
         self.normalize = _resolve_normalize(options.normalize, model, spec)
-        self._table = _value_table(self.normalize, spec, self.channels)
+        uniform = self.normalize == PIXELS or (isinstance(self.normalize, Normalization) and self.normalize.uniform)
+        # A single-channel table applies to every channel, at two thirds of a per-channel one's cost.
+        self._table = _value_table(self.normalize, spec, 1 if uniform else self.channels)
         self._affine = None
         if isinstance(self.normalize, Normalization) and self.normalize.uniform and spec.dtype == np.float32:
             # One multiply-add beats a float lookup table by about 3x.
             self._affine = (1.0 / self.normalize.std[0], -self.normalize.mean[0] / self.normalize.std[0])
             self._table = None
+        # Two output buffers used in turn (see the class docstring); for letterboxing each remembers
+        # where its picture went, so the padding is written only when that changes.
         self._outs = [np.empty(spec.shape, dtype=spec.dtype) for _ in range(2)]
+        self._placed: list[tuple[int, int, int, int] | None] = [None, None]
         self._turn = 0
-        self._canvas = np.empty((self.height, self.width, 3), np.uint8)
 
     def describe(self) -> dict:
         norm = self.normalize
@@ -254,16 +259,12 @@ class Preprocessor:
         new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
         # Ultralytics' split of the padding, so boxes land on the same pixels as in its own runtime.
         left, top = (round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)) if self.centre else (0, 0)
-        canvas = self._canvas
-        canvas[:] = self.pad_value
-        canvas[top:top + new_h, left:left + new_w] = self._resize(image, (new_w, new_h))
-        return canvas, Transform(new_w / src_w, new_h / src_h, left, top, 0, 0, (src_w, src_h))
+        return self._resize(image, (new_w, new_h)), Transform(new_w / src_w, new_h / src_h, left, top, 0, 0,
+                                                              (src_w, src_h))
 
-    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
-        """Preprocess one BGR uint8 frame (grey and BGRA frames are converted)."""
+    def _values(self, pixels: np.ndarray) -> np.ndarray:
+        """Colour order and value mapping: uint8 BGR pixels -> the tensor's values, HxWxC."""
         cv2 = self._cv2
-        image = as_bgr(image)
-        pixels, transform = self._geometry(image)
         if self.channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)[:, :, None]
         elif self.color is ColorOrder.RGB:
@@ -277,15 +278,44 @@ class Preprocessor:
                 values = values.view(np.int8)
         else:
             values = pixels
-        if self.layout is Layout.NHWC:
-            if not values.flags.c_contiguous:  # a crop that needed no resize is a view into the frame
-                values = np.ascontiguousarray(values)
-            return values.reshape(self.spec.shape), transform
-        values = values.reshape(self.height, self.width, self.channels)
-        out = self._outs[self._turn]
+        return values.reshape(pixels.shape[0], pixels.shape[1], self.channels)
+
+    def _buffer(self) -> tuple[np.ndarray, int]:
+        turn = self._turn
         self._turn ^= 1
-        for channel in range(self.channels):
-            out[0, channel] = values[:, :, channel]
+        return self._outs[turn], turn
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+        """Preprocess one BGR uint8 frame (grey and BGRA frames are converted)."""
+        image = as_bgr(image)
+        pixels, transform = self._geometry(image)
+        # Letterboxing maps only the picture's values; the padding sits ready in the buffer.
+        values = self._values(pixels)
+        if self.resize is not ResizeMode.LETTERBOX:
+            if self.layout is Layout.NHWC:
+                if not values.flags.c_contiguous:  # a crop that needed no resize is a view into the frame
+                    values = np.ascontiguousarray(values)
+                return values.reshape(self.spec.shape), transform
+            out, _ = self._buffer()
+            for channel in range(self.channels):
+                out[0, channel] = values[:, :, channel]
+            return out, transform
+        out, turn = self._buffer()
+        height, width = values.shape[:2]
+        left, top = int(transform.pad_x), int(transform.pad_y)
+        placement = (left, top, width, height)
+        if self._placed[turn] != placement:
+            pad = self._values(np.full((1, 1, 3), self.pad_value, np.uint8))[0, 0]
+            if self.layout is Layout.NHWC:
+                out[0] = pad
+            else:
+                out[0] = pad[:, None, None]
+            self._placed[turn] = placement
+        if self.layout is Layout.NHWC:
+            out[0, top:top + height, left:left + width] = values
+        else:
+            for channel in range(self.channels):
+                out[0, channel, top:top + height, left:left + width] = values[:, :, channel]
         return out, transform
 
     def prepare(self, image: np.ndarray) -> Prepared:

@@ -163,3 +163,15 @@ def test_frames_of_other_kinds():
         as_bgr(np.zeros((0, 0, 3), np.uint8))
     with pytest.raises(ImageError, match="uint8"):
         as_bgr(np.zeros((2, 2, 3), np.float32))
+
+
+def test_letterbox_padding_follows_the_frame_shape(tmp_path: Path):
+    model = load_model(write(tmp_path, "sq.tflite", to_tflite(identity_net((16, 16)))))
+    pre = Preprocessor(model, PreprocessOptions(resize=ResizeMode.LETTERBOX, normalize="raw"))
+    wide, tall = solid((0, 0, 255), (32, 16)), solid((255, 0, 0), (16, 32))
+    for image in (wide, wide, tall, tall, wide):  # buffers are reused in turn: each shape change repaints
+        tensor, _ = pre(image)
+        red = np.array([255, 0, 0]) if image is wide else np.array([0, 0, 255])
+        band = tensor[0, 4:12, :] if image is wide else tensor[0, :, 4:12]
+        edge = tensor[0, :4, :] if image is wide else tensor[0, :, :4]
+        assert np.allclose(band, red) and np.allclose(edge, 114)
