@@ -187,6 +187,15 @@ def _image_size_from(metadata: dict) -> tuple[int, int] | None:
     return None
 
 
+def _stride_aligned(size: tuple[int, int] | None, metadata: dict) -> tuple[int, int] | None:
+    """A requested size rounded up to the model's stride when its metadata gives one (YOLO
+    feature maps only line up at multiples of it)."""
+    stride = metadata.get("stride")
+    if size is None or not isinstance(stride, int) or stride < 1:
+        return size
+    return (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
+
+
 def _ultralytics(metadata: dict) -> bool:
     return "names" in metadata and ("Ultralytics" in str(metadata.get("author", "")) or "task" in metadata)
 
@@ -203,7 +212,7 @@ def _open_tflite(located: _Located, options: RuntimeOptions, input_size: tuple[i
     if not metadata and located.beside_metadata:  # Ultralytics writes metadata.yaml beside its exports
         metadata = located.beside_metadata
         embedded, source = names_from_mapping(metadata["names"]), "metadata.yaml"
-    size = input_size or _image_size_from(metadata)
+    size = _stride_aligned(input_size, metadata) or _image_size_from(metadata)
     backend = TFLiteBackend(located.path or content, options, located.where, _resolver(size))
     return backend, metadata, embedded, source
 
@@ -219,7 +228,7 @@ def _open_onnx(located: _Located, options: RuntimeOptions, input_size: tuple[int
         if key in metadata:
             parsed = parse_literal(metadata[key])
             metadata[key] = parsed if parsed is not None else metadata[key]
-    size = input_size or _image_size_from(metadata)
+    size = _stride_aligned(input_size, metadata) or _image_size_from(metadata)
     if size and any(s.is_dynamic for s in backend.inputs):
         resolve = _resolver(size)
         backend.resize([resolve(s.signature) if s.is_dynamic else s.shape for s in backend.inputs])

@@ -123,7 +123,7 @@ class Detector:
             raise LabelsError(f"{model.labels_source} has {len(model.labels)} labels but the model detects "
                               f"{self.num_classes} classes", "use the labels the model was trained with")
         self.allowed = self._allowed_classes()
-        self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess))
+        self.preprocessor = Preprocessor(model, self._stride_aligned(self._preprocess_defaults(preprocess)))
         width, height = self.preprocessor.width, self.preprocessor.height
         units = options.boxes
         if units is BoxUnits.AUTO:
@@ -166,6 +166,20 @@ class Detector:
         if self.layout is DetectLayout.SSD:  # TF object detection models stretch the frame
             return replace(given, resize=given.resize or ResizeMode.SQUASH)
         return replace(given, resize=given.resize or ResizeMode.LETTERBOX)
+
+    def _stride_aligned(self, options: PreprocessOptions) -> PreprocessOptions:
+        """A dynamic-input model runs at sides rounded up to its stride (32 unless its metadata says),
+        as its feature maps need."""
+        spec = self.model.input
+        if not spec.is_dynamic or self.layout is DetectLayout.SSD:
+            return options
+        try:
+            stride = int(self.model.metadata.get("stride", 32))
+        except (TypeError, ValueError):
+            stride = 32
+        width, height = options.size or spec.image_size() or (0, 0)
+        aligned = (math.ceil(width / stride) * stride, math.ceil(height / stride) * stride)
+        return replace(options, size=aligned) if aligned != spec.image_size() else options
 
     @cached_property
     def _yolox_grid(self) -> tuple[np.ndarray, np.ndarray]:

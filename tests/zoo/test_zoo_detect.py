@@ -98,3 +98,11 @@ def test_counting_people_in_a_zone(zoo: Path, tmp_path: Path):
     assert [s.counts.get("person", 0) for s in seen] == [3] * 8 + [1] * 8
     changes = [s.counts_changed for s in seen if s.counts_changed]
     assert changes == [{"person": 3}, {"person": 1}]  # after three frames each, as smoothing asks
+
+
+def test_dynamic_input_is_stride_aligned(zoo: Path):
+    model = load_model(zoo / "nudenet-yolov8n-320" / "320n.onnx", input_size=(300, 250))
+    detector = Detector(model)
+    assert model.input.shape == (1, 3, 256, 320)
+    assert detector.preprocessor.describe()["size"] == [320, 256]
+    assert detector(read_image(zoo / "images" / "zidane.jpg")).image_size == (1280, 720)
