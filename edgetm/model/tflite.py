@@ -181,8 +181,5 @@ class TFLiteBackend(Backend):
             raise _explain(error, self._where) from None
         return [interp.get_tensor(spec.index) for spec in self.outputs]
 
-    def signatures(self) -> dict:
-        return self._interp.get_signature_list()
-
     def describe(self) -> dict:
         return {"backend": self.name, "threads": self._threads, "delegate": self._delegate or "xnnpack"}

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgetm.capture.base import SourceState
-from edgetm.errors import ConfigError, EdgetmError, missing_dependency
+from edgetm.errors import EdgetmError, missing_dependency
 from edgetm.publish import homeassistant as ha
 from edgetm.publish.base import PipelineInfo, Sink
 from edgetm.results import Observation
@@ -316,10 +316,3 @@ class MqttSink(Sink):
 def topic_part(label: str) -> str:
     """A label as one topic level: wildcards and separators replaced."""
     return re.sub(r"[+#/\x00]", "_", label) or "_"
-
-
-def check_name(name: str, what: str) -> str:
-    if not NAME.match(name):
-        raise ConfigError(f"{what} '{name}' may only hold letters, digits, '.', '_' and '-'",
-                          "it becomes part of MQTT topics")
-    return name

@@ -63,11 +63,6 @@ class Network:
     channels: int = 3
     labels: list[str] = field(default_factory=list)
 
-    @property
-    def embedding_layer(self) -> int:
-        """Index of the global average pool: its output is the embedding the head sees."""
-        return next(i for i, layer in enumerate(self.layers) if isinstance(layer, GlobalAveragePool))
-
     def shapes(self, height: int | None = None, width: int | None = None) -> list[tuple[int, ...]]:
         """Output shape of each layer for one image."""
         h, w = height or self.input_size[1], width or self.input_size[0]
