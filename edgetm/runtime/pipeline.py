@@ -75,6 +75,7 @@ class Pipeline:
         self.name = name
         self.model = model if isinstance(model, Model) else load_model(
             model, labels, num_threads=num_threads, delegate=delegate, providers=providers, input_size=input_size)
+        self.model_name = Path(self.model.source).name  # in every result: computed once
         self.top_k = top_k
         self.smoothing = smoothing or SmoothingConfig()
         self.smoother = Smoother(self.smoothing, threshold)
@@ -116,7 +117,7 @@ class Pipeline:
 
     def info(self) -> PipelineInfo:
         counted = list(self.task.options.classes or ()) if isinstance(self.task, Detector) else []
-        return PipelineInfo(self.name, Path(self.model.source).name, self.source.name, list(self.model.labels or []),
+        return PipelineInfo(self.name, self.model_name, self.source.name, list(self.model.labels or []),
                             self.smoothing.none_label, self.detecting, counted)
 
     # -- commands -------------------------------------------------------------------------------
@@ -179,9 +180,11 @@ class Pipeline:
             if self.paused:
                 continue  # keep draining the camera, infer nothing
             try:
-                yield frame, self.task.prepare(frame.image)
+                prepared = self.task.prepare(frame.image)
             except EdgetmError as error:
                 yield error
+                continue
+            yield frame, prepared
 
     def __iter__(self) -> Iterator[Observation]:
         self.source.start()
@@ -212,7 +215,7 @@ class Pipeline:
             self.finished = True
 
     def _observe(self, frame: Frame, prepared: Prepared) -> Observation:
-        model = Path(self.model.source).name
+        model = self.model_name
         if isinstance(self.task, Detector):
             found = self.task.infer(prepared, source=frame.name)
             latency = dict(found.latency_ms)
