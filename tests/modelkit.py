@@ -95,8 +95,9 @@ def custom_op_tflite(op_name: str = "MyCustomOp") -> bytes:
 
 
 def constant_output_onnx(raw: np.ndarray, size=(320, 320), names: list[str] | None = None,
-                         ultralytics: bool = True) -> bytes:
-    """An NCHW image model whose output is always ``raw``: a detector with known raw output."""
+                         ultralytics: bool = True, dynamic: bool = False) -> bytes:
+    """An NCHW image model whose output is always ``raw``: a detector with known raw output
+    (``dynamic``: its image sides are dynamic axes)."""
     pytest.importorskip("onnx", reason="onnx not installed")
     from onnx import TensorProto, helper, numpy_helper
 
@@ -108,7 +109,8 @@ def constant_output_onnx(raw: np.ndarray, size=(320, 320), names: list[str] | No
     ]
     graph = helper.make_graph(
         nodes, "constant",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
+                                       [1, 3, "height", "width"] if dynamic else [1, 3, height, width])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(raw.shape))],
         [numpy_helper.from_array(np.float32(0.0), "zero"), numpy_helper.from_array(raw.astype(np.float32), "raw")],
     )

@@ -318,3 +318,29 @@ def test_an_http_stream_that_ends_is_reopened(banana_video: Path):
         assert states[:3] == [SourceState.ONLINE, SourceState.OFFLINE, SourceState.ONLINE]
     finally:
         server.shutdown()
+
+
+def test_sinks_hear_of_source_states_on_the_pipeline_thread_not_the_capture_thread(camera):
+    import edgetm
+    from edgetm.publish.base import Sink
+
+    class Recorder(Sink):
+        def __init__(self) -> None:
+            self.threads: list[str] = []
+
+        def result(self, observation) -> None:
+            pass
+
+        def source_state(self, pipeline, state) -> None:
+            self.threads.append(threading.current_thread().name)
+
+    recorder = Recorder()
+    pipeline = edgetm.Pipeline(str(DEMO), CameraConfig(device=0, **FAST), sinks=[recorder])
+    pipeline.start()
+    try:
+        wait_until(lambda: recorder.threads)
+        camera.plugged = False
+        wait_until(lambda: len(recorder.threads) >= 2)
+    finally:
+        pipeline.stop()
+    assert not any(name.startswith("edgetm-capture") for name in recorder.threads), recorder.threads

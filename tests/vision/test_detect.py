@@ -61,6 +61,17 @@ def test_yolov8_onnx(tmp_path: Path):
     assert len(Detector(model, DetectOptions(conf=0.05))(frame()).detections) == 4
 
 
+def test_a_dynamic_detector_is_sized_when_loaded_not_when_used(tmp_path: Path):
+    """Loading decides the input size (rounded up to the stride); building a detector on a model
+    never changes the model under other users' feet."""
+    path = write(tmp_path, "dyn.onnx", constant_output_onnx(v8_raw(OBJECTS), names=NAMES, dynamic=True))
+    model = load_model(path, input_size=(300, 200))
+    assert model.input.shape == (1, 3, 224, 320)  # 200 and 300 rounded up to multiples of 32
+    Detector(model)
+    assert model.input.shape == (1, 3, 224, 320)
+    assert boxes_of(Detector(model)(frame()))[0][0] == "bird"
+
+
 def test_boxes_are_clipped_to_the_image(tmp_path: Path):
     raw = v8_raw([(10, 60, 60, 60, 0, 0.9)])  # spills over the left edge and into the padding
     result = Detector(load_model(write(tmp_path, "m.onnx", constant_output_onnx(raw, names=NAMES))))(frame())
