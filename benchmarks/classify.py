@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from edgetm.model import ModelFormat, load_model  # noqa: E402
 from edgetm.runtime.prefetch import prefetch  # noqa: E402
-from edgetm.vision.classify import Classifier  # noqa: E402
+from edgetm.vision.classify import Classifier, ClassifyOptions  # noqa: E402
 from edgetm.vision.image import read_image  # noqa: E402
 
 ZOO = Path(os.environ.get("EDGETM_ZOO", ROOT.parent / "shared" / "zoo"))
@@ -51,7 +51,7 @@ def bare_runner(path: Path, threads: int, tensor: np.ndarray):
         return lambda: session.run(None, {name: tensor})[0]
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter = Interpreter(model_path=str(path), threads=threads)
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
@@ -83,8 +83,8 @@ def bare_loop(bare, count: int) -> float:
 
 
 def measure(name: str, path: Path, frame: np.ndarray, runs: int, threads: int) -> dict:
-    model = load_model(path, num_threads=threads)
-    classifier = Classifier(model, top_k=5)
+    model = load_model(path, threads=threads)
+    classifier = Classifier(model, ClassifyOptions(top_k=5))
     tensor = classifier.preprocessor(frame)[0].copy()
     bare = bare_runner(path, threads, tensor)
     for _ in range(20):  # warm-up: caches, thread pools, XNNPACK packing

@@ -100,7 +100,7 @@ def postprocess_table(runs: int) -> None:
     cases = []
     image = read_image(ZOO / "images" / "bus.jpg")
     for name in ("yolov8n_integer_quant.tflite", "yolov8n_full_integer_quant.tflite"):
-        detector = Detector(load_model(ZOO / "yolov8n-tflite" / name, num_threads=1))
+        detector = Detector(load_model(ZOO / "yolov8n-tflite" / name, threads=1))
         outputs = detector.model.run(detector.prepare(image).tensor)
         real = detector.model.outputs[0].dequantize(outputs[0]) * pixels
         cases.append((f"bus.jpg ({'int8' if 'full' in name else 'float'} out)", detector, outputs, real))
@@ -144,9 +144,9 @@ def end_to_end_table(runs: int, threads: int) -> None:
     print(header)
     print("-" * len(header))
     for name, frame in frames.items():
-        detector = Detector(load_model(path, num_threads=threads))
+        detector = Detector(load_model(path, threads=threads))
         tensor = detector.prepare(frame).tensor.copy()
-        bare = Interpreter(model_path=str(path), num_threads=threads)
+        bare = Interpreter(model_path=str(path), threads=threads)
         bare.allocate_tensors()
         input_index, output_index = bare.get_input_details()[0]["index"], bare.get_output_details()[0]["index"]
 

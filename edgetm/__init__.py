@@ -19,26 +19,41 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_model": "edgetm.model.load",
     "Model": "edgetm.model.model",
-    "Classifier": "edgetm.vision.classify",
-    "PreprocessOptions": "edgetm.vision.preprocess",
+    "ModelOptions": "edgetm.model.options",
     "read_image": "edgetm.vision.image",
+    "PreprocessOptions": "edgetm.vision.preprocess",
+    "Classifier": "edgetm.vision.classify",
+    "ClassifyOptions": "edgetm.vision.classify",
+    "Detector": "edgetm.vision.detect",
+    "DetectOptions": "edgetm.vision.detect",
+    "ZoneOptions": "edgetm.vision.detect",
     "Classification": "edgetm.results",
     "Prediction": "edgetm.results",
-    "Observation": "edgetm.results",
+    "Detection": "edgetm.results",
+    "Detections": "edgetm.results",
+    "Observation": "edgetm.events",
+    "SmoothingOptions": "edgetm.tasks.smoothing",
+    "PipelineOptions": "edgetm.config",
     "Pipeline": "edgetm.runtime.pipeline",
 }
 
 if TYPE_CHECKING:
+    from edgetm.config import PipelineOptions
+    from edgetm.events import Observation
     from edgetm.model.load import load_model
     from edgetm.model.model import Model
-    from edgetm.results import Classification, Observation, Prediction
+    from edgetm.model.options import ModelOptions
+    from edgetm.results import Classification, Detection, Detections, Prediction
     from edgetm.runtime.pipeline import Pipeline
-    from edgetm.vision.classify import Classifier
+    from edgetm.tasks.smoothing import SmoothingOptions
+    from edgetm.vision.classify import Classifier, ClassifyOptions
+    from edgetm.vision.detect import DetectOptions, Detector, ZoneOptions
     from edgetm.vision.image import read_image
     from edgetm.vision.preprocess import PreprocessOptions
 
-__all__ = ["Classification", "Classifier", "Model", "Observation", "Pipeline", "Prediction", "PreprocessOptions",
-           "load_model", "read_image"]
+__all__ = ["Classification", "Classifier", "ClassifyOptions", "DetectOptions", "Detection", "Detections", "Detector",
+           "Model", "ModelOptions", "Observation", "Pipeline", "PipelineOptions", "Prediction", "PreprocessOptions",
+           "SmoothingOptions", "ZoneOptions", "load_model", "read_image"]
 
 
 def __getattr__(name: str):

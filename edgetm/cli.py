@@ -1,14 +1,24 @@
-"""The ``edgetm`` command line: arguments only. ``edgetm.commands`` does the work, and heavy modules
-load only once a command runs, so ``edgetm --help`` stays fast."""
+"""The ``edgetm`` command line: arguments only; ``edgetm.commands`` does the work.
+
+Each flag stands for one field of a stage's options model, and takes its help text, its default
+(shown, never set) and its validation from that field. Only the flags a user gave reach the
+options, as a nested mapping (``given``), so every default lives in the options models alone.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from edgetm import __version__
 from edgetm.errors import EdgetmError
+
+EXIT_USER_ERROR = 1
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -19,144 +29,176 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240") from None
     if len(parts) == 1:
         parts *= 2
-    if len(parts) != 2 or min(parts) < 1:
+    if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240")
     return parts[0], parts[1]
 
 
-def _triple(text: str) -> tuple[float, float, float]:
+def _triple(text: str) -> tuple[float, ...]:
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number or three comma-separated numbers") from None
-    if len(values) == 1:
-        values *= 3
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"'{text}' needs one value or three (R,G,B)")
-    return values[0], values[1], values[2]
+    return tuple(values * 3 if len(values) == 1 else values)
 
 
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help=".tflite or .onnx file, or a Teachable Machine export folder or zip")
-    parser.add_argument("--labels", metavar="FILE", help="labels file (default: labels.txt beside the model, "
-                        "then labels embedded in the model)")
-    group = parser.add_argument_group("runtime")
-    group.add_argument("--threads", type=_positive, metavar="N", help="inference threads (default: all cores)")
-    group.add_argument("--delegate", metavar="NAME", help="TFLite delegate: 'edgetpu' or a library path")
-    group.add_argument("--provider", action="append", metavar="NAME",
-                       help="ONNX Runtime execution provider, repeat in order of preference")
-    group.add_argument("--input-size", type=_size, metavar="WxH", help="input size for models with dynamic input")
-
-
-def _preprocess_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("preprocessing (default: chosen from the model)")
-    group.add_argument("--resize", choices=["crop", "squash", "letterbox"],
-                       help="crop: centre crop (Teachable Machine); squash: stretch; letterbox: pad")
-    group.add_argument("--interpolation", choices=["nearest", "linear", "area", "cubic", "lanczos", "pil"],
-                       default="linear", help="resampling filter (default: linear); pil: Pillow's Lanczos, "
-                       "exactly as Teachable Machine's Python snippet, slow")
-    group.add_argument("--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"],
-                       help="tm: [-1,1]; unit: [0,1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs "
-                       "take raw pixels")
-    group.add_argument("--mean", type=_triple, metavar="R,G,B", help="custom mean in pixel units (with --std)")
-    group.add_argument("--std", type=_triple, metavar="R,G,B", help="custom std in pixel units (with --mean)")
-    group.add_argument("--bgr", action="store_true", help="feed BGR instead of RGB")
-
-
-def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="model to run (or give --config)")
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (see edgetm.example.yaml)")
-    parser.add_argument("--labels", metavar="FILE", help="labels file")
-    parser.add_argument("--source", default="camera:0", metavar="SOURCE",
-                        help="camera:0, /dev/video0, picamera2, rtsp://..., a video file, or images (default camera:0)")
-    parser.add_argument("--name", default="default", metavar="NAME", help="pipeline name in MQTT topics")
-    parser.add_argument("--top-k", type=_positive, default=3, metavar="K")
-    parser.add_argument("--threshold", type=_unit_interval, default=0.5, metavar="T",
-                        help="a label counts when it scores at least T (default 0.5)")
-    parser.add_argument("--smoothing", choices=["consecutive", "average", "off"], default="consecutive",
-                        help="consecutive: a label must hold K results; average: mean over a window")
-    parser.add_argument("--k", type=_positive, default=3, help="results a new label must hold (default 3)")
-    parser.add_argument("--window", type=_positive, default=5, help="results averaged (default 5)")
-    parser.add_argument("--max-rate", type=float, metavar="HZ", help="most results published per second")
-    parser.add_argument("--max-fps", type=float, metavar="FPS", help="most inferences per second")
-    source = parser.add_argument_group("source")
-    source.add_argument("--realtime", action="store_true", help="play a video file at its frame rate")
-    source.add_argument("--loop", action="store_true", help="play a video file again at its end (with --realtime)")
-    source.add_argument("--width", type=_positive, help="camera frame width")
-    source.add_argument("--height", type=_positive, help="camera frame height")
-    source.add_argument("--fps", type=float, help="camera frame rate")
-    out = parser.add_argument_group("output (default: JSON lines on stdout)")
-    out.add_argument("--mqtt", metavar="URL", help="mqtt://[user@]host[:port] or mqtts://...")
-    out.add_argument("--password-env", metavar="VAR", help="environment variable holding the MQTT password")
-    out.add_argument("--password-file", metavar="FILE", help="file holding the MQTT password")
-    out.add_argument("--ca-file", metavar="FILE", help="CA bundle for mqtts://")
-    out.add_argument("--prefix", default="edgetm", help="MQTT topic prefix (default edgetm)")
-    out.add_argument("--device-id", help="device name in MQTT topics (default: hostname)")
-    out.add_argument("--ha-discovery", action="store_true", help="announce sensors to Home Assistant")
-    out.add_argument("--jsonl", metavar="FILE", help="also append results to FILE")
-    out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
-    out.add_argument("--stats-interval", type=float, default=30.0, metavar="S", help="seconds between stats")
-    out.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
-    group = parser.add_argument_group("runtime")
-    group.add_argument("--threads", type=_positive, metavar="N", help="inference threads (default: all cores)")
-    group.add_argument("--delegate", metavar="NAME", help="TFLite delegate: 'edgetpu' or a library path")
-    group.add_argument("--provider", action="append", metavar="NAME", help="ONNX Runtime execution provider")
-    group.add_argument("--input-size", type=_size, metavar="WxH", help="input size for models with dynamic input")
-    _preprocess_arguments(parser)
-    _detect_arguments(parser)
-    parser.add_argument("--zone", type=_zone, metavar="X,Y X,Y ...",
-                        help="detectors: count only objects whose centre is in this polygon (fractions of the frame)")
-    parser.add_argument("--snapshot", action="store_true", help="detectors: publish an annotated JPEG on changes")
-
-
-def _zone(text: str) -> list[tuple[float, float]]:
+def _zone(text: str) -> dict:
     try:
         points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
     except ValueError:
         raise argparse.ArgumentTypeError("a zone is points like '0,0 1,0 1,0.5'") from None
-    if len(points) < 3 or any(len(p) != 2 for p in points):
-        raise argparse.ArgumentTypeError("a zone needs at least three x,y points")
-    return points  # type: ignore[return-value]
+    return {"points": points}
 
 
-def _classes(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("give class names separated by commas")
-    return names
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(getattr(value, "value", value))
 
 
-def _detect_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("detection (for detector models)")
-    group.add_argument("--conf", type=_unit_interval, default=0.25, help="confidence threshold (default 0.25)")
-    group.add_argument("--iou", type=_unit_interval, default=0.45, help="NMS IoU threshold (default 0.45)")
-    group.add_argument("--agnostic", action="store_true", help="NMS across classes, not per class")
-    group.add_argument("--classes", type=_classes, metavar="A,B", help="keep only these classes, e.g. person,car")
-    group.add_argument("--max-det", type=_positive, default=300, help="most detections per image (default 300)")
-    group.add_argument("--layout", choices=["yolov8", "yolov5", "yolox", "end2end", "ssd"],
-                       help="output layout (default: from the model's shapes)")
-    group.add_argument("--boxes", choices=["auto", "normalized", "pixels"], default="auto",
-                       help="box units of the output (default: normalized for TFLite, pixels for ONNX)")
+def _adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
+           parse: Callable[[str], Any] | None = None, show_default: bool = True, **kwargs) -> None:
+    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options)."""
+    info = options.model_fields[field]
+    text = info.description or ""
+    default = info.default
+    if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
+        kwargs.setdefault("metavar", field.upper())
+    if (show_default and default is not PydanticUndefined and default not in (None, False)
+            and "default" not in text):
+        text += f" (default: {_shown(default)})"
+    if kwargs.get("action") in ("store_true", "store_const"):
+        group.add_argument(*flags, dest=dest, help=text, default=argparse.SUPPRESS, **kwargs)
+        return
+    adapter: list[TypeAdapter] = []  # built on first use: --help need not pay for it
+
+    def check(text_value: str):
+        value = parse(text_value) if parse else text_value
+        if kwargs.get("action") == "append":
+            return value  # checked as a whole by the options model
+        if not adapter:
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            adapter.append(TypeAdapter(annotation))
+        try:
+            adapter[0].validate_python(value)
+            return value  # as given: the options model makes it its own type (and argparse checks choices)
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError(error.errors(include_url=False)[0]["msg"]) from None
+
+    check.__name__ = field  # argparse names the type in "invalid <type> value" messages
+    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
+
+
+def given(args: argparse.Namespace) -> dict:
+    """The flags a user gave, nested by their dotted destinations: ``{"smoothing": {"k": 5}}``."""
+    nested: dict = {}
+    for dest, value in vars(args).items():
+        if "." not in dest:
+            continue
+        *parents, last = dest.split(".")
+        target = nested
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return nested
+
+
+def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
+    from edgetm.model.options import ModelOptions
+
+    if positional:
+        parser.add_argument("model", help=ModelOptions.model_fields["path"].description)
+    _adder(parser, ModelOptions, "labels", "--labels", dest="model.labels", metavar="FILE")
+    group = parser.add_argument_group("runtime")
+    _adder(group, ModelOptions, "threads", "--threads", dest="model.threads", metavar="N")
+    _adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
+    _adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
+    _adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=_size)
+
+
+def _preprocess_arguments(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
+    from edgetm.vision.preprocess import ColorOrder, Interpolation, PreprocessOptions, ResizeMode
+
+    group = parser.add_argument_group("preprocessing (default: chosen from the model)")
+    add = lambda field, *flags, **kw: _adder(group, PreprocessOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add("resize", "--resize", choices=[m.value for m in ResizeMode])
+    add("interpolation", "--interpolation", choices=[m.value for m in Interpolation])
+    add("normalize", "--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"])
+    add("mean", "--mean", metavar="R,G,B", parse=_triple)
+    add("std", "--std", metavar="R,G,B", parse=_triple)
+    _adder(group, PreprocessOptions, "color", "--bgr", dest=f"{dest}.color", action="store_const",
+           const=ColorOrder.BGR.value)
+
+
+def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -> None:
+    from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions
+
+    group = parser.add_argument_group("detection (detector models)")
+    add = lambda field, *flags, **kw: _adder(group, DetectOptions, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
+    add("conf", "--conf", metavar="C")
+    add("iou", "--iou", metavar="T")
+    add("agnostic", "--agnostic", action="store_true")
+    add("classes", "--classes", metavar="A,B", parse=_names)
+    add("max_det", "--max-det", metavar="N")
+    add("layout", "--layout", choices=[m.value for m in DetectLayout])
+    add("boxes", "--boxes", choices=[m.value for m in BoxUnits if m is not BoxUnits.AUTO])
+    if pipeline:
+        add("zone", "--zone", metavar="X,Y X,Y ...", parse=_zone)
+        add("snapshot", "--snapshot", action="store_true")
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    from edgetm.capture import DEFAULT_SOURCE
+    from edgetm.capture.camera import CameraOptions
+    from edgetm.capture.video import VideoOptions
+    from edgetm.config import Config, PipelineConfig
+    from edgetm.publish.homeassistant import HomeAssistantOptions
+    from edgetm.publish.mqtt import MqttOptions, TlsOptions
+    from edgetm.publish.stdout import JsonlOptions
+    from edgetm.tasks import TASKS
+    from edgetm.tasks.smoothing import SmoothingMode, SmoothingOptions
+    from edgetm.vision.classify import ClassifyOptions
+
+    parser.add_argument("model", nargs="?", help="model to run (or give --config)")
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration (see edgetm.example.yaml)")
+    _model_arguments(parser, positional=False)
+    pipeline = parser.add_argument_group("pipeline")
+    parser.add_argument("--source", metavar="SOURCE", default=argparse.SUPPRESS,
+                        help=f"{PipelineConfig.model_fields['source'].description} (default: {DEFAULT_SOURCE})")
+    _adder(pipeline, PipelineConfig, "name", "--name", dest="pipeline.name", metavar="NAME")
+    _adder(pipeline, PipelineConfig, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
+    _adder(pipeline, SmoothingOptions, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
+    _adder(pipeline, SmoothingOptions, "mode", "--smoothing", dest="pipeline.smoothing.mode",
+           choices=[m.value for m in SmoothingMode])
+    _adder(pipeline, SmoothingOptions, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
+    _adder(pipeline, SmoothingOptions, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
+    _adder(pipeline, PipelineConfig, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
+    _adder(pipeline, PipelineConfig, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
+    _adder(pipeline, ClassifyOptions, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
+    source = parser.add_argument_group("source")
+    _adder(source, VideoOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
+    _adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true")
+    for field in ("width", "height", "fps"):
+        _adder(source, CameraOptions, field, f"--{field}", dest=f"source_options.{field}")
+    out = parser.add_argument_group("output (default: JSON lines on stdout)")
+    _adder(out, MqttOptions, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
+    _adder(out, MqttOptions, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
+    _adder(out, MqttOptions, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
+    _adder(out, TlsOptions, "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
+    _adder(out, MqttOptions, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
+    _adder(out, HomeAssistantOptions, "enabled", "--ha-discovery", dest="mqtt.homeassistant.enabled",
+           action="store_true")
+    _adder(out, JsonlOptions, "path", "--jsonl", dest="jsonl.path", metavar="FILE")
+    out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
+    _adder(out, Config, "device_id", "--device-id", dest="service.device_id", metavar="ID")
+    _adder(out, Config, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
+    _adder(out, Config, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
+    _preprocess_arguments(parser, dest="pipeline.preprocess")
+    _detect_arguments(parser, pipeline=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,12 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(info)
     info.add_argument("--json", action="store_true", help="print one JSON document")
 
+    from edgetm.vision.classify import ClassifyOptions
+
     classify = commands.add_parser("classify", help="classify image files or folders")
     _model_arguments(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
-    classify.add_argument("--top-k", type=_positive, default=3, metavar="K", help="predictions to show (default 3)")
-    classify.add_argument("--threshold", type=_unit_interval, default=0.0, metavar="T",
-                          help="hide predictions scoring below T; no label when the best does (default 0)")
+    _adder(classify, ClassifyOptions, "top_k", "--top-k", dest="classify.top_k", metavar="K")
+    _adder(classify, ClassifyOptions, "threshold", "--threshold", dest="classify.threshold", metavar="T")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
 
@@ -204,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(commands, args.command)(args)
     except EdgetmError as error:
         print(f"edgetm: error: {error}", file=sys.stderr)
-        return commands.EXIT_USER_ERROR
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into head(1) and closed: not an error

@@ -8,9 +8,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from edgetm.cli import EXIT_USER_ERROR, given
 from edgetm.errors import ConfigError, EdgetmError
-
-EXIT_USER_ERROR = 1
 
 
 class _Images:
@@ -36,47 +35,39 @@ class _Images:
             yield path, item
 
 
-def detect_options(args: argparse.Namespace):
-    from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions
+def _options(model: type, data: dict | None, what: str):
+    """Options from the flags given for them, checked by their model (errors name the key)."""
+    from pydantic import ValidationError
 
-    return DetectOptions(conf=args.conf, iou=args.iou, agnostic=args.agnostic, classes=args.classes,
-                         max_det=args.max_det, layout=DetectLayout(args.layout) if args.layout else None,
-                         boxes=BoxUnits(args.boxes))
+    from edgetm.errors import from_validation
+
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as error:
+        raise from_validation(error, what) from None
 
 
 def load(args: argparse.Namespace):
-    from edgetm.model import load_model
+    from edgetm.model import ModelOptions, load_model
 
-    return load_model(args.model, args.labels, num_threads=args.threads, delegate=args.delegate,
-                      providers=args.provider, input_size=args.input_size)
+    return load_model(_options(ModelOptions, {"path": args.model, **given(args).get("model", {})}, "options"))
 
 
 def preprocess_options(args: argparse.Namespace):
-    from edgetm.vision.preprocess import ColorOrder, Interpolation, Normalization, PreprocessOptions, ResizeMode
+    from edgetm.vision.preprocess import PreprocessOptions
 
-    normalize = args.normalize
-    if (args.mean is None) != (args.std is None):
-        raise ConfigError("--mean and --std go together")
-    if args.mean is not None:
-        if min(args.std) <= 0:
-            raise ConfigError("--std values must be positive")
-        normalize = Normalization(args.mean, args.std)
-    return PreprocessOptions(
-        resize=ResizeMode(args.resize) if args.resize else None,
-        interpolation=Interpolation(args.interpolation),
-        normalize=normalize,
-        color=ColorOrder.BGR if args.bgr else None,
-        size=args.input_size,
-    )
+    return _options(PreprocessOptions, given(args).get("preprocess"), "preprocessing options")
 
 
 def info(args: argparse.Namespace) -> int:
+    from edgetm.tasks import TASKS, build_task, choose
+
     model = load(args)
     info = model.info()
-    if model.input.image_size() is not None:
-        from edgetm.vision.preprocess import Preprocessor
-
-        info["preprocess"] = Preprocessor(model).describe()
+    try:
+        info.update(build_task(model, choose(model)).describe())
+    except EdgetmError as error:
+        info["runs_as"] = f"not runnable as {' or '.join(TASKS)}: {error}"
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -108,13 +99,13 @@ def info(args: argparse.Namespace) -> int:
 
 
 def classify(args: argparse.Namespace) -> int:
-    from edgetm.vision.classify import Classifier
+    from edgetm.vision.classify import Classifier, ClassifyOptions
     from edgetm.vision.image import read_image
 
-    classifier = Classifier(load(args), top_k=args.top_k, threshold=args.threshold,
-                            preprocess=preprocess_options(args))
+    options = _options(ClassifyOptions, given(args).get("classify"), "options")
+    classifier = Classifier(load(args), options, preprocess_options(args))
     if not args.json:
-        print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {args.top_k}")
+        print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {options.top_k}")
     images = _Images(args.images, lambda path: classifier.prepare(read_image(path)))
     for path, prepared in images:
         result = classifier.infer(prepared, source=str(path))  # type: ignore[arg-type]
@@ -132,10 +123,11 @@ def detect(args: argparse.Namespace) -> int:
     import cv2
 
     from edgetm.vision.annotate import annotate
-    from edgetm.vision.detect import Detector
+    from edgetm.vision.detect import DetectOptions, Detector
     from edgetm.vision.image import read_image
 
-    detector = Detector(load(args), detect_options(args), preprocess_options(args))
+    detector = Detector(load(args), _options(DetectOptions, given(args).get("detect"), "options"),
+                        preprocess_options(args))
     out_dir = Path(args.save_annotated) if args.save_annotated else None
     if out_dir is not None:
         try:
@@ -163,52 +155,30 @@ def detect(args: argparse.Namespace) -> int:
 
 
 def config_from_arguments(args: argparse.Namespace):
-    from edgetm.capture import parse_source
+    """The configuration the flags of ``edgetm run MODEL`` describe: only what was given."""
+    from edgetm.capture import DEFAULT_SOURCE, parse_source
     from edgetm.config import parse_config
 
-    options = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
-    source = parse_source(args.source)
-    if source.type == "video":
-        options = {"realtime": args.realtime, "loop": args.loop}
-    elif source.type not in ("camera", "picamera2"):
-        options = {}
-    source = parse_source(args.source, **options) if options else source
-    preprocess = {"resize": args.resize, "interpolation": args.interpolation, "normalize": args.normalize,
-                  "mean": args.mean, "std": args.std, "bgr": args.bgr}
+    flags = given(args)
+    source = parse_source(getattr(args, "source", DEFAULT_SOURCE), **flags.get("source_options", {}))
     sinks: list[dict] = []
-    if args.mqtt:
-        sinks.append({"type": "mqtt", "url": args.mqtt, "password_env": args.password_env,
-                      "password_file": args.password_file, "prefix": args.prefix,
-                      "tls": {"ca_file": args.ca_file}, "homeassistant": {"enabled": args.ha_discovery}})
-    if args.stdout or not sinks:
+    if "mqtt" in flags:
+        if "url" not in flags["mqtt"]:
+            raise ConfigError(f"{', '.join(_flag_names(flags['mqtt']))} need --mqtt URL")
+        sinks.append({"type": "mqtt", **flags["mqtt"]})
+    if getattr(args, "stdout", False) or not sinks:
         sinks.append({"type": "stdout"})
-    if args.jsonl:
-        sinks.append({"type": "jsonl", "path": args.jsonl})
-    data = {
-        "log_level": args.log_level or "info",
-        "stats_interval_s": args.stats_interval,
-        "pipelines": [{
-            "name": args.name,
-            "model": {"path": args.model, "labels": args.labels, "threads": args.threads, "delegate": args.delegate,
-                      "providers": args.provider, "input_size": args.input_size},
-            "source": source.model_dump(),
-            "preprocess": {k: v for k, v in preprocess.items() if v is not None},
-            "top_k": args.top_k,
-            "threshold": args.threshold,
-            "smoothing": {"mode": args.smoothing, "k": args.k, "window": args.window},
-            "max_rate_hz": args.max_rate,
-            "max_fps": args.max_fps,
-            "detect": {"conf": args.conf, "iou": args.iou, "agnostic": args.agnostic,
-                       "classes": list(args.classes) if args.classes else None, "max_det": args.max_det,
-                       "layout": args.layout, "boxes": args.boxes},
-            "zone": {"points": args.zone} if args.zone else None,
-            "snapshot": args.snapshot,
-        }],
-        "sinks": sinks,
-    }
-    if args.device_id:
-        data["device_id"] = args.device_id
-    return parse_config(data, "options")
+    if "jsonl" in flags:
+        sinks.append({"type": "jsonl", **flags["jsonl"]})
+    pipeline = {**flags.get("pipeline", {}), "model": {"path": args.model, **flags.get("model", {})},
+                "source": source.model_dump()}
+    if "detect" in flags:
+        pipeline["detect"] = flags["detect"]
+    return parse_config({**flags.get("service", {}), "pipelines": [pipeline], "sinks": sinks}, "options")
+
+
+def _flag_names(options: dict) -> list[str]:
+    return sorted(f"--{name.replace('_', '-')}" for name in options)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -221,9 +191,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a model or --config, not both", "put the model in the configuration file")
     if not args.config and not args.model:
         raise ConfigError("nothing to run", "give a model (edgetm run MODEL --source camera:0) or --config FILE")
+    if args.config:
+        ignored = [key for key in given(args) if key != "log"] + (["source"] if hasattr(args, "source") else [])
+        if ignored or args.stdout:
+            raise ConfigError("with --config, settings belong in the configuration file",
+                              "remove the other flags, or run a model without --config")
     config = load_config(args.config) if args.config else config_from_arguments(args)
-    level = (args.log_level or config.log_level).upper()
-    logging.basicConfig(level=level, format="edgetm: %(levelname)s %(name)s: %(message)s")
+    level = given(args).get("log", {}).get("level") or config.log_level
+    logging.basicConfig(level=level.upper(), format="edgetm: %(levelname)s %(name)s: %(message)s")
     return Service(config, Path(args.config) if args.config else None).run()
-
-

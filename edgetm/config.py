@@ -1,104 +1,55 @@
-"""The YAML configuration of ``edgetm run``, validated strictly in one place.
+"""The configuration of ``edgetm run``, validated strictly in one place.
 
-Unknown keys and bad values are errors that name the key path and what is allowed. Sources and
-sinks are plugins: each declares its own settings with a literal ``type``. Relative paths are
-taken from the configuration file's folder. Secrets never appear here: give ``password_env``
-(an environment variable's name) or ``password_file``.
+Every stage's options are defined once, beside the stage (``ModelOptions``, ``PreprocessOptions``,
+``SmoothingOptions``, each task's, source's and sink's own), and the YAML file, the command line
+and the Python API all use those models. The schema here is assembled from the plugin registries
+(sources, tasks, sinks), so a registered plugin is accepted without touching this file. Unknown
+keys and bad values are errors naming the key path. Relative paths are taken from the
+configuration file's folder. Secrets never appear here: give ``password_env`` (an environment
+variable's name) or ``password_file``.
 """
 
 from __future__ import annotations
 
 import socket
+from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
-from edgetm.capture import ImagesConfig, SourceConfig, VideoConfig, parse_source
+from edgetm.capture import SOURCES, SourceOptions, parse_source
 from edgetm.errors import ConfigError, EdgetmError, from_validation
-from edgetm.publish.mqtt import NAME, MqttConfig
-from edgetm.publish.stdout import JsonlConfig, StdoutConfig
-from edgetm.runtime.smoothing import SmoothingConfig
-from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions, Zone
-from edgetm.vision.preprocess import ColorOrder, Interpolation, Normalization, PreprocessOptions, ResizeMode
+from edgetm.model.options import ModelOptions
+from edgetm.plugins import Options, resolve_paths, type_name
+from edgetm.publish import SINKS, SinkOptions
+from edgetm.publish.mqtt import NAME
+from edgetm.publish.stdout import StdoutOptions
+from edgetm.tasks import AUTO, TASKS, StageOptions
 
-SinkConfig = Annotated[MqttConfig | StdoutConfig | JsonlConfig, Field(discriminator="type")]
-_MAX_CONFIG_BYTES = 1 << 20
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+MAX_CONFIG_BYTES = 1 << 20
+MAX_NAME_LENGTH = 64  # names become MQTT topic levels and Home Assistant ids
 
 
-class ModelConfig(Strict):
-    path: str = Field(description=".tflite / .onnx file, or a Teachable Machine export folder or zip")
-    labels: str | None = Field(None, description="labels file (default: beside the model, then embedded)")
-    threads: int | None = Field(None, ge=1, le=256, description="inference threads (default: all cores)")
-    delegate: str | None = Field(None, description="TFLite delegate: edgetpu or a library path")
-    providers: list[str] | None = Field(None, description="ONNX Runtime execution providers, preferred first")
-    input_size: tuple[int, int] | None = Field(None, description="[width, height] for dynamic-input models")
+class PipelineOptions(StageOptions):
+    """How a pipeline runs its task, besides the task's own options."""
 
-
-class PreprocessConfig(Strict):
-    resize: ResizeMode | None = Field(None, description="crop, squash or letterbox (default: from the model)")
-    interpolation: Interpolation = Interpolation.LINEAR
-    normalize: Literal["tm", "unit", "imagenet", "raw", "pixels"] | None = None
-    mean: tuple[float, float, float] | None = Field(None, description="custom mean (pixel units), with std")
-    std: tuple[float, float, float] | None = Field(None, description="custom std (pixel units), with mean")
-    bgr: bool = False
-
-    @model_validator(mode="after")
-    def _mean_with_std(self) -> PreprocessConfig:
-        if (self.mean is None) != (self.std is None):
-            raise ValueError("mean and std go together")
-        if self.std is not None and min(self.std) <= 0:
-            raise ValueError("std values must be positive")
-        return self
-
-    def options(self, input_size: tuple[int, int] | None = None) -> PreprocessOptions:
-        normalize = Normalization(self.mean, self.std) if self.mean and self.std else self.normalize
-        return PreprocessOptions(resize=self.resize, interpolation=self.interpolation, normalize=normalize,
-                                 color=ColorOrder.BGR if self.bgr else None, size=input_size)
-
-
-class DetectConfig(Strict):
-    conf: float = Field(0.25, ge=0.0, le=1.0, description="confidence threshold")
-    iou: float = Field(0.45, ge=0.0, le=1.0, description="NMS IoU threshold")
-    agnostic: bool = Field(False, description="NMS across classes instead of per class")
-    classes: list[str] | None = Field(None, min_length=1, description="detect and count only these labels")
-    max_det: int = Field(300, ge=1, le=10000)
-    layout: DetectLayout | None = Field(None, description="yolov8, yolov5, yolox, end2end, ssd (default: from shapes)")
-    boxes: BoxUnits = Field(BoxUnits.AUTO, description="auto, normalized or pixels")
-
-    def options(self) -> DetectOptions:
-        return DetectOptions(conf=self.conf, iou=self.iou, agnostic=self.agnostic,
-                             classes=tuple(self.classes) if self.classes else None, max_det=self.max_det,
-                             layout=self.layout, boxes=self.boxes)
-
-
-class ZoneConfig(Strict):
-    points: list[tuple[float, float]] = Field(min_length=3, description="polygon corners [[x, y], ...]")
-    units: Literal["fraction", "pixels"] = Field("fraction", description="fractions of the frame (0..1) or pixels")
-
-    def zone(self) -> Zone:
-        return Zone(self.points, fractions=self.units == "fraction")
-
-
-class PipelineConfig(Strict):
-    name: str = Field("default", pattern=NAME.pattern, description="becomes part of MQTT topics")
-    model: ModelConfig
-    source: SourceConfig = Field(description="camera:0, /dev/video0, picamera2, rtsp://..., a file, or a mapping "
-                                 "with a type")
-    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
-    top_k: int = Field(3, ge=1, le=100)
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="a label counts when it scores at least this")
-    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
-    max_rate_hz: float | None = Field(None, gt=0, le=1000, description="most results published per second")
+    max_rate_hz: float | None = Field(None, gt=0, le=1000, description="most results published per second "
+                                      "(retained state is sent on every change)")
     max_fps: float | None = Field(None, gt=0, le=1000, description="most inferences per second (saves CPU)")
-    detect: DetectConfig = Field(default_factory=DetectConfig, description="detector models only")
-    zone: ZoneConfig | None = Field(None, description="detectors: count only objects whose centre is inside")
-    snapshot: bool = Field(False, description="detectors: publish an annotated JPEG when the counts change")
+
+
+class PipelineConfig(PipelineOptions):
+    """One pipeline: a name, a model, a source, the task and how it runs. Each registered task adds
+    a key of its own name holding its options (``classify: {top_k: 3}``)."""
+
+    name: str = Field("default", pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
+                      description="becomes part of MQTT topics")
+    model: ModelOptions
+    source: SourceOptions = Field(description="camera:0, /dev/video0, picamera2, rtsp://..., a file, or a mapping "
+                                  "with a type")
+    task: str = Field(AUTO, description="the task to run: auto (from the model), or one of the registered tasks")
 
     @field_validator("model", mode="before")
     @classmethod
@@ -120,14 +71,33 @@ class PipelineConfig(Strict):
                     raise ValueError(str(error)) from None
         return value
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        if value != AUTO and value not in TASKS:
+            raise ValueError(f"must be {AUTO} or one of {', '.join(TASKS)}")
+        return value
 
-class Config(Strict):
-    device_id: str = Field(default_factory=lambda: _hostname(), pattern=NAME.pattern,
+    def options(self) -> PipelineOptions:
+        return PipelineOptions(**{name: getattr(self, name) for name in PipelineOptions.model_fields})
+
+    def task_options(self) -> dict[str, Options | None]:
+        """Each registered task's options as given here (None where not given)."""
+        return {name: getattr(self, name, None) for name in TASKS}
+
+
+def _hostname() -> str:
+    name = socket.gethostname().split(".")[0] or "edgetm"
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:MAX_NAME_LENGTH]
+
+
+class Config(Options):
+    device_id: str = Field(default_factory=_hostname, pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
                            description="names this device in MQTT topics (default: the hostname)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="how often stats are published")
     pipelines: list[PipelineConfig] = Field(min_length=1)
-    sinks: list[SinkConfig] = Field(default_factory=lambda: [StdoutConfig()])
+    sinks: list[SinkOptions] = Field(default_factory=lambda: [StdoutOptions()])
 
     @model_validator(mode="after")
     def _unique(self) -> Config:
@@ -135,39 +105,40 @@ class Config(Strict):
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             raise ValueError(f"two pipelines are named '{duplicate}'")
-        if sum(isinstance(s, MqttConfig) for s in self.sinks) > 1:
-            raise ValueError("only one mqtt sink: pipelines share its connection")
+        for options in SINKS.classes():
+            if options.unique and sum(type(s) is options for s in self.sinks) > 1:
+                raise ValueError(f"only one {type_name(options)} sink: {options.unique}")
         return self
 
-    @property
-    def mqtt(self) -> MqttConfig | None:
-        return next((s for s in self.sinks if isinstance(s, MqttConfig)), None)
+    def sink(self, name: str) -> SinkOptions | None:
+        """The first sink of type ``name``."""
+        return next((s for s in self.sinks if s.type == name), None)
 
 
-def _hostname() -> str:
-    name = socket.gethostname().split(".")[0] or "edgetm"
-    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
+def _union(classes: list[type]) -> Any:
+    if len(classes) == 1:
+        return classes[0]
+    return Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007 - built at run time
 
 
-def _relative_to(folder: Path, value: str | None) -> str | None:
-    if value is None or "://" in value:
-        return value
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else folder / path)
+@lru_cache(maxsize=4)
+def _schema(versions: tuple[int, int, int]) -> type[Config]:
+    pipeline = create_model(
+        "PipelineConfig", __base__=PipelineConfig,
+        source=(_union(SOURCES.classes()), PipelineConfig.model_fields["source"]),
+        **{name: (task.Options | None, Field(None, description=f"options of the {name} task"))
+           for name, task in TASKS.items()},
+    )
+    return create_model(
+        "Config", __base__=Config,
+        pipelines=(list[pipeline], Field(min_length=1)),  # type: ignore[valid-type]
+        sinks=(list[_union(SINKS.classes())], Field(default_factory=lambda: [StdoutOptions()])),
+    )
 
 
-def _resolve_paths(config: Config, folder: Path) -> None:
-    for pipeline in config.pipelines:
-        pipeline.model.path = _relative_to(folder, pipeline.model.path) or pipeline.model.path
-        pipeline.model.labels = _relative_to(folder, pipeline.model.labels)
-        source = pipeline.source
-        if isinstance(source, VideoConfig):
-            source.path = _relative_to(folder, source.path) or source.path
-        elif isinstance(source, ImagesConfig):
-            source.paths = [_relative_to(folder, p) or p for p in source.paths]
-    for sink in config.sinks:
-        if isinstance(sink, JsonlConfig):
-            sink.path = _relative_to(folder, sink.path) or sink.path
+def schema() -> type[Config]:
+    """The configuration model as the registries stand now."""
+    return _schema((SOURCES.version, TASKS.version, SINKS.version))
 
 
 def parse_config(data: object, what: str = "configuration", folder: Path | None = None) -> Config:
@@ -175,25 +146,23 @@ def parse_config(data: object, what: str = "configuration", folder: Path | None 
     if not isinstance(data, dict):
         raise ConfigError(f"{what} must be a mapping with at least 'pipelines'")
     try:
-        config = Config.model_validate(data, context={"folder": folder})
+        config = schema().model_validate(data, context={"folder": folder})
     except ValidationError as error:
         raise from_validation(error, what) from None
-    if folder is not None:
-        _resolve_paths(config, folder)
-    return config
+    return resolve_paths(config, folder) if folder is not None else config  # type: ignore[return-value]
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file."""
     path = Path(path).expanduser()
     try:
-        if path.stat().st_size > _MAX_CONFIG_BYTES:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path} is too large for a configuration file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {path}: {error}") from None
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-def _ms(latency_ms: dict[str, float]) -> dict[str, float]:
-    return {stage: round(value, 3) for stage, value in latency_ms.items()}
+from edgetm.events import round_ms
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class Classification:
             "index": self.index,
             "score": round(self.score, 6),
             "top": [p.to_dict() for p in self.top],
-            "latency_ms": _ms(self.latency_ms),
+            "latency_ms": round_ms(self.latency_ms),
         }
 
 
@@ -88,52 +86,5 @@ class Detections:
             "source": self.source,
             "image_size": list(self.image_size),
             "detections": [d.to_dict() for d in self.detections],
-            "latency_ms": _ms(self.latency_ms),
+            "latency_ms": round_ms(self.latency_ms),
         }
-
-
-@dataclass
-class Observation:
-    """What a running pipeline saw in one frame: the model's result, the smoothed label, timings.
-
-    ``captured`` is the frame's wall-clock capture time (epoch seconds); ``latency_ms`` holds the
-    result's stages plus ``capture_to_result``, from capture to the result being ready.
-    """
-
-    pipeline: str
-    model: str
-    source: str
-    frame: int
-    captured: float
-    result: Classification | Detections
-    smoothed_label: str | None = None  # classifiers
-    label_changed: bool = False
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] | None = None  # detectors: objects per label in this frame (in the zone, if any)
-    smoothed_counts: dict[str, int] | None = None
-    counts_changed: dict[str, int] = field(default_factory=dict)  # labels whose smoothed count just changed
-    snapshot: bytes | None = field(default=None, repr=False)  # annotated JPEG, when counts changed
-
-    @property
-    def label(self) -> str | None:
-        return getattr(self.result, "label", None)
-
-    def to_dict(self) -> dict:
-        import datetime
-
-        payload = self.result.to_dict()
-        payload.update({
-            "timestamp": datetime.datetime.fromtimestamp(self.captured, datetime.timezone.utc).isoformat(
-                timespec="milliseconds"),
-            "pipeline": self.pipeline,
-            "model": self.model,
-            "source": self.result.source or self.source,
-            "frame": self.frame,
-            "latency_ms": _ms(self.latency_ms),
-        })
-        if self.counts is None:
-            payload["smoothed_label"] = self.smoothed_label
-        else:
-            payload["counts"] = self.counts
-            payload["smoothed_counts"] = self.smoothed_counts
-        return payload

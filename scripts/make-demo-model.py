@@ -258,7 +258,7 @@ def main() -> int:
         identity = Conv2D(np.eye(3, dtype=np.float32).reshape(3, 1, 1, 3), np.zeros(3, np.float32), 1,
                           Activation.NONE)
         probe.write_bytes(to_tflite(Network([identity], (224, 224))))
-        train_x = tensors(load_model(probe, num_threads=1), train_images)
+        train_x = tensors(load_model(probe, threads=1), train_images)
     for epoch in range(args.epochs):
         order = rng.permutation(len(train_x))
         rate = 0.01 if epoch < args.epochs * 0.7 else 0.002
@@ -291,7 +291,7 @@ def main() -> int:
               "labels": LABELS, "accuracy": {}, "sha256": {}}
     ok = True
     for name in ("model_unquant.tflite", "model.tflite", "model.onnx"):
-        classifier = Classifier(load_model(out / name, labels=out / "labels.txt", num_threads=1))
+        classifier = Classifier(load_model(out / name, labels=out / "labels.txt", threads=1))
         predicted = np.array([classifier(image).index for image in test_images])
         accuracy = float((predicted == test_targets).mean())
         report["accuracy"][name] = round(accuracy, 4)

@@ -4,7 +4,7 @@ import pytest
 
 from edgetm.config import load_config, parse_config
 from edgetm.errors import ConfigError
-from edgetm.publish.mqtt import MqttConfig, MqttSink
+from edgetm.publish.mqtt import MqttOptions, MqttSink
 from edgetm.secrets import read_secret, redact, with_password
 from tests.conftest import DEMO, ROOT
 
@@ -14,14 +14,15 @@ EXAMPLE = ROOT / "edgetm.example.yaml"
 def test_the_example_config_is_valid():
     config = load_config(EXAMPLE)
     assert config.pipelines[0].model.path.endswith("models/banana")
-    assert config.mqtt is not None and config.mqtt.homeassistant.enabled
+    assert config.sink("mqtt") is not None and config.sink("mqtt").homeassistant.enabled
 
 
 def test_shorthands_and_defaults(tmp_path: Path):
     config = parse_config({"pipelines": [{"model": "models/banana", "source": "camera:1"}]})
     pipeline = config.pipelines[0]
     assert pipeline.model.path == "models/banana" and pipeline.source.type == "camera"
-    assert pipeline.source.device == 1 and pipeline.threshold == 0.5
+    assert pipeline.source.device == 1 and pipeline.task == "auto" and pipeline.task_options() == {
+        "classify": None, "detect": None}
     assert [s.type for s in config.sinks] == ["stdout"]
     assert config.device_id
 
@@ -73,11 +74,11 @@ def test_urls_never_show_passwords():
     assert redact("rtsp://admin:hunter2@cam:554/s") == "rtsp://admin:***@cam:554/s"
     assert with_password("rtsp://admin@cam:554/s", "p@ss") == "rtsp://admin:p%40ss@cam:554/s"
     with pytest.raises(ConfigError, match="contains a password"):
-        MqttConfig(url="mqtt://user:pw@host")
+        MqttOptions(url="mqtt://user:pw@host")
 
 
 def test_tls_verifies_certificates_by_default(tmp_path: Path):
-    config = MqttConfig(url="mqtts://127.0.0.1:1")
+    config = MqttOptions(url="mqtts://127.0.0.1:1")
     assert config.tls.insecure is False
     sink = MqttSink(config, "tls")
     import ssl

@@ -1,10 +1,13 @@
-"""Frame sources, chosen by a URI-like string or a config with a ``type``.
+"""Sources, chosen by a URI-like string or options with a ``type``.
 
     camera:0, /dev/video0       USB / CSI camera through OpenCV (V4L2)
     picamera2, picamera2:1      Raspberry Pi camera through picamera2
     rtsp://..., http(s)://...   network stream
     clip.mp4                    video file (every frame; realtime: paced to its fps)
     photos/, shot.jpg, '*.png'  image files, folders and globs
+
+A new source is one file with its options (a literal ``type`` and an ``open`` method) and one
+``SOURCES.register`` line here.
 """
 
 from __future__ import annotations
@@ -12,57 +15,66 @@ from __future__ import annotations
 import glob
 import re
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import Field
+from pydantic import ValidationError
 
-from edgetm.capture.base import EndOfStream, Frame, LiveSource, Source, SourceState
-from edgetm.capture.camera import CameraConfig, CameraSource
-from edgetm.capture.images import ImageFiles, ImagesConfig
-from edgetm.capture.picamera import Picamera2Config, Picamera2Source
-from edgetm.capture.stream import StreamConfig, StreamSource
-from edgetm.capture.video import VIDEO_SUFFIXES, VideoConfig, open_video
-from edgetm.errors import ConfigError
+from edgetm.capture.base import (
+    Block,
+    Delivery,
+    EndOfStream,
+    Frame,
+    Item,
+    LiveOptions,
+    Source,
+    SourceOptions,
+)
+from edgetm.capture.camera import CameraOptions
+from edgetm.capture.images import ImagesOptions
+from edgetm.capture.live import LiveSource
+from edgetm.capture.network import NetworkOptions
+from edgetm.capture.picamera import Picamera2Options
+from edgetm.capture.video import VIDEO_SUFFIXES, VideoOptions
+from edgetm.errors import ConfigError, from_validation
+from edgetm.events import SourceState
+from edgetm.plugins import Registry
 
-SourceConfig = Annotated[
-    CameraConfig | Picamera2Config | StreamConfig | VideoConfig | ImagesConfig, Field(discriminator="type")
-]
+SOURCES: Registry[type[SourceOptions]] = Registry("source")
+for _options in (CameraOptions, Picamera2Options, NetworkOptions, VideoOptions, ImagesOptions):
+    SOURCES.register(_options)
 
-# type -> how to open it. Explicit, so that a new source is one file and one line here.
-SOURCES = {
-    "camera": CameraSource,
-    "picamera2": Picamera2Source,
-    "stream": StreamSource,
-    "video": open_video,
-    "images": ImageFiles,
-}
-
-_STREAM = re.compile(r"^(rtsps?|rtmp|https?|udp|tcp)://", re.IGNORECASE)
+DEFAULT_SOURCE = "camera:0"
+_NETWORK = re.compile(r"^(rtsps?|rtmp|https?|udp|tcp)://", re.IGNORECASE)
 
 
-def parse_source(text: str, **options) -> SourceConfig:
-    """The config a source string stands for; ``options`` are that source's own settings."""
-    text = text.strip()
+def parse_source(text: str, **options) -> SourceOptions:
+    """The options a source string stands for; ``options`` are that source's own settings."""
+    try:
+        return _parse_source(text.strip(), options)
+    except ValidationError as error:
+        raise from_validation(error, f"source {text}") from None
+
+
+def _parse_source(text: str, options: dict) -> SourceOptions:
     if match := re.fullmatch(r"camera(?::(\d+))?", text):
-        return CameraConfig(device=int(match.group(1) or 0), **options)
+        return CameraOptions(device=int(match.group(1) or 0), **options)
     if re.fullmatch(r"/dev/video\d+", text):
-        return CameraConfig(device=text, **options)
+        return CameraOptions(device=text, **options)
     if match := re.fullmatch(r"picamera2(?::(\d+))?", text):
-        return Picamera2Config(camera=int(match.group(1) or 0), **options)
-    if _STREAM.match(text):
-        return StreamConfig(url=text, **options)
+        return Picamera2Options(camera=int(match.group(1) or 0), **options)
+    if _NETWORK.match(text):
+        return NetworkOptions(url=text, **options)
     path = Path(text).expanduser()
     if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
-        return VideoConfig(path=str(path), **options)
+        return VideoOptions(path=str(path), **options)
     if path.exists() or glob.has_magic(text):
-        return ImagesConfig(paths=[text], **options)
+        return ImagesOptions(paths=[text], **options)
     raise ConfigError(f"unknown source '{text}'",
                       "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, or images (file, folder, glob)")
 
 
-def open_source(config: SourceConfig) -> Source:
-    return SOURCES[config.type](config)
+def open_source(options: SourceOptions | str) -> Source:
+    return (parse_source(options) if isinstance(options, str) else options).open()
 
 
-__all__ = ["SOURCES", "EndOfStream", "Frame", "LiveSource", "Source", "SourceConfig", "SourceState", "open_source",
-           "parse_source"]
+__all__ = ["DEFAULT_SOURCE", "SOURCES", "Block", "Delivery", "EndOfStream", "Frame", "Item", "LiveOptions",
+           "LiveSource", "Source", "SourceOptions", "SourceState", "open_source", "parse_source"]

@@ -8,10 +8,11 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edgetm.capture.base import LiveOptions, LiveSource
+from edgetm.capture.base import LiveOptions
+from edgetm.capture.live import LiveSource
 
 
-class CameraConfig(LiveOptions):
+class CameraOptions(LiveOptions):
     type: Literal["camera"] = "camera"
     device: int | str = Field(0, description="index (0) or device path (/dev/video0)")
     width: int | None = Field(640, gt=0, description="requested frame width; the driver may pick the nearest")
@@ -19,6 +20,9 @@ class CameraConfig(LiveOptions):
     fps: float | None = Field(None, gt=0, description="requested frame rate")
     fourcc: str | None = Field(None, min_length=4, max_length=4,
                                description="pixel format, e.g. MJPG for higher rates over USB 2")
+
+    def open(self) -> CameraSource:
+        return CameraSource(self)
 
 
 class OpenCVSource(LiveSource):
@@ -33,7 +37,7 @@ class OpenCVSource(LiveSource):
 
 
 class CameraSource(OpenCVSource):
-    def __init__(self, config: CameraConfig) -> None:
+    def __init__(self, config: CameraOptions) -> None:
         super().__init__(f"camera:{config.device}", config.backoff(), config.stale_after_s)
         self.config = config
 

@@ -5,29 +5,29 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from edgetm.capture.base import EndOfStream, Frame, Source
+from edgetm.capture.base import EndOfStream, Frame, Source, SourceOptions
 from edgetm.errors import SourceError
+from edgetm.plugins import LocalPath
 
 
-class ImagesConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImagesOptions(SourceOptions):
     type: Literal["images"] = "images"
-    paths: list[str] = Field(min_length=1, description="image files, folders (not recursive) and glob patterns")
+    paths: list[LocalPath] = Field(min_length=1, description="image files, folders (not recursive) and glob patterns")
+
+    def open(self) -> ImageFiles:
+        return ImageFiles(self)
 
 
 class ImageFiles(Source):
     """Decodes one file per ``read``; an unreadable file raises ImageError for that frame only."""
 
-    live = False
-
-    def __init__(self, config: ImagesConfig) -> None:
+    def __init__(self, options: ImagesOptions) -> None:
         from edgetm.vision.image import expand_images
 
-        self.name = ",".join(config.paths)
-        self._paths = expand_images(config.paths)
+        self.name = ",".join(options.paths)
+        self._paths = expand_images(options.paths)
         if not self._paths:
             raise SourceError(f"no images in {self.name}")
         self._next = 0
@@ -39,4 +39,4 @@ class ImageFiles(Source):
             raise EndOfStream
         index, path = self._next, self._paths[self._next]
         self._next += 1
-        return Frame(read_image(path), index, time.monotonic(), time.time(), str(path))
+        return Frame(image=read_image(path), index=index, captured=time.monotonic(), wall=time.time(), name=str(path))

@@ -7,23 +7,27 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edgetm.capture.base import LiveOptions, LiveSource
+from edgetm.capture.base import LiveOptions
+from edgetm.capture.live import LiveSource
 from edgetm.errors import missing_dependency
 
 # picamera2 waits forever for a frame unless told otherwise.
 CAPTURE_TIMEOUT_S = 5.0
 
 
-class Picamera2Config(LiveOptions):
+class Picamera2Options(LiveOptions):
     type: Literal["picamera2"] = "picamera2"
     camera: int = Field(0, ge=0, description="camera number")
     width: int = Field(640, gt=0)
     height: int = Field(480, gt=0)
     fps: float | None = Field(None, gt=0, description="frame rate (default: the sensor mode's)")
 
+    def open(self) -> Picamera2Source:
+        return Picamera2Source(self)
+
 
 class Picamera2Source(LiveSource):
-    def __init__(self, config: Picamera2Config) -> None:
+    def __init__(self, config: Picamera2Options) -> None:
         super().__init__(f"picamera2:{config.camera}", config.backoff(), config.stale_after_s)
         self.config = config
         try:

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from edgetm.model.spec import TensorSpec
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to execute a model.
-
-    ``num_threads`` None means all cores. ``delegate`` is "edgetpu" or a path to a TFLite
-    delegate library. ``providers`` lists ONNX Runtime execution providers in order of
-    preference; None picks TensorRT, CUDA and CPU from those present.
-    """
-
-    num_threads: int | None = None
-    delegate: str | None = None
-    providers: tuple[str, ...] | None = None
-
-    @property
-    def threads(self) -> int:
-        return self.num_threads or os.cpu_count() or 1
 
 
 class Backend(ABC):

@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from edgetm.errors import LabelsError, ModelError
-from edgetm.model.backend import Backend, RuntimeOptions
+from edgetm.model.backend import Backend
 from edgetm.model.labels import (
     embedded_tflite_labels,
     names_from_mapping,
@@ -19,8 +19,9 @@ from edgetm.model.labels import (
     read_labels,
     tflite_associated_files,
 )
-from edgetm.model.model import Family, Model, ModelFormat, detect_task
-from edgetm.model.spec import Layout, detect_layout
+from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task
+from edgetm.model.options import ModelOptions
+from edgetm.model.spec import Layout, tensor_layout
 
 # Which file of an export folder or zip to run, best first. Teachable Machine's float model is
 # what the browser runs, so it gives the same answers; its quantized twin is the fallback.
@@ -30,6 +31,8 @@ _MAX_MEMBER_BYTES = 1 << 30
 _MAX_METADATA_BYTES = 1 << 20
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
 DEFAULT_IMAGE_SIZE = 224
+# A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
+DEFAULT_STRIDE = 32
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -164,7 +167,7 @@ def _resolver(size: tuple[int, int] | None):
         shape = list(signature)
         if shape and shape[0] < 0:
             shape[0] = 1
-        layout = detect_layout(tuple(d if d >= 0 else 0 for d in shape))
+        layout = tensor_layout(tuple(d if d >= 0 else 0 for d in shape))
         if len(shape) == 4 and layout is Layout.OTHER:
             # Both channel candidates dynamic: assume NCHW with 3 channels if axis 1 is unknown.
             layout = Layout.NCHW if shape[1] < 0 and shape[3] < 0 else Layout.NHWC
@@ -187,13 +190,17 @@ def _image_size_from(metadata: dict) -> tuple[int, int] | None:
     return None
 
 
+def _round_up(size: tuple[int, int], stride: int) -> tuple[int, int]:
+    return -(-size[0] // stride) * stride, -(-size[1] // stride) * stride
+
+
 def _stride_aligned(size: tuple[int, int] | None, metadata: dict) -> tuple[int, int] | None:
     """A requested size rounded up to the model's stride when its metadata gives one (YOLO
-    feature maps only line up at multiples of it)."""
+    feature maps only line up at multiples of it), before anything is allocated."""
     stride = metadata.get("stride")
     if size is None or not isinstance(stride, int) or stride < 1:
         return size
-    return (-(-size[0] // stride) * stride, -(-size[1] // stride) * stride)
+    return _round_up(size, stride)
 
 
 def _ultralytics(metadata: dict) -> bool:
@@ -203,7 +210,7 @@ def _ultralytics(metadata: dict) -> bool:
 _Opened = tuple[Backend, dict, list[str] | None, str]
 
 
-def _open_tflite(located: _Located, options: RuntimeOptions, input_size: tuple[int, int] | None) -> _Opened:
+def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.tflite import TFLiteBackend
 
     content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
@@ -217,7 +224,7 @@ def _open_tflite(located: _Located, options: RuntimeOptions, input_size: tuple[i
     return backend, metadata, embedded, source
 
 
-def _open_onnx(located: _Located, options: RuntimeOptions, input_size: tuple[int, int] | None) -> _Opened:
+def _open_onnx(located: _Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.onnx import OnnxBackend
 
     model_source = located.path if located.path is not None else (located.content or b"")
@@ -235,26 +242,45 @@ def _open_onnx(located: _Located, options: RuntimeOptions, input_size: tuple[int
     return backend, metadata, names_from_mapping(metadata.get("names")), "embedded"
 
 
+def _sized_for_detection(model: Model) -> None:
+    """A dynamic-input detector runs at sides rounded up to its stride (from its metadata, else
+    ``DEFAULT_STRIDE``), as its feature maps need. TFLite SSD exports have no such constraint."""
+    if model.task is not TaskKind.DETECT or len(model.outputs) == 4 or not model.input.is_dynamic:
+        return
+    stride = model.metadata.get("stride", DEFAULT_STRIDE)
+    size = model.input.image_size()
+    if not isinstance(stride, int) or stride < 1 or size is None:
+        return
+    aligned = _round_up(size, stride)
+    if aligned != size:
+        model.resize(_resolver(aligned)(model.input.signature))
+
+
 def load_model(
-    path: str | Path,
+    path: str | Path | ModelOptions,
     labels: str | Path | None = None,
     *,
-    num_threads: int | None = None,
+    threads: int | None = None,
     delegate: str | None = None,
     providers: Sequence[str] | None = None,
     input_size: tuple[int, int] | None = None,
 ) -> Model:
-    """Open a model: a .tflite or .onnx file, a Teachable Machine export folder, or its zip.
+    """Open a model: a .tflite or .onnx file, a Teachable Machine export folder, or its zip (or
+    ``ModelOptions`` saying all of this).
 
     Labels come from ``labels`` if given, else a labels.txt beside the model, else labels
     embedded in the model (TFLite metadata, Ultralytics metadata), else an Ultralytics
     metadata.yaml beside it. ``input_size`` (width, height) fixes dynamic image inputs;
-    otherwise the model's metadata or 224x224 does.
+    otherwise the model's metadata or 224x224 does (a detector's rounded up to its stride).
     The model is run once on zeros so that failures surface here, not on the first frame.
     """
-    options = RuntimeOptions(num_threads=num_threads, delegate=delegate,
-                             providers=tuple(providers) if providers else None)
-    located = _locate(Path(path).expanduser(), delegate)
+    if isinstance(path, ModelOptions):
+        options = path
+    else:
+        options = ModelOptions(path=str(path), labels=str(labels) if labels is not None else None, threads=threads,
+                               delegate=delegate, providers=tuple(providers) if providers else None,
+                               input_size=input_size)
+    located = _locate(Path(options.path).expanduser(), options.delegate)
     if located.path is not None:
         with located.path.open("rb") as handle:
             head = handle.read(16)
@@ -263,7 +289,7 @@ def load_model(
     fmt = _format(located, head)
 
     opener = _open_tflite if fmt is ModelFormat.TFLITE else _open_onnx
-    backend, metadata, embedded, embedded_source = opener(located, options, input_size)
+    backend, metadata, embedded, embedded_source = opener(located, options, options.input_size)
     outputs = backend.run([np.zeros(s.shape, s.dtype) for s in backend.inputs])
     backend.learn_output_shapes(outputs)
 
@@ -274,8 +300,9 @@ def load_model(
         family = Family.TEACHABLE_MACHINE
 
     model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata), metadata=metadata)
-    if labels is not None:
-        model.labels, model.labels_source = read_labels(Path(labels).expanduser()), str(labels)
+    _sized_for_detection(model)
+    if options.labels is not None:
+        model.labels, model.labels_source = read_labels(Path(options.labels).expanduser()), options.labels
     elif located.beside_labels is not None:
         source, text = located.beside_labels
         try:

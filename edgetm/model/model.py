@@ -27,7 +27,9 @@ class Family(enum.Enum):
     GENERIC = "generic"
 
 
-class Task(enum.Enum):
+class TaskKind(enum.Enum):
+    """What a model does, as far as its outputs and metadata tell."""
+
     CLASSIFY = "classify"
     DETECT = "detect"
     POSE = "pose"
@@ -42,7 +44,7 @@ class Model:
     format: ModelFormat
     backend: Backend
     family: Family = Family.GENERIC
-    task: Task = Task.UNKNOWN
+    task: TaskKind = TaskKind.UNKNOWN
     labels: list[str] | None = None
     labels_source: str | None = None
     metadata: dict = field(default_factory=dict)
@@ -70,7 +72,7 @@ class Model:
     @property
     def num_classes(self) -> int | None:
         """Size of a classifier's score vector."""
-        if self.task is not Task.CLASSIFY:
+        if self.task is not TaskKind.CLASSIFY:
             return None
         return math.prod(self.outputs[0].shape)
 
@@ -103,20 +105,20 @@ class Model:
         }
 
 
-def detect_task(outputs: Sequence[TensorSpec], metadata: dict) -> Task:
+def detect_task(outputs: Sequence[TensorSpec], metadata: dict) -> TaskKind:
     """What a model does, from Ultralytics metadata or else its output shapes."""
     declared = str(metadata.get("task", "")).lower()
     if declared in ("classify", "detect", "pose"):
-        return Task(declared)
+        return TaskKind(declared)
     if len(outputs) == 4:  # TFLite SSD: boxes, classes, scores, count
-        return Task.DETECT
+        return TaskKind.DETECT
     if len(outputs) != 1:
-        return Task.UNKNOWN
+        return TaskKind.UNKNOWN
     shape = [d for d in outputs[0].shape if d != 1]
     if len(shape) == 1:
-        return Task.CLASSIFY
+        return TaskKind.CLASSIFY
     if shape in ([17, 3], [1, 17, 3]):
-        return Task.POSE
+        return TaskKind.POSE
     if len(shape) == 2 and max(shape) > 5 and min(shape) >= 5:
-        return Task.DETECT
-    return Task.UNKNOWN
+        return TaskKind.DETECT
+    return TaskKind.UNKNOWN

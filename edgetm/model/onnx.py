@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from edgetm.errors import ModelError
-from edgetm.model.backend import Backend, RuntimeOptions
+from edgetm.model.backend import Backend
+from edgetm.model.options import ModelOptions
 from edgetm.model.spec import TensorSpec
 
 # Tried in this order when the user names none; only those present in the installed build are used.
@@ -60,7 +61,7 @@ class OnnxBackend(Backend):
     def __init__(
         self,
         model: Path | bytes,
-        options: RuntimeOptions,
+        options: ModelOptions,
         where: str,
         resolve: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda sig: tuple(max(d, 1) for d in sig),
     ) -> None:
@@ -69,7 +70,7 @@ class OnnxBackend(Backend):
         except ImportError:
             raise ModelError("ONNX Runtime is not installed", "install it with: pip install onnxruntime") from None
         session_options = ort.SessionOptions()
-        session_options.intra_op_num_threads = options.threads
+        session_options.intra_op_num_threads = options.all_threads
         session_options.inter_op_num_threads = 1
         session_options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
         providers = _providers(ort, options.providers)
@@ -81,7 +82,7 @@ class OnnxBackend(Backend):
             raise _explain(error, where) from None
         self.name = "onnxruntime"
         self._where = where
-        self._threads = options.threads
+        self._threads = options.all_threads
         self._providers = self._session.get_providers()
         self.inputs = []
         for position, node in enumerate(self._session.get_inputs()):

@@ -105,7 +105,7 @@ class TensorSpec:
 
     @property
     def layout(self) -> Layout:
-        return detect_layout(self.shape)
+        return tensor_layout(self.shape)
 
     def image_size(self) -> tuple[int, int] | None:
         """(width, height) of an image input, None for other tensors."""
@@ -136,7 +136,7 @@ class TensorSpec:
 _CHANNELS = (1, 3, 4)
 
 
-def detect_layout(shape: tuple[int, ...]) -> Layout:
+def tensor_layout(shape: tuple[int, ...]) -> Layout:
     """NHWC or NCHW from a 4-D image shape.
 
     The channel axis is the one holding 1, 3 or 4 where the other candidate does not; when both

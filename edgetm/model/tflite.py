@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from edgetm.errors import ModelError
-from edgetm.model.backend import Backend, RuntimeOptions
+from edgetm.model.backend import Backend
+from edgetm.model.options import ModelOptions
 from edgetm.model.spec import Quantization, TensorSpec
 
 _EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
@@ -130,7 +131,7 @@ class TFLiteBackend(Backend):
     def __init__(
         self,
         model: Path | bytes,
-        options: RuntimeOptions,
+        options: ModelOptions,
         where: str,
         resolve: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda sig: tuple(max(d, 1) for d in sig),
     ) -> None:
@@ -140,7 +141,7 @@ class TFLiteBackend(Backend):
         with _native_stderr():
             try:
                 self._interp = module.Interpreter(
-                    **source, num_threads=options.threads, experimental_delegates=delegates
+                    **source, num_threads=options.all_threads, experimental_delegates=delegates
                 )
                 for detail in self._interp.get_input_details():
                     signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
@@ -153,7 +154,7 @@ class TFLiteBackend(Backend):
         self.name = "litert" if module.__name__.startswith("ai_edge_litert") else module.__name__.split(".")[0]
         self._where = where
         self._delegate = options.delegate
-        self._threads = options.threads
+        self._threads = options.all_threads
         self._refresh_specs()
 
     def _refresh_specs(self) -> None:

@@ -1,45 +1,62 @@
-"""What every output does. A sink is told about pipelines, results, label changes, source states,
-stats and errors; it must never block the pipeline that calls it."""
+"""What every output is. A sink hears about pipelines (and their entities), results, changes of
+retained state, source states, stats and errors, and, if it asks, the newest frame. It must never
+block the pipeline that calls it; ``Sinks`` (fanout.py) isolates every call and feeds frames to
+a sink on its own thread."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from edgetm.capture.base import SourceState
-from edgetm.results import Observation
+from edgetm.events import Entity, Observation, SourceState, StateChange
+from edgetm.plugins import Options
+
+# (pipeline name, or None for the device-wide reload command; payload)
+CommandHandler = Callable[[str | None, bytes], None]
 
 
 @dataclass(frozen=True)
 class PipelineInfo:
+    """A pipeline as sinks present it: what it runs, on what, and the retained state it publishes."""
+
     name: str
     model: str
     source: str
-    labels: list[str] = field(default_factory=list)
-    none_label: str = "none"
-    detector: bool = False
-    counted: list[str] = field(default_factory=list)  # a detector's class filter: a count sensor each
+    entities: tuple[Entity, ...] = ()
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink is opened with besides its own options."""
+
+    device_id: str
+    on_command: CommandHandler | None = None
 
 
 class Sink(ABC):
+    wants_frames: ClassVar[bool] = False
+
     def add_pipeline(self, info: PipelineInfo) -> None:  # noqa: B027 - optional
-        """A pipeline that will publish here."""
+        """A pipeline that publishes here, or the same pipeline with new entities (a model swap)."""
+
+    def remove_pipeline(self, name: str) -> None:  # noqa: B027 - optional
+        """A pipeline is gone: forget it and delete what was retained for it."""
 
     @abstractmethod
     def result(self, observation: Observation) -> None:
         """One inference (already rate-limited by the pipeline)."""
 
-    def label(self, pipeline: str, label: str) -> None:  # noqa: B027 - optional
-        """The smoothed label changed."""
-
-    def counts(self, pipeline: str, changed: dict[str, int]) -> None:  # noqa: B027 - optional
-        """A detector's smoothed object counts changed (only the labels that did)."""
-
-    def snapshot(self, pipeline: str, image: bytes) -> None:  # noqa: B027 - optional
-        """An annotated JPEG of the frame where the counts changed."""
+    def state(self, pipeline: str, changes: Sequence[StateChange]) -> None:  # noqa: B027 - optional
+        """A pipeline's retained state changed (a label, counts), or it has an event (a snapshot)."""
 
     def source_state(self, pipeline: str, state: SourceState) -> None:  # noqa: B027 - optional
         """A pipeline's source went online, offline or stale."""
+
+    def frame(self, observation: Observation, item: Any) -> None:  # noqa: B027 - optional
+        """The newest item and what was made of it (sinks with ``wants_frames`` only, on their own
+        thread: items that arrive while this runs replace each other, so a slow sink sees fewer)."""
 
     def stats(self, payload: dict) -> None:  # noqa: B027 - optional
         """Periodic runtime statistics."""
@@ -49,3 +66,14 @@ class Sink(ABC):
 
     def close(self, timeout_s: float = 1.0) -> None:  # noqa: B027 - optional
         """Flush and release, within ``timeout_s``."""
+
+
+class SinkOptions(Options):
+    """A sink's settings; each sink adds its own and a literal ``type``, and says how to open it.
+    ``unique`` says why a configuration may hold only one sink of this type (None: any number)."""
+
+    type: str
+    unique: ClassVar[str | None] = None
+
+    def open(self, context: SinkContext) -> Sink:
+        raise NotImplementedError

@@ -1,38 +1,47 @@
-"""Home Assistant MQTT discovery: a sensor per classifier pipeline (its smoothed label) and per
-counted class of a detector pipeline (its smoothed count).
+"""Home Assistant MQTT discovery, derived from the entities each pipeline's task declares: a
+label becomes an enum sensor (its result as attributes), a count a measurement.
 
 Home Assistant reads retained configs under ``homeassistant/sensor/<object>/config`` and, when it
-restarts, announces ``online`` on ``homeassistant/status``; edgetm then sends them again.
+restarts, announces ``online`` on ``homeassistant/status``; edgetm then sends them again. An empty
+retained config deletes an entity.
 """
 
 from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edgetm import __version__
+from edgetm.events import Entity, EntityKind
+from edgetm.plugins import Options
 from edgetm.publish.base import PipelineInfo
 
 
-class HomeAssistantConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HomeAssistantOptions(Options):
+    enabled: bool = Field(False, description="announce each pipeline's state as Home Assistant sensors")
+    prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_\-/]+$", max_length=100,
+                        description="discovery prefix")
 
-    enabled: bool = Field(False, description="announce a sensor per pipeline to Home Assistant")
-    prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_\-/]+$", description="discovery prefix")
 
-
-def status_topic(config: HomeAssistantConfig) -> str:
-    return f"{config.prefix}/status"
+def status_topic(options: HomeAssistantOptions) -> str:
+    return f"{options.prefix}/status"
 
 
 def _object_id(*parts: str) -> str:
     return "_".join(parts).replace("-", "_").replace(".", "_").replace(" ", "_").replace("/", "_").lower()
 
 
-def discovery(config: HomeAssistantConfig, base: str, device: str, info: PipelineInfo) -> list[tuple[str, str]]:
-    """(topic, retained payload) pairs announcing a pipeline's sensors: a classifier's label, or one
-    object count per class a detector is told to count."""
+def _ids(device: str, pipeline: str, entity: Entity) -> str:
+    return _object_id("edgetm", device, pipeline, *([entity.suffix] if entity.suffix else []))
+
+
+def config_topic(options: HomeAssistantOptions, device: str, pipeline: str, entity: Entity) -> str:
+    return f"{options.prefix}/sensor/{_ids(device, pipeline, entity)}/config"
+
+
+def discovery(options: HomeAssistantOptions, base: str, device: str, info: PipelineInfo) -> list[tuple[str, str]]:
+    """(topic, retained payload) pairs announcing a pipeline's entities."""
     common = {
         "availability_topic": f"{base}/status",
         "payload_available": "online",
@@ -46,29 +55,24 @@ def discovery(config: HomeAssistantConfig, base: str, device: str, info: Pipelin
         },
     }
     announcements = []
-    if info.detector:
-        from edgetm.publish.mqtt import topic_part
-
-        for label in info.counted:
-            object_id = _object_id("edgetm", device, info.name, label)
-            payload = {"name": f"{info.name} {label}", "unique_id": object_id, "object_id": object_id,
-                       "state_topic": f"{base}/{info.name}/count/{topic_part(label)}", "state_class": "measurement",
-                       "icon": "mdi:counter", **common}
-            announcements.append((f"{config.prefix}/sensor/{object_id}/config", json.dumps(payload)))
-        return announcements
-    object_id = _object_id("edgetm", device, info.name)
-    payload = {
-        "name": info.name,
-        "unique_id": object_id,
-        "object_id": object_id,
-        "state_topic": f"{base}/{info.name}/label",
-        "json_attributes_topic": f"{base}/{info.name}/result",
-        "json_attributes_template": "{{ {'score': value_json.score, 'top': value_json.top} | tojson }}",
-        "icon": "mdi:eye",
-        **common,
-    }
-    if info.labels:
-        payload["device_class"] = "enum"
-        payload["options"] = [*info.labels, info.none_label]
-    announcements.append((f"{config.prefix}/sensor/{object_id}/config", json.dumps(payload)))
+    for entity in info.entities:
+        object_id = _ids(device, info.name, entity)
+        payload: dict = {
+            "name": f"{info.name} {entity.suffix}" if entity.suffix else info.name,
+            "unique_id": object_id,
+            "object_id": object_id,
+            "state_topic": f"{base}/{info.name}/{entity.key}",
+        }
+        if entity.kind is EntityKind.LABEL:
+            payload.update({
+                "json_attributes_topic": f"{base}/{info.name}/result",
+                "json_attributes_template": "{{ {'score': value_json.score, 'top': value_json.top} | tojson }}",
+                "icon": "mdi:eye",
+            })
+            if entity.options:
+                payload.update({"device_class": "enum", "options": list(entity.options)})
+        else:
+            payload.update({"state_class": "measurement", "icon": "mdi:counter"})
+        payload.update(common)
+        announcements.append((config_topic(options, device, info.name, entity), json.dumps(payload)))
     return announcements

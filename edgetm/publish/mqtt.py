@@ -8,9 +8,10 @@ Topics, with ``base = {prefix}/{device}``:
     base/{pipeline}/source       online / offline / stale, retained
     base/{pipeline}/count/{label}  a detector's smoothed object count, retained, on change
     base/{pipeline}/snapshot     annotated JPEG when the counts change (optional)
+    base/{pipeline}/{key}        whatever other state a pipeline's task declares, retained, on change
     base/stats                   JSON every stats interval
     base/error                   JSON for rejected commands and runtime errors
-    base/{pipeline}/set          commands in: {"threshold", "paused", "max_rate_hz"}
+    base/{pipeline}/set          commands in: {"threshold", "paused", "max_rate_hz", "model"}
     base/reload                  command in: reload the configuration file
 
 Connection policy: paho's network thread connects in the background and reconnects after 1 s,
@@ -18,7 +19,9 @@ doubling to 30 s. On every connect edgetm resubscribes and republishes its retai
 (status, labels, source states, Home Assistant discovery). While disconnected, results are
 held in a queue of ``queue_size`` (the oldest dropped and counted) and sent after reconnecting;
 nothing here blocks the caller. MQTT 5 is tried first; a broker that answers "unsupported
-protocol version" is spoken to in 3.1.1 from then on.
+protocol version" is spoken to in 3.1.1 from then on. A pipeline that goes away (or an entity a
+model swap removed) has its retained topics and Home Assistant configs deleted, at once or on the
+next connection.
 """
 
 from __future__ import annotations
@@ -30,17 +33,17 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Sequence
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from edgetm.capture.base import SourceState
 from edgetm.errors import EdgetmError, missing_dependency
+from edgetm.events import Observation, SourceState, StateChange
+from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
-from edgetm.publish.base import PipelineInfo, Sink
-from edgetm.results import Observation
+from edgetm.publish.base import CommandHandler, PipelineInfo, Sink, SinkContext, SinkOptions
 from edgetm.secrets import read_secret, reject_inline_password
 
 log = logging.getLogger(__name__)
@@ -50,22 +53,18 @@ MAX_COMMAND_BYTES = 4096
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
-CommandHandler = Callable[[str | None, bytes], None]  # (pipeline or None for reload, payload)
 
 
-class TlsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ca_file: str | None = Field(None, description="CA bundle to verify the broker (default: system CAs)")
-    cert_file: str | None = Field(None, description="client certificate, for brokers that require one")
-    key_file: str | None = Field(None, description="client key")
+class TlsOptions(Options):
+    ca_file: LocalPath | None = Field(None, description="CA bundle to verify the broker (default: system CAs)")
+    cert_file: LocalPath | None = Field(None, description="client certificate, for brokers that require one")
+    key_file: LocalPath | None = Field(None, description="client key")
     insecure: bool = Field(False, description="skip certificate verification (testing only)")
 
 
-class MqttConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MqttOptions(SinkOptions):
     type: Literal["mqtt"] = "mqtt"
+    unique: ClassVar[str | None] = "pipelines share its connection"
     url: str = Field("mqtt://localhost", description="mqtt://[user@]host[:port] or mqtts:// for TLS")
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_file: str | None = Field(None, description="file holding the password")
@@ -76,8 +75,8 @@ class MqttConfig(BaseModel):
     prefix: str = Field("edgetm", pattern=r"^[A-Za-z0-9_\-/]+$")
     protocol: Literal["auto", "5", "3.1.1"] = Field("auto", description="auto: MQTT 5, falling back to 3.1.1")
     queue_size: int = Field(1000, ge=0, le=1_000_000, description="results held while disconnected")
-    tls: TlsConfig = Field(default_factory=TlsConfig)
-    homeassistant: ha.HomeAssistantConfig = Field(default_factory=ha.HomeAssistantConfig)
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    homeassistant: ha.HomeAssistantOptions = Field(default_factory=ha.HomeAssistantOptions)
 
     @field_validator("url")
     @classmethod
@@ -90,9 +89,12 @@ class MqttConfig(BaseModel):
         reject_inline_password(url, "mqtt url")
         return url
 
+    def open(self, context: SinkContext) -> MqttSink:
+        return MqttSink(self, context.device_id, context.on_command)
+
 
 class MqttSink(Sink):
-    def __init__(self, config: MqttConfig, device: str, on_command: CommandHandler | None = None) -> None:
+    def __init__(self, config: MqttOptions, device: str, on_command: CommandHandler | None = None) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
@@ -113,8 +115,10 @@ class MqttSink(Sink):
         self._connected = False
         self._closing = False
         self._pending: deque[tuple[str, str, int]] = deque(maxlen=max(config.queue_size, 1))
-        self._retained: dict[str, str] = {}  # topic -> payload, republished on every connect
+        self._retained: dict[str, str | bytes] = {}  # topic -> payload, republished on every connect
+        self._deleted: set[str] = set()  # retained topics to empty on the next connect (made while away)
         self._pipelines: dict[str, PipelineInfo] = {}
+        self._announced: dict[str, set[str]] = {}  # pipeline -> its Home Assistant config topics
         self.dropped = 0
         self.connects = 0
         self._client = self._make_client()
@@ -151,6 +155,9 @@ class MqttSink(Sink):
         return len(self._pending)
 
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._closing:  # a connection that completed after close() gave up on it
+            client.disconnect()
+            return
         if reason_code.is_failure:
             if (str(reason_code) == "Unsupported protocol version" and self._protocol == self._mqtt.MQTTv5
                     and self.config.protocol == "auto"):
@@ -167,6 +174,9 @@ class MqttSink(Sink):
         with self._lock:
             self._connected = True
             client.publish(f"{self.base}/status", "online", qos=1, retain=True)
+            for topic in self._deleted:
+                client.publish(topic, b"", qos=1, retain=True)
+            self._deleted.clear()
             for topic, payload in self._retained.items():
                 client.publish(topic, payload, qos=self.config.qos, retain=self.config.retain)
             self._send_discovery()
@@ -189,27 +199,52 @@ class MqttSink(Sink):
             log.warning("MQTT connection lost (%s); reconnecting", reason_code)
 
     # -- publishing -----------------------------------------------------------------------------
-    def _publish(self, topic: str, payload: str | bytes, qos: int, retain: bool = False):
+    def _send(self, topic: str, payload: str | bytes, qos: int, retain: bool = False):
         return self._client.publish(topic, payload, qos=qos, retain=retain)
 
-    def _send_discovery(self) -> None:
-        if not self.config.homeassistant.enabled:
+    def _send_discovery(self, only: str | None = None) -> None:
+        """Announce every pipeline's entities (or only one pipeline's); the lock is held."""
+        if not self.config.homeassistant.enabled or not self._connected:
             return
-        for info in self._pipelines.values():
-            for topic, payload in ha.discovery(self.config.homeassistant, self.base, self.device, info):
-                self._publish(topic, payload, 1, retain=True)
+        for name, info in self._pipelines.items():
+            if only is None or name == only:
+                for topic, payload in ha.discovery(self.config.homeassistant, self.base, self.device, info):
+                    self._send(topic, payload, 1, retain=True)
 
-    def _retain(self, topic: str, payload: str) -> None:
+    def _delete(self, topic: str) -> None:
+        """Empty a retained topic now, or on the next connect; the lock is held."""
+        self._retained.pop(topic, None)
+        if self._connected:
+            self._send(topic, b"", 1, retain=True)
+        else:
+            self._deleted.add(topic)
+
+    def _retain(self, topic: str, payload: str | bytes) -> None:
         with self._lock:
             self._retained[topic] = payload
+            self._deleted.discard(topic)
             if self._connected:
-                self._publish(topic, payload, self.config.qos, retain=self.config.retain)
+                self._send(topic, payload, self.config.qos, retain=self.config.retain)
 
     def add_pipeline(self, info: PipelineInfo) -> None:
+        ha_options = self.config.homeassistant
+        topics = {ha.config_topic(ha_options, self.device, info.name, e) for e in info.entities}
         with self._lock:
             self._pipelines[info.name] = info
-            if self._connected:
-                self._send_discovery()
+            if ha_options.enabled:
+                for gone in self._announced.get(info.name, set()) - topics:
+                    self._delete(gone)
+                self._announced[info.name] = topics
+                self._send_discovery(only=info.name)
+
+    def remove_pipeline(self, name: str) -> None:
+        prefix = f"{self.base}/{name}/"
+        with self._lock:
+            self._pipelines.pop(name, None)
+            for topic in self._announced.pop(name, set()):
+                self._delete(topic)
+            for topic in [t for t in self._retained if t.startswith(prefix)]:
+                self._delete(topic)
 
     def result(self, observation: Observation) -> None:
         topic = f"{self.base}/{observation.pipeline}/result"
@@ -217,7 +252,7 @@ class MqttSink(Sink):
         qos = self.config.qos
         with self._lock:
             if self._connected:
-                self._publish(topic, payload, qos)
+                self._send(topic, payload, qos)
             elif qos > 0 and self.config.queue_size > 0:
                 if len(self._pending) == self._pending.maxlen:
                     self.dropped += 1  # the deque drops the oldest
@@ -225,33 +260,34 @@ class MqttSink(Sink):
             else:
                 self.dropped += 1
 
-    def label(self, pipeline: str, label: str) -> None:
-        self._retain(f"{self.base}/{pipeline}/label", label)
+    def state(self, pipeline: str, changes: Sequence[StateChange]) -> None:
+        for change in changes:
+            topic = f"{self.base}/{pipeline}/{change.key}"
+            if not change.retain:
+                with self._lock:
+                    if self._connected:  # events are not queued: a stale one is worth little and may weigh a lot
+                        self._send(topic, change.payload or b"", 0)
+            elif change.payload is None:
+                with self._lock:
+                    self._delete(topic)
+            else:
+                self._retain(topic, change.payload)
 
     def source_state(self, pipeline: str, state: SourceState) -> None:
         self._retain(f"{self.base}/{pipeline}/source", state.value)
-
-    def counts(self, pipeline: str, changed: dict[str, int]) -> None:
-        for label, count in changed.items():
-            self._retain(f"{self.base}/{pipeline}/count/{topic_part(label)}", str(count))
-
-    def snapshot(self, pipeline: str, image: bytes) -> None:
-        with self._lock:
-            if self._connected:  # pictures are not queued: a stale one is worth little and weighs a lot
-                self._publish(f"{self.base}/{pipeline}/snapshot", image, 0)
 
     def stats(self, payload: dict) -> None:
         payload = {**payload, "mqtt": {"connected": self._connected, "queued": self.queued,
                                        "dropped": self.dropped, "reconnects": max(self.connects - 1, 0)}}
         with self._lock:
             if self._connected:
-                self._publish(f"{self.base}/stats", json.dumps(payload), 0)
+                self._send(f"{self.base}/stats", json.dumps(payload), 0)
 
     def error(self, message: str, detail: dict | None = None) -> None:
         payload = json.dumps({"error": message, **(detail or {}), "timestamp": time.time()})
         with self._lock:
             if self._connected:
-                self._publish(f"{self.base}/error", payload, 1)
+                self._send(f"{self.base}/error", payload, 1)
 
     # -- commands -------------------------------------------------------------------------------
     def _handle_message(self, client, userdata, message) -> None:
@@ -289,12 +325,17 @@ class MqttSink(Sink):
 
     # -- shutdown -------------------------------------------------------------------------------
     def close(self, timeout_s: float = 1.0) -> None:
-        """Send what is queued and ``offline`` (retained), within ``timeout_s``, then disconnect."""
+        """Send what is queued and ``offline`` (retained), then disconnect, all within ``timeout_s``.
+
+        paho's ``loop_stop`` waits for its network thread without a limit, and that thread may be
+        stuck connecting to a broker that does not answer (paho's connect timeout is 5 s): it is
+        stopped from a helper thread that is given only what is left of ``timeout_s``.
+        """
         deadline = time.monotonic() + timeout_s
         self._closing = True
         with self._lock:
             connected = self._connected
-            info = self._publish(f"{self.base}/status", "offline", 1, retain=True) if connected else None
+            info = self._send(f"{self.base}/status", "offline", 1, retain=True) if connected else None
         if info is not None:
             remaining = deadline - time.monotonic()
             try:
@@ -310,9 +351,10 @@ class MqttSink(Sink):
             self._client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
         else:
             self._client.disconnect()
-        self._client.loop_stop()
+        stopper = threading.Thread(target=self._client.loop_stop, name="edgetm-mqtt-stop", daemon=True)
+        stopper.start()
+        stopper.join(max(0.0, deadline - time.monotonic()))
+        if stopper.is_alive():
+            log.warning("MQTT network thread did not stop within %.1f s; leaving it behind", timeout_s)
 
 
-def topic_part(label: str) -> str:
-    """A label as one topic level: wildcards and separators replaced."""
-    return re.sub(r"[+#/\x00]", "_", label) or "_"

@@ -8,22 +8,32 @@ import threading
 from pathlib import Path
 from typing import Literal, TextIO
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edgetm.errors import ConfigError
-from edgetm.publish.base import Sink
-from edgetm.results import Observation
+from edgetm.events import Observation
+from edgetm.plugins import LocalPath
+from edgetm.publish.base import Sink, SinkContext, SinkOptions
 
 
-class StdoutConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class StdoutOptions(SinkOptions):
     type: Literal["stdout"] = "stdout"
 
+    def open(self, context: SinkContext) -> Sink:
+        return JsonLines(sys.stdout)
 
-class JsonlConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+
+class JsonlOptions(SinkOptions):
     type: Literal["jsonl"] = "jsonl"
-    path: str = Field(description="file to append JSON lines to")
+    path: LocalPath = Field(description="file to append JSON lines to")
+
+    def open(self, context: SinkContext) -> Sink:
+        path = Path(self.path).expanduser()
+        try:
+            stream = path.open("a", encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot write to {path}: {error.strerror or error}") from None
+        return JsonLines(stream, owned=True)
 
 
 class JsonLines(Sink):
@@ -49,16 +59,3 @@ class JsonLines(Sink):
                 self._stream.close()
             else:
                 self._stream.flush()
-
-
-def stdout_sink(config: StdoutConfig) -> Sink:
-    return JsonLines(sys.stdout)
-
-
-def jsonl_sink(config: JsonlConfig) -> Sink:
-    path = Path(config.path).expanduser()
-    try:
-        stream = path.open("a", encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot write to {path}: {error.strerror or error}") from None
-    return JsonLines(stream, owned=True)

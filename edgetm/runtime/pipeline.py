@@ -1,273 +1,303 @@
-"""One pipeline: source -> preprocess -> model -> postprocess -> smoothing -> sinks.
+"""One pipeline: source -> task (prepare, infer, track) -> sinks.
 
 From Python, iterate it::
 
     for seen in edgetm.Pipeline("models/banana", "camera:0"):
-        print(seen.smoothed_label, seen.result.score)
+        if seen.changed("label"):
+            print("now", seen.state.label)
 
-``edgetm run`` runs each pipeline in its own thread with ``start``/``stop`` and hands every
-observation to the sinks.
+``edgetm run`` runs each pipeline in its own thread (``start`` / ``stop``). Either way every
+observation goes to the pipeline's sinks: results at most ``max_rate_hz`` a second, retained-state
+changes always, and the newest frame to sinks that want frames. Items are fed under the source's
+delivery policy (see ``feed.py``). The loop never asks which task it runs.
 
-Timing policy: live sources are read with latest-frame semantics (the newest frame when the
-model is ready; older ones dropped and counted), waiting at most ``READ_TIMEOUT_S`` at a time
-so the loop stays responsive. Finite sources (files) are decoded and prepared one frame ahead
-in a helper thread, overlapping with inference.
+A model is swapped in with ``swap``: the new model is loaded and checked off the loop's thread
+(it loads, the task can run it on this source, it has labels if the running one has, and it runs
+on the latest item), then takes over between two items. On any failure the running model stays.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from edgetm.capture import EndOfStream, Frame, Source, SourceConfig, SourceState, open_source, parse_source
-from edgetm.errors import EdgetmError
+from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, parse_source
+from edgetm.config import PipelineConfig, PipelineOptions
+from edgetm.errors import ConfigError, EdgetmError, ModelError
+from edgetm.events import Observation, StateChange
 from edgetm.model.load import load_model
-from edgetm.model.model import Model, Task
-from edgetm.publish.base import PipelineInfo, Sink
-from edgetm.results import Observation
-from edgetm.runtime.commands import SetCommand
-from edgetm.runtime.prefetch import prefetch
-from edgetm.runtime.smoothing import CountSmoother, Smoother, SmoothingConfig
+from edgetm.model.model import Model
+from edgetm.model.options import ModelOptions
+from edgetm.plugins import Options, type_name
+from edgetm.publish import PipelineInfo, Sink, Sinks
+from edgetm.runtime.control import SetCommand
+from edgetm.runtime.feed import IDLE, Fed, Feed
 from edgetm.runtime.stats import PipelineStats
-from edgetm.vision.annotate import annotate, jpeg
-from edgetm.vision.classify import Classifier
-from edgetm.vision.detect import DetectOptions, Detector, Zone
-from edgetm.vision.preprocess import Prepared, PreprocessOptions
+from edgetm.tasks import AUTO, Task, build_task, choose
 
 log = logging.getLogger(__name__)
 
-READ_TIMEOUT_S = 0.5  # longest wait for a live frame before the loop checks in again
-STOP_TIMEOUT_S = 1.0
-# Smoothing needs the scores of more labels than are shown (the current label may drop out of
-# the shown top-k while still above the hysteresis line).
-SMOOTHING_TOP_K = 5
+STOP_TIMEOUT_S = 1.0  # how long stopping a pipeline waits for its thread and its source
+SWAP_TIMEOUT_S = 10.0  # how long a swap waits for the loop to reach the next item (one slow inference)
 ERROR_REPORT_INTERVAL_S = 1.0  # a model failing on every frame reports once a second, not 30 times
 
 
 class Pipeline:
     def __init__(
         self,
-        model: str | Path | Model,
-        source: str | SourceConfig | Source = "camera:0",
+        model: str | Path | ModelOptions | Model,
+        source: str | SourceOptions | Source = DEFAULT_SOURCE,
+        task: Options | str | None = None,
+        options: PipelineOptions | None = None,
         *,
         name: str = "default",
-        labels: str | Path | None = None,
-        top_k: int = 3,
-        threshold: float = 0.5,
-        preprocess: PreprocessOptions | None = None,
-        smoothing: SmoothingConfig | None = None,
-        max_rate_hz: float | None = None,
-        max_fps: float | None = None,
-        detect: DetectOptions | None = None,
-        zone: Zone | None = None,
-        snapshot: bool = False,
-        sinks: Sequence[Sink] = (),
-        num_threads: int | None = None,
-        delegate: str | None = None,
-        providers: Sequence[str] | None = None,
-        input_size: tuple[int, int] | None = None,
+        sinks: Sink | Sequence[Sink] = (),
     ) -> None:
+        """``task`` is the task's options (their type names the task), a task's name, or None to run
+        the task the model's kind calls for with its default options."""
         self.name = name
-        self.model = model if isinstance(model, Model) else load_model(
-            model, labels, num_threads=num_threads, delegate=delegate, providers=providers, input_size=input_size)
-        self.model_name = Path(self.model.source).name  # in every result: computed once
-        self.top_k = top_k
-        self.smoothing = smoothing or SmoothingConfig()
-        self.smoother = Smoother(self.smoothing, threshold)
-        self.zone = zone
-        self.snapshot = snapshot
-        self.task: Classifier | Detector
-        if self.model.task is Task.DETECT:
-            # A detector's threshold is its confidence threshold (``detect.conf``, default 0.25).
-            options = detect or DetectOptions()
-            self.task = Detector(self.model, options, preprocess)
-            self.smoother.threshold = options.conf
-            self.counter = CountSmoother(self.smoothing, options.classes or ())
+        self.options = options or PipelineOptions()
+        if isinstance(model, Model):
+            self.model_options: ModelOptions | None = None
         else:
-            self.task = Classifier(self.model, top_k=max(top_k, SMOOTHING_TOP_K), threshold=0.0,
-                                   preprocess=preprocess)
-        self.max_rate_hz = max_rate_hz
-        self.max_fps = max_fps
-        if isinstance(source, str):
-            source = parse_source(source)
-        self.source = source if isinstance(source, Source) else open_source(source)
-        self.sinks = list(sinks)
+            self.model_options = model if isinstance(model, ModelOptions) else ModelOptions(path=str(model))
+            model = load_model(self.model_options)
+        task_options = task if isinstance(task, Options) else choose(model, task or AUTO)
+        self.task: Task = build_task(model, task_options, self.options)
+        self.source = self._open(source)
+        if not issubclass(self.source.item, self.task.accepts):
+            self.source.stop(STOP_TIMEOUT_S)
+            raise ConfigError(f"the {type_name(type(task_options))} task takes {self.task.accepts.__name__.lower()}s, "
+                              f"but {self.source.name} gives {self.source.item.__name__.lower()}s")
+        self.sinks = sinks if isinstance(sinks, Sinks) else Sinks([sinks] if isinstance(sinks, Sink) else sinks)
+        self.model_name = Path(model.source).name  # in every result: computed once per model
         self.stats = PipelineStats()
+        self.max_rate_hz = self.options.max_rate_hz
         self.paused = False
         self.heartbeat = time.monotonic()
         self.finished = False
+        self.swaps = 0
+        self._retained: dict[str, str] = {}
+        self._states: deque[SourceState] = deque(maxlen=64)  # handed over by the capture thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._iterating = False
         self._last_published = 0.0
         self._last_error_report = 0.0
-        self.source.on_state(self._source_state)
+        self._reported_drops = 0
+        self._latest: Item | None = None
+        self._swap_lock = threading.Lock()
+        self._handover = threading.Lock()
+        self._pending: Task | None = None
+        self._switched = threading.Event()
+        self.source.on_state(self._states.append)  # the capture thread only hands the state over
+
+    @staticmethod
+    def _open(source: str | SourceOptions | Source) -> Source:
+        if isinstance(source, Source):
+            return source
+        return (parse_source(source) if isinstance(source, str) else source).open()
 
     @property
     def threshold(self) -> float:
-        return self.smoother.threshold
-
-    @property
-    def detecting(self) -> bool:
-        return isinstance(self.task, Detector)
+        return self.task.threshold
 
     def info(self) -> PipelineInfo:
-        counted = list(self.task.options.classes or ()) if isinstance(self.task, Detector) else []
-        return PipelineInfo(self.name, self.model_name, self.source.name, list(self.model.labels or []),
-                            self.smoothing.none_label, self.detecting, counted)
+        return PipelineInfo(self.name, self.model_name, self.source.name, tuple(self.task.entities()))
+
+    def status(self) -> dict:
+        """What the stats topic says of this pipeline; safe to call from any thread."""
+        return {
+            **self.stats.snapshot(),
+            "model": self.model_name,
+            "dropped_frames": self.source.dropped,
+            "source": self.source.state.value,
+            "source_reconnects": self.source.reconnects,
+            "paused": self.paused,
+            "swaps": self.swaps,
+            "state": dict(self._retained),
+        }
 
     # -- commands -------------------------------------------------------------------------------
     def apply(self, command: SetCommand) -> None:
-        """Change settings while running (from any thread)."""
+        """Change settings while running (from any thread). A model in the command is swapped in by
+        the caller first (``swap``), since loading takes a while."""
         if command.threshold is not None:
-            self.smoother.threshold = command.threshold
-            if isinstance(self.task, Detector):
-                self.task.options = replace(self.task.options, conf=command.threshold)
+            self.task.threshold = command.threshold
         if command.paused is not None:
             self.paused = command.paused
         if command.max_rate_hz is not None:
             self.max_rate_hz = command.max_rate_hz
-        log.info("pipeline %s: %s", self.name, command.model_dump(exclude_none=True))
+        log.info("pipeline %s: %s", self.name, command.model_dump(exclude_none=True, exclude={"model"}))
+
+    def swap(self, model: str | Path | ModelOptions | Model, timeout_s: float = SWAP_TIMEOUT_S) -> None:
+        """Run ``model`` from the next item on (call from any thread but the pipeline's own).
+
+        A path keeps this pipeline's runtime settings (threads, delegate, providers, input size)
+        and takes the labels found with the new model. Raises ``EdgetmError`` saying why the model
+        was refused; the running model then keeps running.
+        """
+        with self._swap_lock:
+            candidate = self._checked(self._load(model))
+            with self._handover:
+                self._switched.clear()
+                self._pending = candidate
+                running = self._iterating and not self.finished
+                if not running:
+                    self._switch()
+            if running and not self._switched.wait(timeout_s):
+                with self._handover:
+                    if self._pending is candidate:
+                        self._pending = None
+                        raise EdgetmError(f"pipeline {self.name} did not reach its next item within {timeout_s:.0f} s; "
+                                          "the running model stays")
+
+    def _load(self, model: str | Path | ModelOptions | Model) -> Model:
+        if isinstance(model, Model):
+            return model
+        if isinstance(model, ModelOptions):
+            return load_model(model)
+        base = self.model_options or ModelOptions(path=str(model))
+        return load_model(base.model_copy(update={"path": str(model), "labels": None}))
+
+    def _checked(self, model: Model) -> Task:
+        """The running task's twin on ``model``, once it has shown it can take over."""
+        running = self.task
+        candidate = build_task(model, running.options, self.options)
+        if not issubclass(self.source.item, candidate.accepts):
+            raise ConfigError(f"{model.source} takes {candidate.accepts.__name__.lower()}s, but {self.source.name} "
+                              f"gives {self.source.item.__name__.lower()}s")
+        if running.model.labels and not model.labels:
+            raise ModelError(f"{model.source} has no labels", "put its labels.txt beside it")
+        latest = self._latest
+        if latest is not None:
+            try:
+                candidate.infer(candidate.prepare(latest), latest)
+            except EdgetmError as error:
+                raise ModelError(f"{model.source} fails on the latest item: {error}") from None
+            except Exception as error:  # a runtime's own exception: the model cannot run here
+                raise ModelError(f"{model.source} fails on the latest item: {type(error).__name__}: {error}") from None
+        candidate.threshold = running.threshold  # a threshold set while running outlives the model
+        return candidate
+
+    def _switch(self) -> None:
+        """Hand over to the pending task, between two items (the handover lock is held)."""
+        new, old = self._pending, self.task
+        if new is None:
+            return
+        self._pending = None
+        new.adopt(old)
+        self.task = new
+        self.model_name = Path(new.model.source).name
+        self.swaps += 1
+        self._retained = new.retained()
+        self.sinks.add_pipeline(self.info())
+        cleared = [StateChange(key, None) for key in old.retained() if key not in self._retained]
+        if cleared:
+            self.sinks.state(self.name, cleared)
+        log.info("pipeline %s now runs %s", self.name, new.model.source)
+        self._switched.set()
 
     # -- the loop -------------------------------------------------------------------------------
-    def _source_state(self, state: SourceState) -> None:
-        for sink in self.sinks:
-            try:
-                sink.source_state(self.name, state)
-            except Exception:
-                log.exception("sink %s failed", type(sink).__name__)
-
     def _report(self, error: Exception) -> None:
-        self.stats.errors += 1
+        self.stats.error()
         now = time.monotonic()
         if now - self._last_error_report < ERROR_REPORT_INTERVAL_S:
             return
         self._last_error_report = now
         log.warning("pipeline %s: %s", self.name, error)
-        for sink in self.sinks:
-            try:
-                sink.error(str(error), {"pipeline": self.name})
-            except Exception:
-                log.exception("sink %s failed", type(sink).__name__)
+        self.sinks.error(str(error), {"pipeline": self.name})
 
-    def _read_and_prepare(self, _: int) -> tuple[Frame, Prepared]:
-        frame = self.source.read(READ_TIMEOUT_S)
-        assert frame is not None  # finite sources always return a frame or raise
-        return frame, self.task.prepare(frame.image)
+    def _check_in(self) -> None:
+        """Between items: hand source states to the sinks, report a STREAM source losing items,
+        and take over a swapped-in model."""
+        self.heartbeat = time.monotonic()
+        while self._states:
+            self.sinks.source_state(self.name, self._states.popleft())
+        dropped = self.source.dropped
+        if self.source.delivery is Delivery.STREAM and dropped > self._reported_drops:
+            self._report(EdgetmError(f"source {self.source.name} lost {dropped - self._reported_drops} items "
+                                     f"({dropped} in all): the pipeline cannot keep up"))
+            self._reported_drops = dropped
+        if self._pending is not None:
+            with self._handover:
+                self._switch()
 
-    def _frames(self) -> Iterator[tuple[Frame, Prepared] | Exception]:
-        """Prepared frames until the source ends or ``stop``; per-frame errors in their place."""
-        if not self.source.live:
-            for _, item in prefetch(itertools.count(), self._read_and_prepare):
-                if isinstance(item, EndOfStream):
-                    return
-                yield item
-                if self._stop.is_set():
-                    return
-            return
-        while not self._stop.is_set():
-            self.heartbeat = time.monotonic()
-            try:
-                frame = self.source.read(READ_TIMEOUT_S)
-            except EndOfStream:
-                return
-            if frame is None:
-                continue
-            if self.paused:
-                continue  # keep draining the camera, infer nothing
-            try:
-                prepared = self.task.prepare(frame.image)
-            except EdgetmError as error:
-                yield error
-                continue
-            yield frame, prepared
+    def _prepare(self, item: Item) -> tuple[Any, Task]:
+        task = self.task
+        return task.prepare(item), task
 
     def __iter__(self) -> Iterator[Observation]:
         self.source.start()
+        self._iterating = True
         next_slot = time.monotonic()
+        feed = Feed(self.source, self._prepare, self._stop, lambda: self.paused)
         try:
-            for item in self._frames():
-                self.heartbeat = time.monotonic()
-                if isinstance(item, Exception):
-                    if not isinstance(item, EdgetmError):
-                        raise item
-                    self._report(item)
+            for fed in feed:
+                self._check_in()
+                if fed is IDLE:
                     continue
-                while self.paused and not self._stop.is_set():
-                    self.heartbeat = time.monotonic()
-                    self._stop.wait(READ_TIMEOUT_S)
-                frame, prepared = item
+                if isinstance(fed, Exception):
+                    if not isinstance(fed, EdgetmError):
+                        raise fed
+                    self._report(fed)
+                    continue
+                assert isinstance(fed, Fed)
                 try:
-                    observation = self._observe(frame, prepared)
+                    observation = self._observe(fed)
                 except EdgetmError as error:
                     self._report(error)
                     continue
+                self._emit(observation, fed.item)
                 yield observation
-                if self.max_fps:
-                    next_slot = max(next_slot + 1.0 / self.max_fps, time.monotonic() - 1.0)
+                if self.options.max_fps:
+                    next_slot = max(next_slot + 1.0 / self.options.max_fps, time.monotonic() - 1.0)
                     self._stop.wait(max(0.0, next_slot - time.monotonic()))
         finally:
+            with self._handover:
+                self.finished = True
+                self._switch()  # a swap that arrived at the very end still happens
+            self._iterating = False
             self.source.stop(STOP_TIMEOUT_S)
-            self.finished = True
 
-    def _observe(self, frame: Frame, prepared: Prepared) -> Observation:
-        model = self.model_name
-        if isinstance(self.task, Detector):
-            found = self.task.infer(prepared, source=frame.name)
-            latency = dict(found.latency_ms)
-            counted = found.detections
-            if self.zone is not None:
-                inside = self.zone.contains(found.detections, found.image_size)
-                counted = [d for d, keep in zip(found.detections, inside, strict=True) if keep]
-            counts: dict[str, int] = {}
-            for detection in counted:
-                counts[detection.label] = counts.get(detection.label, 0) + 1
-            changed = self.counter.update(counts)
-            observation = Observation(self.name, model, self.source.name, frame.index, frame.wall, found,
-                                      latency_ms=latency, counts=counts, smoothed_counts=dict(self.counter.counts),
-                                      counts_changed=changed)
-            if changed and self.snapshot:
-                observation.snapshot = jpeg(annotate(frame.image, found.detections))
-        else:
-            full = self.task.infer(prepared, source=frame.name)
-            label_changed = self.smoother.update(full.scores())
-            latency = dict(full.latency_ms)
-            observation = Observation(self.name, model, self.source.name, frame.index, frame.wall,
-                                      full.limited(self.threshold, self.top_k), self.smoother.label,
-                                      label_changed, latency)
-        latency["capture_to_result"] = (time.monotonic() - frame.captured) * 1e3
+    def _observe(self, fed: Fed) -> Observation:
+        task, item, prepared = self.task, fed.item, fed.prepared
+        if isinstance(prepared, Exception):
+            raise prepared
+        if fed.prepared_by is not task:  # prepared for the model that was swapped out
+            prepared = task.prepare(item)
+        result = task.infer(prepared, item)
+        tracked = task.track(result, item)
+        self._latest = item
+        if tracked.changes:
+            self._retained = task.retained()
+        latency = dict(getattr(result, "latency_ms", {}))
+        latency["capture_to_result"] = (time.monotonic() - item.captured) * 1e3
         self.stats.record(latency)
-        return observation
+        return Observation(self.name, self.model_name, self.source.name, item.index, item.wall, tracked.result,
+                           tracked.state, tracked.changes, latency)
 
-    # -- running in a thread with sinks ---------------------------------------------------------
-    def _publish(self, observation: Observation) -> None:
+    def _emit(self, observation: Observation, item: Item) -> None:
         now = time.monotonic()
         rate = self.max_rate_hz
-        due = rate is None or now - self._last_published >= 1.0 / rate
-        if due:
+        if rate is None or now - self._last_published >= 1.0 / rate:
             self._last_published = now
-        for sink in self.sinks:
-            try:
-                if due:
-                    sink.result(observation)
-                if observation.label_changed and observation.smoothed_label is not None:
-                    sink.label(self.name, observation.smoothed_label)
-                if observation.counts_changed:
-                    sink.counts(self.name, observation.counts_changed)
-                if observation.snapshot is not None:
-                    sink.snapshot(self.name, observation.snapshot)
-            except Exception:
-                log.exception("sink %s failed", type(sink).__name__)
+            self.sinks.result(observation)
+        if observation.changes:
+            self.sinks.state(self.name, observation.changes)
+        if self.sinks.wants_frames:
+            self.sinks.frame(observation, item)
 
+    # -- running in a thread --------------------------------------------------------------------
     def run(self) -> None:
-        """Run until the source ends or ``stop``, publishing to the sinks."""
+        """Run until the source ends or ``stop``."""
         try:
-            for observation in self:
-                self._publish(observation)
+            for _ in self:
                 if self._stop.is_set():
                     break
         except Exception as error:  # the thread must report, not vanish
@@ -292,3 +322,12 @@ class Pipeline:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def build_pipeline(config: PipelineConfig, sinks: Sinks) -> Pipeline:
+    """A pipeline as a configuration describes it (the model is loaded here)."""
+    model = load_model(config.model)
+    pipeline = Pipeline(model, config.source, choose(model, config.task, config.task_options()), config.options(),
+                        name=config.name, sinks=sinks)
+    pipeline.model_options = config.model
+    return pipeline

@@ -1,10 +1,17 @@
-"""``edgetm run``: pipelines, shared sinks, commands, stats, signals and systemd supervision.
+"""``edgetm run``: pipelines, shared sinks, commands, model swaps, reloads, stats, signals and
+systemd supervision.
 
-Shutdown: SIGINT or SIGTERM stops the sources, gives the sinks ``FLUSH_TIMEOUT_S`` to send what
-they hold and ``offline``, and returns 0, well inside two seconds. The main loop wakes every
-``TICK_S`` to publish stats when due, handle a reload, and tell systemd's watchdog that every
-pipeline is still making progress (a pipeline that has not looped for ``STUCK_AFTER_S`` withholds
-the ping, so systemd restarts the service).
+Threads: each pipeline runs in its own; the MQTT network thread only validates commands and hands
+the slow ones (a model swap, a reload) to one control thread, which does them one at a time, so a
+swap never overlaps a reload. The main loop wakes every ``TICK_S`` to publish stats when due,
+check watched model files, and tell systemd's watchdog that every pipeline still makes progress
+(one that has not looped for ``STUCK_AFTER_S`` withholds the ping, so systemd restarts us).
+
+Reloads rebuild only the pipelines whose configuration changed, and a change of model alone is a
+swap into the running pipeline (its source stays open). Everything new is built before anything
+running is touched: a reload that fails changes nothing, and nothing is read from disk again to
+fall back. Shutdown: SIGINT or SIGTERM stops the sources, gives the sinks ``FLUSH_TIMEOUT_S`` to
+send what they hold and ``offline``, and returns 0, well inside two seconds.
 """
 
 from __future__ import annotations
@@ -13,106 +20,164 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edgetm import __version__
 from edgetm.config import Config, PipelineConfig, load_config
 from edgetm.errors import EdgetmError
-from edgetm.publish.base import Sink
-from edgetm.publish.mqtt import MqttConfig, MqttSink
-from edgetm.publish.stdout import JsonlConfig, StdoutConfig, jsonl_sink, stdout_sink
+from edgetm.plugins import local_path
+from edgetm.publish import SinkContext, Sinks
 from edgetm.runtime import systemd
-from edgetm.runtime.commands import parse_reload, parse_set
-from edgetm.runtime.pipeline import Pipeline
+from edgetm.runtime.control import SetCommand, parse_reload, parse_set
+from edgetm.runtime.pipeline import STOP_TIMEOUT_S, Pipeline, build_pipeline
 from edgetm.runtime.stats import ProcessStats
+from edgetm.runtime.watch import FileWatch
 
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
 FLUSH_TIMEOUT_S = 1.0
-STOP_TIMEOUT_S = 0.5
 STUCK_AFTER_S = 30.0
-
-
-def build_pipeline(config: PipelineConfig, sinks: list[Sink]) -> Pipeline:
-    m = config.model
-    return Pipeline(
-        m.path, config.source, name=config.name, labels=m.labels, top_k=config.top_k, threshold=config.threshold,
-        preprocess=config.preprocess.options(m.input_size), smoothing=config.smoothing,
-        max_rate_hz=config.max_rate_hz, max_fps=config.max_fps, detect=config.detect.options(),
-        zone=config.zone.zone() if config.zone else None, snapshot=config.snapshot, sinks=sinks, num_threads=m.threads,
-        delegate=m.delegate, providers=m.providers, input_size=m.input_size,
-    )
 
 
 class Service:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = config_path
+        self.folder = config_path.parent if config_path is not None else Path.cwd()
         self.stop_requested = threading.Event()
-        self._reload_requested = threading.Event()
         self.process = ProcessStats()
         self.started = time.monotonic()
-        self.sinks: list[Sink] = []
+        self.sinks = Sinks()
         self.pipelines: dict[str, Pipeline] = {}
+        self._watches: dict[str, FileWatch] = {}
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetm-control")
 
     # -- building -------------------------------------------------------------------------------
     def _open_sinks(self) -> None:
-        for sink in self.config.sinks:
-            if isinstance(sink, MqttConfig):
-                self.sinks.append(MqttSink(sink, self.config.device_id, on_command=self.command))
-            elif isinstance(sink, StdoutConfig):
-                self.sinks.append(stdout_sink(sink))
-            elif isinstance(sink, JsonlConfig):
-                self.sinks.append(jsonl_sink(sink))
+        context = SinkContext(self.config.device_id, self.command)
+        self.sinks = Sinks(options.open(context) for options in self.config.sinks)
 
-    def _start_pipelines(self, configs: list[PipelineConfig]) -> None:
-        built = {c.name: build_pipeline(c, self.sinks) for c in configs}  # all load, or none start
-        for pipeline in built.values():
-            for sink in self.sinks:
-                sink.add_pipeline(pipeline.info())
-            pipeline.start()
-        self.pipelines = built
+    def _start(self, pipeline: Pipeline, config: PipelineConfig) -> None:
+        self.sinks.add_pipeline(pipeline.info())
+        pipeline.start()
+        self.pipelines[pipeline.name] = pipeline
+        if config.model.watch:
+            self._watches[pipeline.name] = FileWatch(config.model.path)
+        else:
+            self._watches.pop(pipeline.name, None)
+
+    def _build_all(self, configs: list[PipelineConfig]) -> list[Pipeline]:
+        """Every pipeline built, or none: one that fails releases those built before it."""
+        built: list[Pipeline] = []
+        try:
+            for config in configs:
+                try:
+                    built.append(build_pipeline(config, self.sinks))
+                except EdgetmError as error:
+                    raise EdgetmError(f"pipeline {config.name}: {error}") from None
+        except BaseException:
+            for pipeline in built:
+                pipeline.stop(STOP_TIMEOUT_S)
+            raise
+        return built
 
     # -- commands (called from the MQTT network thread) -----------------------------------------
     def command(self, pipeline: str | None, payload: bytes) -> None:
+        """Validate a command; do it now if it is quick, else hand it to the control thread."""
         if pipeline is None:
             parse_reload(payload)
             if self.config_path is None:
                 raise EdgetmError("nothing to reload: edgetm was started without --config")
-            self._reload_requested.set()
+            self._control.submit(self._guarded, "reload", self._reload)
             return
         command = parse_set(payload)
         target = self.pipelines.get(pipeline)
         if target is None:
             raise EdgetmError(f"no pipeline named '{pipeline}'")
-        target.apply(command)
+        if command.model is None:
+            target.apply(command)
+            return
+        self._control.submit(self._guarded, f"swap in pipeline {pipeline}", self._swap, pipeline, command)
+
+    def _guarded(self, what: str, work, *args) -> None:
+        """Run control work on the control thread: every failure is said on the error topic."""
+        try:
+            work(*args)
+        except EdgetmError as error:
+            self._error(f"{what} refused: {error}")
+        except Exception as error:  # a bug: keep running, say so
+            log.exception("%s failed", what)
+            self._error(f"{what} failed: {type(error).__name__}: {error}")
+
+    def _swap(self, name: str, command: SetCommand) -> None:
+        pipeline = self.pipelines.get(name)
+        if pipeline is None:
+            raise EdgetmError(f"no pipeline named '{name}'")
+        assert command.model is not None
+        path = local_path(self.folder, command.model)
+        pipeline.swap(path)
+        self._remember_model(name, path)
+        rest = command.model_copy(update={"model": None})
+        if any(getattr(rest, field) is not None for field in type(rest).model_fields):
+            pipeline.apply(rest)
+
+    def _remember_model(self, name: str, path: str) -> None:
+        """What runs now, so that a reload compares against it."""
+        pipelines = [p.model_copy(update={"model": p.model.model_copy(update={"path": path, "labels": None})})
+                     if p.name == name else p for p in self.config.pipelines]
+        self.config = self.config.model_copy(update={"pipelines": pipelines})
 
     def _reload(self) -> None:
         assert self.config_path is not None
         try:
             config = load_config(self.config_path)
         except EdgetmError as error:
-            self._error(f"reload refused, still running the previous configuration: {error}")
-            return
+            raise EdgetmError(f"still running the previous configuration: {error}") from None
         if config.sinks != self.config.sinks or config.device_id != self.config.device_id:
             log.warning("reload: sink and device changes take effect after a restart")
-        old = self.pipelines
-        for pipeline in old.values():
-            pipeline.stop(STOP_TIMEOUT_S)
+        old = {p.name: p for p in self.config.pipelines}
+        new = {p.name: p for p in config.pipelines}
+        swaps = [c for name, c in new.items() if name in old and c != old[name]
+                 and c.model_copy(update={"model": old[name].model}) == old[name]]
+        rebuilt = [c for name, c in new.items() if c != old.get(name) and c not in swaps]
         try:
-            self._start_pipelines(config.pipelines)
+            built = self._build_all(rebuilt)
         except EdgetmError as error:
-            self._error(f"reload failed, restarting the previous configuration: {error}")
-            self._start_pipelines(self.config.pipelines)
-            return
-        self.config = config.model_copy(update={"sinks": self.config.sinks, "device_id": self.config.device_id})
-        log.info("configuration reloaded")
+            raise EdgetmError(f"still running the previous configuration: {error}") from None
+        for name in [n for n in old if n not in new]:
+            self._watches.pop(name, None)
+            self.pipelines.pop(name).stop(STOP_TIMEOUT_S)
+            self.sinks.remove_pipeline(name)
+        for pipeline, pipeline_config in zip(built, rebuilt, strict=True):
+            if pipeline.name in self.pipelines:  # stopped first: a camera opens only once
+                self.pipelines[pipeline.name].stop(STOP_TIMEOUT_S)
+            self._start(pipeline, pipeline_config)
+        running = {**old, **{c.name: c for c in rebuilt}}
+        running = {name: running[name] for name in new}
+        for pipeline_config in swaps:
+            try:
+                self.pipelines[pipeline_config.name].swap(pipeline_config.model)
+                self.pipelines[pipeline_config.name].model_options = pipeline_config.model
+                running[pipeline_config.name] = pipeline_config
+            except EdgetmError as error:
+                self._error(f"reload: pipeline {pipeline_config.name} keeps its model: {error}")
+        self.config = config.model_copy(update={"sinks": self.config.sinks, "device_id": self.config.device_id,
+                                                "pipelines": list(running.values())})
+        log.info("configuration reloaded: %d rebuilt, %d swapped, %d removed", len(rebuilt), len(swaps),
+                 len([n for n in old if n not in new]))
 
     def _error(self, message: str) -> None:
         log.error("%s", message)
-        for sink in self.sinks:
-            sink.error(message)
+        self.sinks.error(message)
+
+    def _check_watches(self) -> None:
+        for name, watch in list(self._watches.items()):
+            if watch.changed():
+                log.info("pipeline %s: %s changed; swapping it in", name, watch.path)
+                self._control.submit(self._guarded, f"swap in pipeline {name}", self._swap, name,
+                                     SetCommand(model=str(watch.path)))
 
     # -- supervision ----------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -122,22 +187,13 @@ class Service:
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started, 1),
             **self.process.snapshot(),
-            "pipelines": {
-                name: {
-                    **p.stats.snapshot(),
-                    "dropped_frames": p.source.dropped,
-                    "source": p.source.state.value,
-                    "source_reconnects": getattr(p.source, "reconnects", 0),
-                    "paused": p.paused,
-                    "label": p.smoother.label,
-                }
-                for name, p in self.pipelines.items()
-            },
+            "sink_failures": dict(self.sinks.failures),
+            "pipelines": {name: p.status() for name, p in list(self.pipelines.items())},
         }
 
     def _healthy(self) -> bool:
         now = time.monotonic()
-        return all(p.finished or now - p.heartbeat < STUCK_AFTER_S for p in self.pipelines.values())
+        return all(p.finished or now - p.heartbeat < STUCK_AFTER_S for p in list(self.pipelines.values()))
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -150,7 +206,8 @@ class Service:
         self._install_signals()
         try:
             self._open_sinks()
-            self._start_pipelines(self.config.pipelines)
+            for pipeline, config in zip(self._build_all(self.config.pipelines), self.config.pipelines, strict=True):
+                self._start(pipeline, config)
         except BaseException:
             self._close()
             raise
@@ -161,20 +218,17 @@ class Service:
         try:
             while not self.stop_requested.wait(TICK_S):
                 now = time.monotonic()
-                if self._reload_requested.is_set():
-                    self._reload_requested.clear()
-                    self._reload()
+                self._check_watches()
                 if now >= next_stats:
                     next_stats = now + self.config.stats_interval_s
                     payload = self.stats()
-                    for sink in self.sinks:
-                        sink.stats(payload)
+                    self.sinks.stats(payload)
                     summary = ", ".join(f"{n} {p['fps']} fps {p['source']}" for n, p in payload["pipelines"].items())
                     systemd.notify(f"STATUS={summary}")
                 if watchdog and now >= next_ping and self._healthy():
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2
-                if all(p.finished for p in self.pipelines.values()):
+                if all(p.finished for p in list(self.pipelines.values())):
                     break
         finally:
             systemd.notify("STOPPING=1")
@@ -182,13 +236,10 @@ class Service:
         return 0
 
     def _close(self) -> None:
-        for pipeline in self.pipelines.values():
+        self._control.shutdown(wait=False, cancel_futures=True)
+        for pipeline in list(self.pipelines.values()):
             pipeline.stop(STOP_TIMEOUT_S)
-            stats = pipeline.stats
-            log.info("pipeline %s: %d results at %.1f fps, %d errors, %d frames dropped", pipeline.name,
-                     stats.results, stats.overall_fps(), stats.errors, pipeline.source.dropped)
-        for sink in self.sinks:
-            try:
-                sink.close(FLUSH_TIMEOUT_S)
-            except Exception:
-                log.exception("closing %s failed", type(sink).__name__)
+            stats = pipeline.stats.snapshot()
+            log.info("pipeline %s: %d results at %.1f fps, %d errors, %d items dropped", pipeline.name,
+                     stats["results"], pipeline.stats.overall_fps(), stats["errors"], pipeline.source.dropped)
+        self.sinks.close(FLUSH_TIMEOUT_S)

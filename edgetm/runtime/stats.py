@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
 from collections import deque
 
@@ -30,9 +31,11 @@ class Rolling:
 
 
 class PipelineStats:
-    """Counters and timings of one pipeline; ``snapshot`` is the JSON for the stats topic."""
+    """Counters and timings of one pipeline. The loop records, the stats timer takes snapshots from
+    another thread: both hold the lock (a stage seen for the first time changes the dictionary)."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.stages: dict[str, Rolling] = {}
         self.result_times: deque[float] = deque(maxlen=WINDOW)
         self.results = 0
@@ -42,14 +45,19 @@ class PipelineStats:
 
     def record(self, latency_ms: dict[str, float]) -> None:
         now = time.monotonic()
-        self.results += 1
-        self.result_times.append(now)
-        self.first_at = self.first_at or now
-        self.last_at = now
-        for stage, value in latency_ms.items():
-            self.stages.setdefault(stage, Rolling()).add(value)
+        with self._lock:
+            self.results += 1
+            self.result_times.append(now)
+            self.first_at = self.first_at or now
+            self.last_at = now
+            for stage, value in latency_ms.items():
+                self.stages.setdefault(stage, Rolling()).add(value)
 
-    def fps(self) -> float:
+    def error(self) -> None:
+        with self._lock:
+            self.errors += 1
+
+    def _fps(self) -> float:
         times = self.result_times
         if len(times) < 2 or time.monotonic() - times[-1] > 5.0:
             return 0.0
@@ -62,12 +70,13 @@ class PipelineStats:
         return (self.results - 1) / (self.last_at - self.first_at)
 
     def snapshot(self) -> dict:
-        return {
-            "fps": self.fps(),
-            "results": self.results,
-            "errors": self.errors,
-            "latency_ms": {stage: rolling.percentiles() for stage, rolling in self.stages.items()},
-        }
+        with self._lock:
+            return {
+                "fps": self._fps(),
+                "results": self.results,
+                "errors": self.errors,
+                "latency_ms": {stage: rolling.percentiles() for stage, rolling in self.stages.items()},
+            }
 
 
 class ProcessStats:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from edgetm.errors import ConfigError
-from edgetm.model.model import Model, Task
+from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import TensorSpec
+from edgetm.plugins import Options
 from edgetm.results import Classification, Prediction
 from edgetm.vision.preprocess import Prepared, PreprocessOptions, Preprocessor
 
@@ -38,33 +41,30 @@ def ranking(values: np.ndarray, k: int) -> list[int]:
     return np.argsort(descending, kind="stable")[:k].tolist()
 
 
+class ClassifyOptions(Options):
+    """What a classifier reports of each image."""
+
+    type: Literal["classify"] = "classify"
+    top_k: int = Field(3, ge=1, le=1000, description="predictions to report, best first")
+    threshold: float = Field(0.0, ge=0.0, le=1.0, description="hide predictions scoring below this; when the best "
+                             "one does, there is no label")
+
+
 class Classifier:
-    """Classifies BGR frames with a loaded model.
+    """Classifies BGR frames with a loaded model."""
 
-    ``threshold`` hides predictions scoring below it; when the best does, ``label`` is None.
-    """
-
-    def __init__(
-        self,
-        model: Model,
-        *,
-        top_k: int = 5,
-        threshold: float = 0.0,
-        preprocess: PreprocessOptions | None = None,
-    ) -> None:
-        if model.task not in (Task.CLASSIFY, Task.UNKNOWN) or len(model.outputs) != 1:
+    def __init__(self, model: Model, options: ClassifyOptions | None = None,
+                 preprocess: PreprocessOptions | None = None) -> None:
+        if model.task not in (TaskKind.CLASSIFY, TaskKind.UNKNOWN) or len(model.outputs) != 1:
             raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier",
                               "use the command for its task")
         if sum(d > 1 for d in model.outputs[0].shape) > 1:
             raise ConfigError(f"{model.source} outputs shape {list(model.outputs[0].shape)}, not a score vector",
                               "a classifier has one output of one score per class")
-        if top_k < 1:
-            raise ConfigError(f"top_k must be at least 1 (got {top_k})")
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be between 0 and 1 (got {threshold})")
         self.model = model
-        self.k = top_k
-        self.threshold = threshold
+        self.options = options = options or ClassifyOptions()
+        self.k = options.top_k
+        self.threshold = options.threshold
         self.preprocessor = Preprocessor(model, preprocess)
         self._output = model.outputs[0]
         self._softmaxed = _is_quantized_softmax(self._output)

@@ -20,14 +20,16 @@ from __future__ import annotations
 import enum
 import math
 import time
-from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from edgetm.errors import ConfigError, LabelsError
 from edgetm.model.model import Family, Model, ModelFormat
 from edgetm.model.spec import TensorSpec
+from edgetm.plugins import Options
 from edgetm.results import Detection, Detections
 from edgetm.vision.nms import batched_nms, descending, nms
 from edgetm.vision.preprocess import ColorOrder, Prepared, PreprocessOptions, Preprocessor, ResizeMode
@@ -49,30 +51,39 @@ class BoxUnits(enum.Enum):
     PIXELS = "pixels"  # model input pixels
 
 
-@dataclass(frozen=True)
-class DetectOptions:
-    """Ultralytics' defaults: confidence 0.25, IoU 0.45, 300 detections, class-aware NMS."""
+class ZoneOptions(Options):
+    points: list[tuple[float, float]] = Field(min_length=3, max_length=1000, description="polygon corners "
+                                              "[[x, y], ...]")
+    units: Literal["fraction", "pixels"] = Field("fraction", description="fractions of the frame (0..1) or pixels")
 
-    conf: float = 0.25
-    iou: float = 0.45
-    agnostic: bool = False
-    classes: tuple[str, ...] | None = None  # keep only these labels
-    max_det: int = 300
-    layout: DetectLayout | None = None
-    boxes: BoxUnits = BoxUnits.AUTO
+    def zone(self) -> Zone:
+        return Zone(self.points, fractions=self.units == "fraction")
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.conf <= 1.0 or not 0.0 <= self.iou <= 1.0:
-            raise ConfigError("conf and iou must be between 0 and 1")
-        if self.max_det < 1:
-            raise ConfigError("max_det must be at least 1")
+
+class DetectOptions(Options):
+    """What a detector keeps, and in a pipeline what it counts. Confidence, IoU and the number of
+    detections default to Ultralytics' own."""
+
+    type: Literal["detect"] = "detect"
+    conf: float = Field(0.25, ge=0.0, le=1.0, description="confidence threshold")
+    iou: float = Field(0.45, ge=0.0, le=1.0, description="NMS IoU threshold")
+    agnostic: bool = Field(False, description="NMS across classes instead of per class")
+    classes: tuple[str, ...] | None = Field(None, min_length=1, description="keep (and count) only these labels")
+    max_det: int = Field(300, ge=1, le=10000, description="most detections per image")
+    layout: DetectLayout | None = Field(None, description="output layout: yolov8, yolov5, yolox, end2end, ssd "
+                                        "(default: from the model's shapes)")
+    boxes: BoxUnits = Field(BoxUnits.AUTO, description="box units of the output: normalized or pixels (default: "
+                            "normalized for TFLite, pixels for ONNX)")
+    zone: ZoneOptions | None = Field(None, description="pipelines: count only objects whose box centre is inside "
+                                     "this polygon (a detector itself returns every detection)")
+    snapshot: bool = Field(False, description="pipelines: publish an annotated JPEG when the counts change")
 
 
 def _yolox_cells(width: int, height: int) -> int:
     return sum(math.ceil(height / s) * math.ceil(width / s) for s in YOLOX_STRIDES)
 
 
-def detect_layout(model: Model) -> DetectLayout:
+def output_layout(model: Model) -> DetectLayout:
     """The output layout of a detector, from its outputs' shapes."""
     outputs = model.outputs
     if len(outputs) == 4:
@@ -116,14 +127,14 @@ class Detector:
                  preprocess: PreprocessOptions | None = None) -> None:
         self.model = model
         self.options = options = options or DetectOptions()
-        self.layout = options.layout or detect_layout(model)
+        self.layout = options.layout or output_layout(model)
         self._check_shapes()
         self.num_classes = self._num_classes()
         if self.layout is not DetectLayout.SSD and model.labels and len(model.labels) != self.num_classes:
             raise LabelsError(f"{model.labels_source} has {len(model.labels)} labels but the model detects "
                               f"{self.num_classes} classes", "use the labels the model was trained with")
         self.allowed = self._allowed_classes()
-        self.preprocessor = Preprocessor(model, self._stride_aligned(self._preprocess_defaults(preprocess)))
+        self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess))
         width, height = self.preprocessor.width, self.preprocessor.height
         units = options.boxes
         if units is BoxUnits.AUTO:
@@ -161,25 +172,14 @@ class Detector:
     def _preprocess_defaults(self, given: PreprocessOptions | None) -> PreprocessOptions:
         given = given or PreprocessOptions()
         if self.layout is DetectLayout.YOLOX:  # YOLOX trains on raw BGR, padded at the bottom and right
-            return replace(given, resize=given.resize or ResizeMode.LETTERBOX, normalize=given.normalize or "raw",
-                           color=given.color or ColorOrder.BGR, centre=False)
+            custom = given.normalize is not None or given.mean is not None
+            return given.model_copy(update={"resize": given.resize or ResizeMode.LETTERBOX,
+                                            "normalize": given.normalize if custom else "raw",
+                                            "color": given.color or ColorOrder.BGR,
+                                            "centre": given.centre if given.centre is not None else False})
         if self.layout is DetectLayout.SSD:  # TF object detection models stretch the frame
-            return replace(given, resize=given.resize or ResizeMode.SQUASH)
-        return replace(given, resize=given.resize or ResizeMode.LETTERBOX)
-
-    def _stride_aligned(self, options: PreprocessOptions) -> PreprocessOptions:
-        """A dynamic-input model runs at sides rounded up to its stride (32 unless its metadata says),
-        as its feature maps need."""
-        spec = self.model.input
-        if not spec.is_dynamic or self.layout is DetectLayout.SSD:
-            return options
-        try:
-            stride = int(self.model.metadata.get("stride", 32))
-        except (TypeError, ValueError):
-            stride = 32
-        width, height = options.size or spec.image_size() or (0, 0)
-        aligned = (math.ceil(width / stride) * stride, math.ceil(height / stride) * stride)
-        return replace(options, size=aligned) if aligned != spec.image_size() else options
+            return given.model_copy(update={"resize": given.resize or ResizeMode.SQUASH})
+        return given.model_copy(update={"resize": given.resize or ResizeMode.LETTERBOX})
 
     @cached_property
     def _yolox_grid(self) -> tuple[np.ndarray, np.ndarray]:

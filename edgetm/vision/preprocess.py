@@ -11,12 +11,15 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from edgetm.errors import ConfigError, ImageError
-from edgetm.model.model import Family, Model, Task
+from edgetm.model.model import Family, Model, TaskKind
 from edgetm.model.spec import Layout, TensorSpec
+from edgetm.plugins import Options
 from edgetm.vision.resample import fit_box, resize_lanczos
 
 
@@ -77,17 +80,32 @@ NORMALIZATIONS: dict[str, Normalization] = {
 PIXELS = "pixels"
 
 
-@dataclass(frozen=True)
-class PreprocessOptions:
-    """Choices a user may override; None means "decide from the model"."""
+class PreprocessOptions(Options):
+    """How frames become the model's input. Each setting left out is chosen from the model."""
 
-    resize: ResizeMode | None = None
-    interpolation: Interpolation = Interpolation.LINEAR
-    normalize: str | Normalization | None = None
-    color: ColorOrder | None = None
-    size: tuple[int, int] | None = None  # (width, height) for models with dynamic input
-    pad_value: int = 114  # letterbox grey, as Ultralytics trains with
-    centre: bool = True  # letterbox in the middle (Ultralytics) or in the top-left corner (YOLOX)
+    resize: ResizeMode | None = Field(None, description="crop: centre crop (Teachable Machine); squash: stretch; "
+                                      "letterbox: fit and pad (default: letterbox for detectors, else crop)")
+    interpolation: Interpolation = Field(Interpolation.LINEAR, description="resampling filter; pil: Pillow's "
+                                         "Lanczos, exactly as Teachable Machine's Python snippet, slow")
+    normalize: Literal["tm", "unit", "imagenet", "raw", "pixels"] | None = Field(
+        None, description="tm: [-1, 1]; unit: [0, 1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs take "
+        "raw pixels (default: from the model)")
+    mean: tuple[float, float, float] | None = Field(None, description="custom mean in pixel units, R,G,B (with std)")
+    std: tuple[float, float, float] | None = Field(None, description="custom std in pixel units, R,G,B (with mean)")
+    color: ColorOrder | None = Field(None, description="channel order the model takes (default: rgb; bgr for YOLOX)")
+    pad_value: int = Field(114, ge=0, le=255, description="letterbox grey, as Ultralytics trains with")
+    centre: bool | None = Field(None, description="letterbox in the middle (Ultralytics) or, if false, the "
+                                "top-left corner (default: top-left for YOLOX)")
+
+    @model_validator(mode="after")
+    def _mean_with_std(self) -> PreprocessOptions:
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("mean and std go together")
+        if self.std is not None and min(self.std) <= 0:
+            raise ValueError("std values must be positive")
+        if self.mean is not None and self.normalize is not None:
+            raise ValueError("give normalize or mean and std, not both")
+        return self
 
 
 @dataclass(frozen=True)
@@ -122,22 +140,19 @@ class Transform:
         return out
 
 
-def _resolve_normalize(value: str | Normalization | None, model: Model, spec: TensorSpec) -> str | Normalization:
-    if isinstance(value, Normalization):
-        return value
-    if value is not None:
-        if value == PIXELS:
-            return PIXELS
-        if value not in NORMALIZATIONS:
-            raise ConfigError(f"unknown normalisation '{value}'",
-                              f"use one of: {', '.join([*NORMALIZATIONS, PIXELS])}, or give mean and std")
-        return NORMALIZATIONS[value]
+def _resolve_normalize(options: PreprocessOptions, model: Model, spec: TensorSpec) -> str | Normalization:
+    if options.mean is not None and options.std is not None:
+        return Normalization(options.mean, options.std)
+    if options.normalize == PIXELS:
+        return PIXELS
+    if options.normalize is not None:
+        return NORMALIZATIONS[options.normalize]
     if model.family is Family.ULTRALYTICS:
         return NORMALIZATIONS["unit"]
     if np.issubdtype(spec.dtype, np.integer):
         return PIXELS
     # Float detectors (YOLO exports) train on [0, 1]; classifiers on Teachable Machine's [-1, 1].
-    return NORMALIZATIONS["unit"] if model.task is Task.DETECT else NORMALIZATIONS["tm"]
+    return NORMALIZATIONS["unit"] if model.task is TaskKind.DETECT else NORMALIZATIONS["tm"]
 
 
 def _value_table(norm: str | Normalization, spec: TensorSpec, channels: int) -> np.ndarray | None:
@@ -177,22 +192,16 @@ class Preprocessor:
         spec = model.input
         layout = spec.layout
         if layout is Layout.OTHER:
-            raise ConfigError(f"input '{spec.name}' with shape {list(spec.shape)} is not an image tensor")
+            raise ConfigError(f"{model.source}: input '{spec.name}' with shape {list(spec.shape)} is not an image")
         self.spec = spec
         self.layout = layout
         size = spec.image_size()
         assert size is not None
-        if options.size and spec.is_dynamic and tuple(options.size) != size:
-            width, height = options.size
-            shape = (1, height, width, spec.shape[3]) if layout is Layout.NHWC else (1, spec.shape[1], height, width)
-            model.resize(shape)
-            spec = self.spec = model.input
-            size = (width, height)
         self.width, self.height = size
         self.channels = spec.shape[3] if layout is Layout.NHWC else spec.shape[1]
         if self.channels not in (1, 3):
             raise ConfigError(f"input '{spec.name}' has {self.channels} channels; edgetm feeds 1 or 3")
-        default_resize = ResizeMode.LETTERBOX if model.task is Task.DETECT else ResizeMode.CROP
+        default_resize = ResizeMode.LETTERBOX if model.task is TaskKind.DETECT else ResizeMode.CROP
         self.resize = options.resize or default_resize
         self.interpolation = options.interpolation
         self._flag = None if options.interpolation is Interpolation.PIL else {
@@ -202,8 +211,8 @@ class Preprocessor:
         }[options.interpolation]
         self.color = options.color or ColorOrder.RGB
         self.pad_value = options.pad_value
-        self.centre = options.centre
-        self.normalize = _resolve_normalize(options.normalize, model, spec)
+        self.centre = options.centre is not False
+        self.normalize = _resolve_normalize(options, model, spec)
         uniform = self.normalize == PIXELS or (isinstance(self.normalize, Normalization) and self.normalize.uniform)
         # A single-channel table applies to every channel, at two thirds of a per-channel one's cost.
         self._table = _value_table(self.normalize, spec, 1 if uniform else self.channels)

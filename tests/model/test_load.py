@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgetm.errors import LabelsError, ModelError
-from edgetm.model import Family, Layout, ModelFormat, Task, load_model
+from edgetm.model import Family, Layout, ModelFormat, TaskKind, load_model
 from edgetm.train.export_tflite import to_tflite
 from tests.modelkit import (
     custom_op_tflite,
@@ -39,7 +39,7 @@ def test_float_tflite_specs(tm_folder: Path):
     model = load_model(tm_folder / "model_unquant.tflite")
     assert model.format is ModelFormat.TFLITE
     assert model.family is Family.TEACHABLE_MACHINE
-    assert model.task is Task.CLASSIFY
+    assert model.task is TaskKind.CLASSIFY
     assert model.labels == ["Unripe", "Ripe", "Overripe", "No banana"]
     spec = model.input
     assert spec.dtype == np.float32 and spec.layout is Layout.NHWC
@@ -102,7 +102,7 @@ def test_onnx_nchw_and_nhwc_with_embedded_labels(tmp_path: Path, net):
         assert model.input.layout is layout
         assert model.input.is_dynamic
         assert model.labels == net.labels and model.labels_source == "embedded"
-        assert model.task is Task.CLASSIFY
+        assert model.task is TaskKind.CLASSIFY
 
 
 def test_dynamic_onnx_input_size(tmp_path: Path, net):
@@ -128,7 +128,7 @@ def test_int8_tflite_from_ai_edge_quantizer(tmp_path: Path, net):
     model = load_model(write(tmp_path, "int8.tflite", int8_tflite(net)))
     assert model.input.dtype == np.int8 and model.outputs[0].dtype == np.int8
     assert model.input.quantization is not None
-    assert model.task is Task.CLASSIFY
+    assert model.task is TaskKind.CLASSIFY
 
 
 def test_label_preference_and_mismatch(tmp_path: Path, net):
@@ -148,7 +148,7 @@ def test_label_preference_and_mismatch(tmp_path: Path, net):
 
 def test_runtime_options(tmp_path: Path, net):
     path = write(tmp_path, "m.tflite", to_tflite(net))
-    assert load_model(path, num_threads=1).backend.describe()["threads"] == 1
+    assert load_model(path, threads=1).backend.describe()["threads"] == 1
     onnx_path = write(tmp_path, "m.onnx", onnx_model(net))
     assert load_model(onnx_path, providers=["CPUExecutionProvider"]).backend.describe()["providers"] == [
         "CPUExecutionProvider"]
@@ -231,4 +231,4 @@ def test_ultralytics_metadata_yaml_beside_a_tflite_model(tmp_path: Path, net):
         "author: Ultralytics\ntask: classify\nimgsz:\n- 32\n- 32\nnames:\n  0: apple\n  1: pear\n  2: plum\n  3: fig\n")
     model = load_model(tmp_path / "best_float32.tflite")
     assert model.labels == ["apple", "pear", "plum", "fig"]
-    assert model.family is Family.ULTRALYTICS and model.task is Task.CLASSIFY
+    assert model.family is Family.ULTRALYTICS and model.task is TaskKind.CLASSIFY

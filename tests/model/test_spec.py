@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgetm.model.spec import Layout, Quantization, TensorSpec, detect_layout
+from edgetm.model.spec import Layout, Quantization, TensorSpec, tensor_layout
 
 
 @pytest.mark.parametrize(
@@ -19,8 +19,8 @@ from edgetm.model.spec import Layout, Quantization, TensorSpec, detect_layout
         ((1, 84, 8400), Layout.OTHER),
     ],
 )
-def test_detect_layout(shape, layout):
-    assert detect_layout(shape) is layout
+def test_tensor_layout(shape, layout):
+    assert tensor_layout(shape) is layout
 
 
 @pytest.mark.parametrize("dtype, scale, zero", [(np.uint8, 1 / 128, 128), (np.uint8, 1 / 255, 0),

@@ -13,16 +13,17 @@ import numpy as np
 import pytest
 
 from edgetm.capture import (
+    Delivery,
     EndOfStream,
     SourceState,
     open_source,
     parse_source,
 )
-from edgetm.capture.camera import CameraConfig, CameraSource
-from edgetm.capture.images import ImagesConfig
-from edgetm.capture.picamera import Picamera2Config
-from edgetm.capture.stream import StreamConfig
-from edgetm.capture.video import VideoConfig
+from edgetm.capture.camera import CameraOptions, CameraSource
+from edgetm.capture.images import ImagesOptions
+from edgetm.capture.network import NetworkOptions
+from edgetm.capture.picamera import Picamera2Options
+from edgetm.capture.video import VideoOptions
 from edgetm.errors import ConfigError, ImageError, SourceError
 from tests.conftest import DEMO
 
@@ -88,8 +89,8 @@ def test_parse_source_strings(tmp_path: Path):
     assert parse_source("camera").device == 0
     assert parse_source("/dev/video1").device == "/dev/video1"
     assert parse_source("picamera2:1").camera == 1
-    assert parse_source("rtsp://cam.local/stream").type == "stream"
-    assert parse_source("https://example.org/video.mjpg").type == "stream"
+    assert parse_source("rtsp://cam.local/stream").type == "network"
+    assert parse_source("https://example.org/video.mjpg").type == "network"
     assert parse_source(str(tmp_path / "clip.mp4")).type == "video"
     assert parse_source(str(DEMO / "samples")).type == "images"
     assert parse_source(str(DEMO / "samples" / "*.jpg")).type == "images"
@@ -99,13 +100,13 @@ def test_parse_source_strings(tmp_path: Path):
 
 def test_stream_urls_carry_no_password():
     with pytest.raises(ConfigError, match="contains a password"):
-        StreamConfig(url="rtsp://admin:hunter2@cam/stream")
+        NetworkOptions(url="rtsp://admin:hunter2@cam/stream")
     variable = "CAM_PASSWORD"
-    assert StreamConfig(url="rtsp://admin@cam/stream", password_env=variable).url == "rtsp://admin@cam/stream"
+    assert NetworkOptions(url="rtsp://admin@cam/stream", password_env=variable).url == "rtsp://admin@cam/stream"
 
 
 def test_camera_settings_reach_opencv(camera):
-    source = CameraSource(CameraConfig(device=0, width=320, height=240, fps=15, fourcc="MJPG", **FAST))
+    source = CameraSource(CameraOptions(device=0, width=320, height=240, fps=15, fourcc="MJPG", **FAST))
     source.start()
     assert source.read(2.0) is not None
     source.stop()
@@ -116,7 +117,7 @@ def test_camera_settings_reach_opencv(camera):
 
 
 def test_a_camera_that_fails_comes_back(camera):
-    source = open_source(CameraConfig(device=0, **FAST))
+    source = open_source(CameraOptions(device=0, **FAST))
     states: list[SourceState] = []
     source.on_state(states.append)
     source.start()
@@ -136,7 +137,7 @@ def test_a_camera_that_fails_comes_back(camera):
 
 def test_backoff_doubles_to_its_limit(camera):
     camera.plugged = False
-    source = open_source(CameraConfig(device=0, reconnect_initial_s=0.05, reconnect_max_s=0.2))
+    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.05, reconnect_max_s=0.2))
     source.start()
     time.sleep(1.0)
     source.stop()
@@ -146,7 +147,7 @@ def test_backoff_doubles_to_its_limit(camera):
 
 def test_latest_frame_wins_and_drops_are_counted(camera):
     camera.interval = 0.002
-    source = open_source(CameraConfig(device=0, **FAST))
+    source = open_source(CameraOptions(device=0, **FAST))
     source.start()
     indices = []
     for _ in range(5):
@@ -159,7 +160,7 @@ def test_latest_frame_wins_and_drops_are_counted(camera):
 
 
 def test_a_silent_camera_goes_stale(camera):
-    source = open_source(CameraConfig(device=0, reconnect_initial_s=0.05, stale_after_s=0.2))
+    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.05, stale_after_s=0.2))
     states: list[SourceState] = []
     source.on_state(states.append)
     source.start()
@@ -175,7 +176,7 @@ def test_a_silent_camera_goes_stale(camera):
 
 
 def test_video_file_every_frame_in_order(banana_video: Path):
-    source = open_source(VideoConfig(path=str(banana_video)))
+    source = open_source(VideoOptions(path=str(banana_video)))
     indices = []
     with pytest.raises(EndOfStream):
         while True:
@@ -184,8 +185,8 @@ def test_video_file_every_frame_in_order(banana_video: Path):
 
 
 def test_paced_video_plays_at_its_frame_rate(banana_video: Path):
-    source = open_source(VideoConfig(path=str(banana_video), realtime=True))
-    assert source.live
+    source = open_source(VideoOptions(path=str(banana_video), realtime=True))
+    assert source.delivery is Delivery.LATEST
     source.start()
     start = time.monotonic()
     frames = 0
@@ -201,17 +202,17 @@ def test_paced_video_plays_at_its_frame_rate(banana_video: Path):
 
 def test_missing_video_file(tmp_path: Path):
     with pytest.raises(SourceError, match="does not exist"):
-        open_source(VideoConfig(path=str(tmp_path / "none.mp4")))
+        open_source(VideoOptions(path=str(tmp_path / "none.mp4")))
     (tmp_path / "bad.mp4").write_bytes(b"not a video")
     with pytest.raises(SourceError, match="not a video"):
-        open_source(VideoConfig(path=str(tmp_path / "bad.mp4")))
+        open_source(VideoOptions(path=str(tmp_path / "bad.mp4")))
 
 
 def test_images_with_a_bad_file(tmp_path: Path):
     for name in ("a.jpg", "c.jpg"):
         (tmp_path / name).write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
     (tmp_path / "b.jpg").write_bytes(b"broken")
-    source = open_source(ImagesConfig(paths=[str(tmp_path)]))
+    source = open_source(ImagesOptions(paths=[str(tmp_path)]))
     assert source.read(1.0).name.endswith("a.jpg")
     with pytest.raises(ImageError):
         source.read(1.0)
@@ -263,7 +264,7 @@ def test_picamera2(monkeypatch):
     fail = threading.Event()
     module = fake_picamera2(fail)
     monkeypatch.setitem(sys.modules, "picamera2", module)
-    source = open_source(Picamera2Config(camera=1, width=320, height=240, fps=20, **FAST))
+    source = open_source(Picamera2Options(camera=1, width=320, height=240, fps=20, **FAST))
     source.start()
     frame = source.read(2.0)
     assert frame.image.shape == (240, 320, 3)
@@ -281,17 +282,18 @@ def test_picamera2(monkeypatch):
 def test_picamera2_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "picamera2", None)
     with pytest.raises(ConfigError, match="python3-picamera2"):
-        open_source(Picamera2Config())
+        open_source(Picamera2Options())
 
 
 def test_python_api_pipeline(banana_video: Path):
     import edgetm
 
-    with edgetm.Pipeline(str(DEMO), str(banana_video), threshold=0.6) as pipeline:
+    options = edgetm.PipelineOptions(smoothing=edgetm.SmoothingOptions(threshold=0.6))
+    with edgetm.Pipeline(str(DEMO), str(banana_video), options=options) as pipeline:
         seen = list(pipeline)
     assert [s.frame for s in seen] == list(range(30))
     assert seen[0].label == "Ripe" and seen[-1].label == "Unripe"
-    changes = [s.smoothed_label for s in seen if s.label_changed]
+    changes = [s.state.label for s in seen if s.changed("label")]
     assert changes == ["Ripe", "Unripe"]
     assert seen[-1].latency_ms["capture_to_result"] > 0
 
@@ -335,7 +337,7 @@ def test_sinks_hear_of_source_states_on_the_pipeline_thread_not_the_capture_thre
             self.threads.append(threading.current_thread().name)
 
     recorder = Recorder()
-    pipeline = edgetm.Pipeline(str(DEMO), CameraConfig(device=0, **FAST), sinks=[recorder])
+    pipeline = edgetm.Pipeline(str(DEMO), CameraOptions(device=0, **FAST), sinks=[recorder])
     pipeline.start()
     try:
         wait_until(lambda: recorder.threads)

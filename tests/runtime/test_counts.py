@@ -1,5 +1,5 @@
 from edgetm.results import Detection
-from edgetm.runtime.smoothing import CountSmoother, SmoothingConfig, SmoothingMode
+from edgetm.tasks.smoothing import CountSmoother, SmoothingMode, SmoothingOptions
 from edgetm.vision.detect import Zone
 
 
@@ -8,7 +8,7 @@ def feed(smoother: CountSmoother, sequence: list[dict[str, int]]) -> list[dict[s
 
 
 def test_counts_change_after_k_results():
-    smoother = CountSmoother(SmoothingConfig(k=2))
+    smoother = CountSmoother(SmoothingOptions(k=2))
     changes = feed(smoother, [{"person": 2}, {"person": 2}, {"person": 3}, {"person": 2}, {"person": 3},
                               {"person": 3}, {}, {}])
     assert changes == [{}, {"person": 2}, {}, {}, {}, {"person": 3}, {}, {"person": 0}]
@@ -16,15 +16,15 @@ def test_counts_change_after_k_results():
 
 
 def test_counted_classes_start_at_zero():
-    smoother = CountSmoother(SmoothingConfig(k=1), ["car", "bus"])
+    smoother = CountSmoother(SmoothingOptions(k=1), ["car", "bus"])
     assert smoother.update({"car": 1}) == {"car": 1, "bus": 0}
 
 
 def test_average_and_off():
-    average = CountSmoother(SmoothingConfig(mode=SmoothingMode.AVERAGE, window=4))
+    average = CountSmoother(SmoothingOptions(mode=SmoothingMode.AVERAGE, window=4))
     changes = feed(average, [{"car": 4}, {"car": 0}, {"car": 4}, {"car": 4}])
     assert changes == [{"car": 4}, {"car": 2}, {"car": 3}, {}]
-    off = CountSmoother(SmoothingConfig(mode=SmoothingMode.OFF))
+    off = CountSmoother(SmoothingOptions(mode=SmoothingMode.OFF))
     assert feed(off, [{"car": 1}, {"car": 2}, {"car": 2}]) == [{"car": 1}, {"car": 2}, {}]
 
 

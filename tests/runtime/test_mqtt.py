@@ -180,12 +180,13 @@ def test_home_assistant_discovery(broker, banana_video: Path):
 
 @pytest.mark.parametrize("queue_size, sent, held", [(5, 20, 5), (0, 10, 0)])
 def test_results_held_while_disconnected_are_bounded(queue_size, sent, held):
-    from edgetm.publish.mqtt import MqttConfig, MqttSink
-    from edgetm.results import Classification, Observation
+    from edgetm.events import Observation
+    from edgetm.publish.mqtt import MqttOptions, MqttSink
+    from edgetm.results import Classification
     from tests.broker import free_port
 
-    sink = MqttSink(MqttConfig(url=f"mqtt://127.0.0.1:{free_port()}", queue_size=queue_size), "lonely")
-    observation = Observation("p", "m", "s", 0, time.time(), Classification("a", 0, 1.0, []), "a", False)
+    sink = MqttSink(MqttOptions(url=f"mqtt://127.0.0.1:{free_port()}", queue_size=queue_size), "lonely")
+    observation = Observation("p", "m", "s", 0, time.time(), Classification("a", 0, 1.0, []))
     start = time.monotonic()
     for _ in range(sent):
         sink.result(observation)
@@ -202,7 +203,7 @@ def test_reload_applies_a_new_config_and_refuses_a_bad_one(broker, banana_video:
     def write(threshold) -> None:
         config_file.write_text(yaml.safe_dump({
             "device_id": "testdev",
-            "pipelines": [{"name": "bananas", "model": str(DEMO), "threshold": threshold,
+            "pipelines": [{"name": "bananas", "model": str(DEMO), "smoothing": {"threshold": threshold},
                            "source": looping_video(banana_video)}],
             "sinks": [mqtt_sink(broker)],
         }))
@@ -231,7 +232,7 @@ def test_pipelines_share_one_connection(broker, banana_video: Path):
     config = {
         "device_id": "testdev",
         "pipelines": [pipeline(looping_video(banana_video), name="kitchen"),
-                      pipeline(looping_video(banana_video), name="garage", threshold=0.9)],
+                      pipeline(looping_video(banana_video), name="garage", smoothing={"threshold": 0.9})],
         "sinks": [mqtt_sink(broker)],
     }
     probe = Probe(broker.port, [f"{BASE}/#"])
@@ -256,8 +257,8 @@ def test_detector_counts_snapshots_and_discovery(broker, banana_video: Path, tmp
     config = {
         "device_id": "testdev",
         "pipelines": [{"name": "yard", "model": str(model), "source": looping_video(banana_video),
-                       "detect": {"classes": ["dog", "cat"]}, "snapshot": True,
-                       "zone": {"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}}],
+                       "detect": {"classes": ["dog", "cat"], "snapshot": True,
+                                  "zone": {"points": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}}}],
         "sinks": [mqtt_sink(broker, homeassistant={"enabled": True})],
     }
     probe = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])

@@ -4,7 +4,7 @@ import socket
 import threading
 import time
 
-from edgetm.publish.mqtt import MqttConfig, MqttSink
+from edgetm.publish.mqtt import MqttOptions, MqttSink
 
 
 class OldBroker:
@@ -57,7 +57,7 @@ class OldBroker:
 
 def test_falls_back_to_3_1_1():
     broker = OldBroker()
-    sink = MqttSink(MqttConfig(url=f"mqtt://127.0.0.1:{broker.port}"), "oldtimer")
+    sink = MqttSink(MqttOptions(url=f"mqtt://127.0.0.1:{broker.port}"), "oldtimer")
     deadline = time.monotonic() + 10
     while not sink.connected and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -69,7 +69,7 @@ def test_falls_back_to_3_1_1():
 
 def test_3_1_1_can_be_chosen():
     broker = OldBroker()
-    sink = MqttSink(MqttConfig(url=f"mqtt://127.0.0.1:{broker.port}", protocol="3.1.1"), "oldtimer")
+    sink = MqttSink(MqttOptions(url=f"mqtt://127.0.0.1:{broker.port}", protocol="3.1.1"), "oldtimer")
     deadline = time.monotonic() + 10
     while not sink.connected and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,7 +1,7 @@
-from edgetm.runtime.smoothing import Smoother, SmoothingConfig, SmoothingMode
+from edgetm.tasks.smoothing import LabelSmoother, SmoothingMode, SmoothingOptions
 
 
-def feed(smoother: Smoother, sequence: list[dict[str, float]]) -> list[str | None]:
+def feed(smoother: LabelSmoother, sequence: list[dict[str, float]]) -> list[str | None]:
     """The label after each result."""
     out = []
     for scores in sequence:
@@ -15,19 +15,19 @@ UNRIPE = {"unripe": 0.9, "ripe": 0.1}
 
 
 def test_a_label_must_hold_k_results():
-    smoother = Smoother(SmoothingConfig(k=3), threshold=0.5)
+    smoother = LabelSmoother(SmoothingOptions(k=3, threshold=0.5))
     assert feed(smoother, [RIPE, RIPE, RIPE, UNRIPE, UNRIPE, RIPE, UNRIPE, UNRIPE, UNRIPE]) == [
         None, None, "ripe", "ripe", "ripe", "ripe", "ripe", "ripe", "unripe"]
 
 
 def test_update_reports_changes_only():
-    smoother = Smoother(SmoothingConfig(k=2), threshold=0.5)
+    smoother = LabelSmoother(SmoothingOptions(k=2, threshold=0.5))
     assert [smoother.update(s) for s in (RIPE, RIPE, RIPE, UNRIPE, UNRIPE, UNRIPE)] == [
         False, True, False, False, True, False]
 
 
 def test_hysteresis_keeps_the_current_label():
-    smoother = Smoother(SmoothingConfig(k=2, hysteresis=0.15), threshold=0.6)
+    smoother = LabelSmoother(SmoothingOptions(k=2, hysteresis=0.15, threshold=0.6))
     feed(smoother, [RIPE, RIPE])
     # ripe falls to 0.5: below the threshold but above 0.6 - 0.15, so it holds even against unripe at 0.5.
     wobbling = {"ripe": 0.5, "unripe": 0.5}
@@ -39,14 +39,14 @@ def test_hysteresis_keeps_the_current_label():
 
 
 def test_none_label_and_threshold_changes():
-    smoother = Smoother(SmoothingConfig(k=1, hysteresis=0.0, none_label="nothing"), threshold=0.95)
+    smoother = LabelSmoother(SmoothingOptions(k=1, hysteresis=0.0, none_label="nothing", threshold=0.95))
     assert feed(smoother, [RIPE]) == ["nothing"]
     smoother.threshold = 0.5
     assert feed(smoother, [RIPE]) == ["ripe"]
 
 
 def test_moving_average():
-    smoother = Smoother(SmoothingConfig(mode=SmoothingMode.AVERAGE, window=4, hysteresis=0.0), threshold=0.5)
+    smoother = LabelSmoother(SmoothingOptions(mode=SmoothingMode.AVERAGE, window=4, hysteresis=0.0, threshold=0.5))
     # One odd frame inside a ripe run does not flip the average.
     labels = feed(smoother, [RIPE, RIPE, UNRIPE, RIPE, UNRIPE, UNRIPE, UNRIPE])
     assert labels[:5] == ["ripe"] * 5
@@ -54,5 +54,5 @@ def test_moving_average():
 
 
 def test_off_follows_every_result():
-    smoother = Smoother(SmoothingConfig(mode=SmoothingMode.OFF), threshold=0.5)
+    smoother = LabelSmoother(SmoothingOptions(mode=SmoothingMode.OFF, threshold=0.5))
     assert feed(smoother, [RIPE, UNRIPE, RIPE, {"ripe": 0.2}]) == ["ripe", "unripe", "ripe", "none"]

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 
-from edgetm.publish.mqtt import MqttConfig, MqttSink
+from edgetm.publish.mqtt import MqttOptions, MqttSink
 from edgetm.runtime.stats import PipelineStats
 
 
@@ -64,7 +64,7 @@ def test_closing_the_mqtt_sink_is_bounded_when_the_broker_does_not_answer():
     server, fillers, port = dead_broker()
     try:
         for _ in range(3):
-            sink = MqttSink(MqttConfig(url=f"mqtt://127.0.0.1:{port}"), "dead")
+            sink = MqttSink(MqttOptions(url=f"mqtt://127.0.0.1:{port}"), "dead")
             time.sleep(0.3)  # the network thread is now stuck connecting
             start = time.monotonic()
             sink.close(0.5)

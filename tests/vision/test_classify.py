@@ -6,7 +6,7 @@ import pytest
 from edgetm.errors import ConfigError
 from edgetm.model import Layout, load_model
 from edgetm.train.export_tflite import to_tflite
-from edgetm.vision.classify import Classifier, to_probabilities
+from edgetm.vision.classify import Classifier, ClassifyOptions, to_probabilities
 from edgetm.vision.preprocess import PreprocessOptions
 from tests.modelkit import (
     expected_scores,
@@ -30,7 +30,7 @@ def solid(bgr, size=(64, 48)) -> np.ndarray:
 
 def test_known_answers_from_a_float_model(tmp_path: Path):
     net = mean_colour_net(WEIGHTS, BIAS)
-    classifier = Classifier(load_model(write(tmp_path, "m.tflite", to_tflite(net))), top_k=4)
+    classifier = Classifier(load_model(write(tmp_path, "m.tflite", to_tflite(net))), ClassifyOptions(top_k=4))
     result = classifier(solid((0, 64, 255)), source="x.jpg")  # red-ish: R=255, G=64, B=0
     expected = expected_scores(net, (np.array([255, 64, 0]) - 127.5) / 127.5)
     assert result.label == "class 0" and result.index == 0
@@ -45,7 +45,7 @@ def test_known_answers_from_a_float_model(tmp_path: Path):
 
 def test_logits_get_a_softmax(tmp_path: Path):
     net = mean_colour_net(WEIGHTS * 3, BIAS, softmax=False)
-    classifier = Classifier(load_model(write(tmp_path, "m.onnx", onnx_model(net))), top_k=4)
+    classifier = Classifier(load_model(write(tmp_path, "m.onnx", onnx_model(net))), ClassifyOptions(top_k=4))
     result = classifier(solid((255, 0, 0)))  # blue
     logits = expected_scores(net, (np.array([0, 0, 255]) - 127.5) / 127.5)
     probabilities = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
@@ -65,17 +65,17 @@ def test_distributions_are_left_alone():
 def test_threshold_and_top_k(tmp_path: Path):
     net = mean_colour_net(np.zeros((3, 3)), np.array([1.0, 1.0, 0.0]))  # two tied best classes
     model = load_model(write(tmp_path, "m.tflite", to_tflite(net)))
-    result = Classifier(model, top_k=3)(solid((1, 2, 3)))
+    result = Classifier(model, ClassifyOptions(top_k=3))(solid((1, 2, 3)))
     assert [p.index for p in result.top] == [0, 1, 2]  # ties keep class order
-    result = Classifier(model, top_k=1, threshold=0.2)(solid((1, 2, 3)))
+    result = Classifier(model, ClassifyOptions(top_k=1, threshold=0.2))(solid((1, 2, 3)))
     assert [p.index for p in result.top] == [0]
-    result = Classifier(model, top_k=3, threshold=0.9)(solid((1, 2, 3)))
+    result = Classifier(model, ClassifyOptions(top_k=3, threshold=0.9))(solid((1, 2, 3)))
     assert result.label is None and result.index is None and result.top == []
     assert result.score == pytest.approx(np.exp(1) / (2 * np.exp(1) + 1), abs=1e-5)
-    with pytest.raises(ConfigError):
-        Classifier(model, top_k=0)
-    with pytest.raises(ConfigError):
-        Classifier(model, threshold=1.5)
+    with pytest.raises(ValueError, match="top_k"):
+        ClassifyOptions(top_k=0)
+    with pytest.raises(ValueError, match="threshold"):
+        ClassifyOptions(threshold=1.5)
 
 
 def test_every_export_of_one_network_agrees(tmp_path: Path):
@@ -92,7 +92,7 @@ def test_every_export_of_one_network_agrees(tmp_path: Path):
     }
     scores = {}
     for name, path in variants.items():
-        classifier = Classifier(load_model(path, input_size=(32, 32)), top_k=4)
+        classifier = Classifier(load_model(path, input_size=(32, 32)), ClassifyOptions(top_k=4))
         scores[name] = np.array([[p.score for p in sorted(classifier(im).top, key=lambda p: p.index)]
                                  for im in images])
     for name in ("nchw", "nhwc"):
@@ -106,11 +106,12 @@ def test_both_teachable_machine_uint8_vintages(tmp_path: Path):
     minus1 = mean_colour_net(WEIGHTS, BIAS)
     unit = mean_colour_net(WEIGHTS, BIAS)
     image = solid((40, 200, 90))
-    float_minus1 = Classifier(load_model(write(tmp_path, "a.tflite", to_tflite(minus1))), top_k=4)
-    float_unit = Classifier(load_model(write(tmp_path, "b.tflite", to_tflite(unit))), top_k=4,
+    float_minus1 = Classifier(load_model(write(tmp_path, "a.tflite", to_tflite(minus1))), ClassifyOptions(top_k=4))
+    float_unit = Classifier(load_model(write(tmp_path, "b.tflite", to_tflite(unit))), ClassifyOptions(top_k=4),
                             preprocess=PreprocessOptions(normalize="unit"))
-    q_minus1 = Classifier(load_model(write(tmp_path, "qa.tflite", uint8_tflite(minus1, (1 / 128, 128)))), top_k=4)
-    q_unit = Classifier(load_model(write(tmp_path, "qb.tflite", uint8_tflite(unit, (1 / 255, 0)))), top_k=4)
+    four = ClassifyOptions(top_k=4)
+    q_minus1 = Classifier(load_model(write(tmp_path, "qa.tflite", uint8_tflite(minus1, (1 / 128, 128)))), four)
+    q_unit = Classifier(load_model(write(tmp_path, "qb.tflite", uint8_tflite(unit, (1 / 255, 0)))), four)
     for reference, quantized in ((float_minus1, q_minus1), (float_unit, q_unit)):
         a, b = reference(image), quantized(image)
         assert a.label == b.label

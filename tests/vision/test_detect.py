@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from edgetm.errors import ConfigError, LabelsError
-from edgetm.model import Task, load_model
-from edgetm.vision.detect import DetectLayout, DetectOptions, Detector, detect_layout
+from edgetm.model import TaskKind, load_model
+from edgetm.vision.detect import DetectLayout, DetectOptions, Detector, output_layout
 from tests.modelkit import constant_output_onnx, constant_outputs_tflite, write
 
 NAMES = ["cat", "dog", "bird"]
@@ -43,7 +43,7 @@ OBJECTS = [
 
 def test_yolov8_onnx(tmp_path: Path):
     model = load_model(write(tmp_path, "v8.onnx", constant_output_onnx(v8_raw(OBJECTS), names=NAMES)))
-    assert model.task is Task.DETECT and detect_layout(model) is DetectLayout.YOLOV8
+    assert model.task is TaskKind.DETECT and output_layout(model) is DetectLayout.YOLOV8
     detector = Detector(model)
     assert detector.preprocessor.describe()["resize"] == "letterbox"
     result = detector(frame(), source="f.jpg")
@@ -84,7 +84,7 @@ def test_yolov5_onnx(tmp_path: Path):
     raw[0, 1] = [161, 121, 64, 32, 0.85, 0.0, 0.0, 0.8]  # same bird, 0.68: suppressed
     raw[0, 2] = [60, 200, 40, 40, 0.2, 0.0, 1.0, 0.0]  # objectness too low
     model = load_model(write(tmp_path, "v5.onnx", constant_output_onnx(raw, names=NAMES)))
-    assert detect_layout(model) is DetectLayout.YOLOV5
+    assert output_layout(model) is DetectLayout.YOLOV5
     assert boxes_of(Detector(model)(frame())) == [("bird", 0.72, [256.0, 128.0, 384.0, 192.0])]
 
 
@@ -96,7 +96,7 @@ def test_yolox_onnx(tmp_path: Path):
     raw[0, 64 + 1 * 4 + 2] = [0.0, 0.0, 0.0, 0.0, 0.8, 1.0, 0.0, 0.0]  # stride 16, cell (2, 1): cat, 16x16
     (tmp_path / "labels.txt").write_text("cat\ndog\nbird\n")
     model = load_model(write(tmp_path, "yolox.onnx", constant_output_onnx(raw, size=(64, 64))))
-    assert detect_layout(model) is DetectLayout.YOLOX
+    assert output_layout(model) is DetectLayout.YOLOX
     detector = Detector(model)
     assert detector.preprocessor.describe()["color"] == "bgr"
     assert detector.preprocessor.describe()["normalize"] == {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
@@ -111,7 +111,7 @@ def test_end_to_end_onnx(tmp_path: Path):
     raw[0, 1] = [130, 106, 190, 134, 0.85, 2]  # overlapping: NMS was the graph's business, both stay
     raw[0, 2] = [30, 180, 80, 220, 0.2, 1]
     model = load_model(write(tmp_path, "e2e.onnx", constant_output_onnx(raw, names=NAMES)))
-    assert detect_layout(model) is DetectLayout.END_TO_END
+    assert output_layout(model) is DetectLayout.END_TO_END
     result = Detector(model)(frame())
     assert [d.label for d in result.detections] == ["bird", "bird"]
     assert boxes_of(result)[0] == ("bird", 0.9, [256.0, 128.0, 384.0, 192.0])
@@ -165,7 +165,7 @@ def test_tflite_ssd(tmp_path: Path, order):
     raws = [boxes, classes, scores, count]
     (tmp_path / "labels.txt").write_text((Path(__file__).parents[2] / "models" / "coco.txt").read_text())
     model = load_model(write(tmp_path, "ssd.tflite", constant_outputs_tflite([raws[i] for i in order], (32, 32))))
-    assert detect_layout(model) is DetectLayout.SSD
+    assert output_layout(model) is DetectLayout.SSD
     detector = Detector(model)
     assert detector.preprocessor.describe()["resize"] == "squash"
     result = detector(frame(640, 480))

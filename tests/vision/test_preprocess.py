@@ -54,14 +54,18 @@ def test_named_normalisations(identity, name, mean, std):
 
 
 def test_custom_mean_std(identity):
-    norm = Normalization((100.0, 110.0, 120.0), (2.0, 4.0, 8.0))
-    tensor, _ = Preprocessor(identity, PreprocessOptions(normalize=norm))(solid((200, 150, 100)))
+    options = PreprocessOptions(mean=(100.0, 110.0, 120.0), std=(2.0, 4.0, 8.0))
+    tensor, _ = Preprocessor(identity, options)(solid((200, 150, 100)))
     assert np.allclose(tensor[0, 0, 0], [(100 - 100) / 2, (150 - 110) / 4, (200 - 120) / 8])
 
 
-def test_unknown_normalisation_is_a_config_error(identity):
-    with pytest.raises(ConfigError, match="unknown normalisation 'weird'"):
-        Preprocessor(identity, PreprocessOptions(normalize="weird"))
+def test_bad_normalisations_are_refused_where_they_are_written():
+    with pytest.raises(ValueError, match="normalize"):
+        PreprocessOptions(normalize="weird")
+    with pytest.raises(ValueError, match="mean and std go together"):
+        PreprocessOptions(mean=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="positive"):
+        PreprocessOptions(mean=(1.0, 2.0, 3.0), std=(1.0, 0.0, 1.0))
 
 
 def test_centre_crop_keeps_the_middle(identity):
@@ -118,8 +122,9 @@ def test_nchw_models_get_planar_tensors(tmp_path: Path):
 
 
 def test_dynamic_model_takes_the_requested_size(tmp_path: Path):
-    model = load_model(write(tmp_path, "id.onnx", onnx_model(identity_net((8, 6)), Layout.NCHW, dynamic=True)))
-    pre = Preprocessor(model, PreprocessOptions(size=(20, 10)))
+    path = write(tmp_path, "id.onnx", onnx_model(identity_net((8, 6)), Layout.NCHW, dynamic=True))
+    model = load_model(path, input_size=(20, 10))
+    pre = Preprocessor(model)
     tensor, _ = pre(solid((1, 2, 3)))
     assert tensor.shape == (1, 3, 10, 20)
     assert model.run(tensor)[0].shape == (1, 3, 10, 20)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edgetm.model import load_model
-from edgetm.vision.detect import DetectLayout, DetectOptions, Detector, detect_layout
+from edgetm.vision.detect import DetectLayout, DetectOptions, Detector, output_layout
 from edgetm.vision.image import read_image
 from tests.conftest import ROOT
 
@@ -27,7 +27,7 @@ def results(zoo: Path) -> dict:
     out = {}
     for name in YOLO:
         model = load_model(zoo / "yolov8n-tflite" / name)
-        assert detect_layout(model) is DetectLayout.YOLOV8
+        assert output_layout(model) is DetectLayout.YOLOV8
         detector = Detector(model)
         out[name] = {image: detector(read_image(zoo / "images" / image)) for image in ("bus.jpg", "zidane.jpg")}
     return out
@@ -81,7 +81,6 @@ def test_counting_people_in_a_zone(zoo: Path, tmp_path: Path):
     import cv2
 
     import edgetm
-    from edgetm.vision.detect import Zone
 
     video = tmp_path / "street.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
@@ -91,13 +90,13 @@ def test_counting_people_in_a_zone(zoo: Path, tmp_path: Path):
             writer.write(frame)
     writer.release()
     model = zoo / "yolov8n-tflite" / "yolov8n_full_integer_quant.tflite"
-    half = Zone([(0, 0), (0.5, 0), (0.5, 1), (0, 1)])
-    everywhere = [seen.counts.get("person", 0) for seen in edgetm.Pipeline(model, str(video))]
+    half = edgetm.ZoneOptions(points=[(0, 0), (0.5, 0), (0.5, 1), (0, 1)])
+    everywhere = [seen.state.counts.get("person", 0) for seen in edgetm.Pipeline(model, str(video))]
     assert everywhere[:8] == [4] * 8 and everywhere[8:] == [2] * 8
-    seen = list(edgetm.Pipeline(model, str(video), zone=half, detect=DetectOptions(classes=("person",))))
-    assert [s.counts.get("person", 0) for s in seen] == [3] * 8 + [1] * 8
-    changes = [s.counts_changed for s in seen if s.counts_changed]
-    assert changes == [{"person": 3}, {"person": 1}]  # after three frames each, as smoothing asks
+    seen = list(edgetm.Pipeline(model, str(video), DetectOptions(classes=("person",), zone=half)))
+    assert [s.state.counts.get("person", 0) for s in seen] == [3] * 8 + [1] * 8
+    changes = [[(c.key, c.payload) for c in s.changes] for s in seen if s.changes]
+    assert changes == [[("count/person", "3")], [("count/person", "1")]]  # after three frames each, as smoothing asks
 
 
 def test_dynamic_input_is_stride_aligned(zoo: Path):

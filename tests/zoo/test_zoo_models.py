@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgetm.errors import ModelError
-from edgetm.model import Family, Layout, Task, load_model
-from edgetm.vision.classify import Classifier
+from edgetm.model import Family, Layout, TaskKind, load_model
+from edgetm.vision.classify import Classifier, ClassifyOptions
 from edgetm.vision.image import read_image
 from edgetm.vision.preprocess import Interpolation, PreprocessOptions
 
@@ -30,7 +30,7 @@ def test_mobilenet_v2_quant_metadata(mobilenet):
     assert mobilenet.labels_source == "embedded" and len(mobilenet.labels) == 1001
     assert mobilenet.labels[0] == "background"
     assert mobilenet.input.dtype == np.uint8 and mobilenet.input.quantization.zero_point == 128
-    assert mobilenet.task is Task.CLASSIFY
+    assert mobilenet.task is TaskKind.CLASSIFY
 
 
 @pytest.mark.parametrize("image, label, score", MOBILENET_V2)
@@ -68,7 +68,7 @@ def test_teachable_machine_exports(zoo: Path, folder, labels, dtype):
     assert model.labels == labels
     assert model.input.dtype == dtype
     assert model.input.signature == (-1, 224, 224, 3)
-    result = Classifier(model, top_k=2)(read_image(zoo / "tm-keras-aitoy" / "table.jpg"))
+    result = Classifier(model, ClassifyOptions(top_k=2))(read_image(zoo / "tm-keras-aitoy" / "table.jpg"))
     assert result.label in labels
     assert sum(p.score for p in result.top) == pytest.approx(1.0, abs=0.01)
     assert all(0.0 <= p.score <= 1.0 for p in result.top)
@@ -95,13 +95,13 @@ def test_dynamic_onnx_classifier(zoo: Path):
                        input_size=(192, 48))
     assert model.input.layout is Layout.NCHW
     assert model.input.signature == (-1, 3, -1, -1) and model.input.shape == (1, 3, 48, 192)
-    result = Classifier(model, top_k=2)(read_image(zoo / "images" / "rocket.jpg"))
+    result = Classifier(model, ClassifyOptions(top_k=2))(read_image(zoo / "images" / "rocket.jpg"))
     assert result.index in (0, 1) and sum(p.score for p in result.top) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_ultralytics_metadata_is_read(zoo: Path):
     tflite = load_model(zoo / "yolov8n-tflite" / "yolov8n_full_integer_quant.tflite")
-    assert tflite.family is Family.ULTRALYTICS and tflite.task is Task.DETECT
+    assert tflite.family is Family.ULTRALYTICS and tflite.task is TaskKind.DETECT
     assert len(tflite.labels) == 80 and tflite.labels[5] == "bus"
     onnx = load_model(zoo / "nudenet-yolov8n-320" / "320n.onnx")
     assert onnx.family is Family.ULTRALYTICS and onnx.input.shape == (1, 3, 320, 320)

@@ -1,6 +1,6 @@
 """Turning a flickering stream of per-frame labels into a steady one.
 
-A label *enters* when it scores at least ``threshold``; the current label *holds* while it
+A label *enters* when it scores at least ``threshold`` (0.5 by default); the current label *holds* while it
 scores at least ``threshold - hysteresis``, and nothing can replace it meanwhile. With no label
 entering, the state is ``none_label``.
 
@@ -16,7 +16,12 @@ from __future__ import annotations
 import enum
 from collections import deque
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from edgetm.plugins import Options
+
+# A label counts once the model gives it better than even odds.
+LABEL_THRESHOLD = 0.5
 
 
 class SmoothingMode(enum.Enum):
@@ -25,23 +30,27 @@ class SmoothingMode(enum.Enum):
     OFF = "off"
 
 
-class SmoothingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SmoothingOptions(Options):
+    """How per-result labels and counts become the steady state a pipeline publishes."""
 
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="a label enters when it scores at least this; "
+                                    f"with nothing above it the label is none_label (default: {LABEL_THRESHOLD})")
     mode: SmoothingMode = Field(SmoothingMode.CONSECUTIVE, description="consecutive, average or off")
     k: int = Field(3, ge=1, le=1000, description="consecutive results a new label must hold")
     window: int = Field(5, ge=1, le=10000, description="results averaged in average mode")
     hysteresis: float = Field(0.1, ge=0.0, le=0.5, description="how far below the threshold the current label "
                               "may fall before another can replace it")
-    none_label: str = Field("none", min_length=1, description="the label when no class is above the threshold")
+    none_label: str = Field("none", min_length=1, max_length=100, description="the label when no class is above "
+                            "the threshold")
 
 
-class Smoother:
-    """Feed it each result's scores; it says when the steady label changes."""
+class LabelSmoother:
+    """Feed it each result's scores; it says when the steady label changes. ``threshold`` may be
+    changed while running."""
 
-    def __init__(self, config: SmoothingConfig, threshold: float) -> None:
+    def __init__(self, config: SmoothingOptions) -> None:
         self.config = config
-        self.threshold = threshold
+        self.threshold = LABEL_THRESHOLD if config.threshold is None else config.threshold
         self.label: str | None = None  # nothing decided yet
         self._candidate: str | None = None
         self._streak = 0
@@ -96,7 +105,7 @@ class CountSmoother:
     been seen in K results in a row (``consecutive``), or to the rounded mean of the last N
     (``average``), or at once (``off``). A label that disappears goes to 0 the same way."""
 
-    def __init__(self, config: SmoothingConfig, labels: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(self, config: SmoothingOptions, labels: list[str] | tuple[str, ...] = ()) -> None:
         self.config = config
         self.counts: dict[str, int] = {}  # the published, steady counts
         self._tracked: dict[str, None] = dict.fromkeys(labels)  # ordered set

@@ -15,8 +15,8 @@ OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 5.0
 
 
-class StreamConfig(LiveOptions):
-    type: Literal["stream"] = "stream"
+class NetworkOptions(LiveOptions):
+    type: Literal["network"] = "network"
     url: str = Field(description="rtsp://user@camera/stream, http://host/video.mjpg; no password in it")
     password_env: str | None = Field(None, description="environment variable holding the stream password")
     password_file: str | None = Field(None, description="file holding the stream password")
@@ -27,9 +27,12 @@ class StreamConfig(LiveOptions):
         reject_inline_password(url, "stream url")
         return url
 
+    def open(self) -> NetworkSource:
+        return NetworkSource(self)
 
-class StreamSource(OpenCVSource):
-    def __init__(self, config: StreamConfig) -> None:
+
+class NetworkSource(OpenCVSource):
+    def __init__(self, config: NetworkOptions) -> None:
         super().__init__(redact(config.url), config.backoff(), config.stale_after_s)
         self.config = config
         self._password = read_secret(config.password_env, config.password_file, f"stream {config.url}")

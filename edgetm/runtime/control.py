@@ -1,4 +1,5 @@
-"""Commands that arrive over MQTT, validated strictly before anything changes."""
+"""Control messages that arrive over MQTT (``set``, ``reload``), validated strictly before anything
+changes."""
 
 from __future__ import annotations
 
@@ -8,20 +9,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgetm.errors import ConfigError, from_validation
 
+MAX_PATH_LENGTH = 4096  # PATH_MAX on Linux
+
 
 class SetCommand(BaseModel):
     """``{prefix}/{device}/{pipeline}/set``: any of these keys, nothing else."""
 
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="classification threshold")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="the score a result must reach to count (a "
+                                     "label's smoothing threshold, a detector's confidence)")
     paused: bool | None = Field(None, description="stop inferring (the source keeps running)")
     max_rate_hz: float | None = Field(None, gt=0.0, le=1000.0, description="most results published per second")
+    model: str | None = Field(None, min_length=1, max_length=MAX_PATH_LENGTH, pattern=r"^[^\x00-\x1f]+$",
+                              description="a model file or folder on the device to swap in (relative paths are "
+                              "taken from the configuration file's folder)")
 
     @model_validator(mode="after")
     def _not_empty(self) -> SetCommand:
-        if self.threshold is None and self.paused is None and self.max_rate_hz is None:
-            raise ValueError("give at least one of threshold, paused, max_rate_hz")
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError(f"give at least one of {', '.join(type(self).model_fields)}")
         return self
 
 

@@ -1,0 +1,28 @@
+"""How to find and run a model: one definition, used by ``load_model``, the configuration and the CLI."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+
+from edgetm.plugins import LocalPath, Options
+
+
+class ModelOptions(Options):
+    path: LocalPath = Field(description=".tflite / .onnx file, or a Teachable Machine export folder or zip")
+    labels: LocalPath | None = Field(None, description="labels file (default: labels.txt beside the model, then "
+                                     "labels embedded in the model)")
+    threads: int | None = Field(None, ge=1, le=256, description="inference threads (default: all cores)")
+    delegate: str | None = Field(None, max_length=4096, description="TFLite delegate: edgetpu or a library path")
+    providers: tuple[str, ...] | None = Field(None, min_length=1, description="ONNX Runtime execution providers, "
+                                              "preferred first (default: TensorRT, CUDA, CPU, those present)")
+    input_size: tuple[int, int] | None = Field(None, description="[width, height] for models with dynamic input "
+                                               "(default: from the model's metadata, else 224x224)")
+    watch: bool = Field(False, description="edgetm run: swap the model in again when its file changes (once the "
+                        "file is complete and unchanged for a moment)")
+
+    @property
+    def all_threads(self) -> int:
+        """``threads``, or every core when not given."""
+        return self.threads or os.cpu_count() or 1

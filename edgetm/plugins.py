@@ -1,0 +1,120 @@
+"""Plugin registries and the options base they share.
+
+Sources, tasks and sinks are plugins: each declares its own options (a pydantic model with a
+literal ``type``, unknown keys refused) and is registered explicitly by a call, never by the side
+effect of an import. The configuration schema is assembled from the registries, so registering
+a plugin is all it takes for ``edgetm run`` to accept it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+from edgetm.errors import ConfigError
+
+
+class Options(BaseModel):
+    """Settings of one stage or plugin: strict (unknown keys are errors), immutable once made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+P = TypeVar("P")
+
+
+def type_name(options: type[BaseModel]) -> str:
+    """The literal default of an options class's ``type`` field: its name in configurations."""
+    field = options.model_fields.get("type")
+    if field is None or not isinstance(field.default, str):
+        raise TypeError(f"{options.__name__} needs a literal 'type' field with a default")
+    return field.default
+
+
+class Registry(Generic[P]):
+    """Plugins of one kind by name. ``name_of`` gives a plugin's name (by default its options'
+    ``type``)."""
+
+    def __init__(self, kind: str, name_of: Callable[[Any], str] = type_name) -> None:
+        self.kind = kind
+        self._name_of = name_of
+        self._entries: dict[str, P] = {}
+        self.version = 0  # bumped on every change, so schemas built from the registry know to rebuild
+
+    def register(self, plugin: P) -> P:
+        self._entries[self._name_of(plugin)] = plugin
+        self.version += 1
+        return plugin
+
+    def unregister(self, name: str) -> None:
+        if self._entries.pop(name, None) is not None:
+            self.version += 1
+
+    def __getitem__(self, name: str) -> P:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise ConfigError(f"no {self.kind} named '{name}'",
+                              f"known: {', '.join(self._entries) or 'none'}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def items(self):
+        return self._entries.items()
+
+    def classes(self) -> list[P]:
+        return list(self._entries.values())
+
+
+class _Local:
+    """Marks a field holding a path on this device: relative paths in a configuration file are
+    taken from that file's folder."""
+
+
+LocalPath = Annotated[str, _Local()]
+
+
+def _is_local(annotation: Any) -> bool:
+    """``LocalPath``, or a union holding it (``LocalPath | None``)."""
+    if any(isinstance(m, _Local) for m in getattr(annotation, "__metadata__", ())):
+        return True
+    return get_origin(annotation) is not list and any(_is_local(a) for a in get_args(annotation))
+
+
+def _is_local_list(annotation: Any) -> bool:
+    if get_origin(annotation) is list:
+        return _is_local(get_args(annotation)[0])
+    return any(_is_local_list(a) for a in get_args(annotation))
+
+
+def local_path(folder: Path, value: str) -> str:
+    """A path as a configuration file in ``folder`` means it (URLs are left alone)."""
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else folder / path)
+
+
+def resolve_paths(options: BaseModel, folder: Path) -> BaseModel:
+    """A copy of ``options`` with every ``LocalPath`` (also in lists and nested options) taken
+    relative to ``folder``."""
+    updates: dict[str, Any] = {}
+    for name, field in type(options).model_fields.items():
+        value = getattr(options, name)
+        local = _is_local(field.annotation) or any(isinstance(m, _Local) for m in field.metadata)
+        if isinstance(value, str) and local:
+            updates[name] = local_path(folder, value)
+        elif isinstance(value, list) and _is_local_list(field.annotation):
+            updates[name] = [local_path(folder, v) for v in value]
+        elif isinstance(value, BaseModel):
+            updates[name] = resolve_paths(value, folder)
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            updates[name] = [resolve_paths(v, folder) for v in value]
+    return options.model_copy(update=updates) if updates else options

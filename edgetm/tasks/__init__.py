@@ -1,0 +1,45 @@
+"""Tasks: what a pipeline runs on each item. A new task is one file (its ``Task`` subclass and
+options) and one ``TASKS.register`` line here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from edgetm.errors import ConfigError
+from edgetm.model.model import Model
+from edgetm.plugins import Options, Registry, type_name
+from edgetm.tasks.base import StageOptions, Task, Tracked
+from edgetm.tasks.classify import ClassifyTask
+from edgetm.tasks.detect import DetectTask
+
+AUTO = "auto"
+
+TASKS: Registry[type[Task]] = Registry("task", lambda task: type_name(task.Options))
+TASKS.register(ClassifyTask)
+TASKS.register(DetectTask)
+
+
+def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | None] | None = None) -> Options:
+    """The options of the task a pipeline runs on ``model``: the task named, or the first whose
+    kinds include the model's; ``given`` holds options per task name (None where not given), and
+    options for a task that will not run are an error rather than ignored."""
+    given = given or {}
+    if requested == AUTO:
+        name = next((n for n, task in TASKS.items() if model.task in task.kinds), None)
+        if name is None:
+            raise ConfigError(f"{model.source} is a {model.task.value} model, which no task runs",
+                              f"name the task to run it with (one of {', '.join(TASKS)})")
+    else:
+        name = type_name(TASKS[requested].Options)  # an unknown name is an error naming the known ones
+    unused = [n for n, options in given.items() if options is not None and n != name]
+    if unused:
+        raise ConfigError(f"{' and '.join(unused)} options are given, but {model.source} runs as a {name} task")
+    return given.get(name) or TASKS[name].Options()
+
+
+def build_task(model: Model, options: Options, stages: StageOptions | None = None) -> Task:
+    """The task its options are for, running ``model``."""
+    return TASKS[type_name(type(options))](model, options, stages or StageOptions())
+
+
+__all__ = ["AUTO", "TASKS", "StageOptions", "Task", "Tracked", "build_task", "choose"]

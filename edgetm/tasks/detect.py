@@ -1,0 +1,90 @@
+"""Object detection in a pipeline: smoothed per-label counts (inside a zone, if one is given),
+retained and announced, and an annotated snapshot when they change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgetm.capture.base import Frame
+from edgetm.errors import ConfigError
+from edgetm.events import Entity, EntityKind, StateChange, topic_level
+from edgetm.model.model import Model, TaskKind
+from edgetm.results import Detections
+from edgetm.tasks.base import StageOptions, Task, Tracked
+from edgetm.tasks.smoothing import CountSmoother
+from edgetm.vision.detect import DetectOptions, Detector
+from edgetm.vision.preprocess import Prepared
+
+SNAPSHOT = "snapshot"
+
+
+def count_key(label: str) -> str:
+    return f"count/{topic_level(label)}"
+
+
+@dataclass(frozen=True)
+class CountState:
+    """Objects per label in this frame (inside the zone, if any) and the steady counts."""
+
+    counts: dict[str, int]
+    smoothed_counts: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return {"counts": self.counts, "smoothed_counts": self.smoothed_counts}
+
+
+class DetectTask(Task):
+    Options = DetectOptions
+    kinds = (TaskKind.DETECT,)
+    accepts = Frame
+
+    def __init__(self, model: Model, options: DetectOptions, stages: StageOptions) -> None:
+        if stages.smoothing.threshold is not None:
+            raise ConfigError("smoothing.threshold is for labels; a detector's threshold is detect.conf")
+        super().__init__(model, options, stages)
+        self.detector = Detector(model, options, stages.preprocess)
+        self.zone = options.zone.zone() if options.zone else None
+        self.counter = CountSmoother(stages.smoothing, options.classes or ())
+
+    def prepare(self, item: Frame) -> Prepared:
+        return self.detector.prepare(item.image)
+
+    def infer(self, prepared: Prepared, item: Frame) -> Detections:
+        return self.detector.infer(prepared, source=item.name)
+
+    def track(self, result: Detections, item: Frame) -> Tracked:
+        counted = result.detections
+        if self.zone is not None:
+            inside = self.zone.contains(result.detections, result.image_size)
+            counted = [d for d, keep in zip(result.detections, inside, strict=True) if keep]
+        counts: dict[str, int] = {}
+        for detection in counted:
+            counts[detection.label] = counts.get(detection.label, 0) + 1
+        changed = self.counter.update(counts)
+        changes = [StateChange(count_key(label), str(count)) for label, count in changed.items()]
+        if changed and self.options.snapshot:
+            from edgetm.vision.annotate import annotate, jpeg
+
+            changes.append(StateChange(SNAPSHOT, jpeg(annotate(item.image, result.detections)), retain=False))
+        return Tracked(result, CountState(counts, dict(self.counter.counts)), tuple(changes))
+
+    def entities(self) -> list[Entity]:
+        return [Entity(count_key(label), EntityKind.COUNT, suffix=label) for label in self.options.classes or ()]
+
+    def retained(self) -> dict[str, str]:
+        return {count_key(label): str(count) for label, count in self.counter.counts.items()}
+
+    @property
+    def threshold(self) -> float:
+        return self.detector.options.conf
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.detector.options = self.detector.options.model_copy(update={"conf": value})
+
+    def adopt(self, previous: Task) -> None:
+        if isinstance(previous, DetectTask) and previous.model.labels == self.model.labels:
+            self.counter = previous.counter
+
+    def describe(self) -> dict:
+        return {"preprocess": self.detector.preprocessor.describe(), "layout": self.detector.layout.value}
