@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -72,9 +73,21 @@ def _parse_source(text: str, options: dict) -> SourceOptions:
                       "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, or images (file, folder, glob)")
 
 
-def open_source(options: SourceOptions | str) -> Source:
-    return (parse_source(options) if isinstance(options, str) else options).open()
+def source_options(source: SourceOptions | str | Mapping) -> SourceOptions:
+    """Options for a source given as a string, a mapping with a ``type``, or options already."""
+    if isinstance(source, str):
+        return parse_source(source)
+    if isinstance(source, Mapping):
+        try:
+            return SOURCES[str(source.get("type"))].model_validate(dict(source))
+        except ValidationError as error:
+            raise from_validation(error, "source") from None
+    return source
+
+
+def open_source(source: SourceOptions | str | Mapping) -> Source:
+    return source_options(source).open()
 
 
 __all__ = ["DEFAULT_SOURCE", "SOURCES", "Block", "Delivery", "EndOfStream", "Frame", "Item", "LiveOptions",
-           "LiveSource", "Source", "SourceOptions", "SourceState", "open_source", "parse_source"]
+           "LiveSource", "Source", "SourceOptions", "SourceState", "open_source", "parse_source", "source_options"]

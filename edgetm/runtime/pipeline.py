@@ -22,11 +22,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, parse_source
+from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, open_source
 from edgetm.config import PipelineConfig, PipelineOptions
 from edgetm.errors import ConfigError, EdgetmError, ModelError
 from edgetm.events import Observation, StateChange
@@ -51,7 +51,7 @@ class Pipeline:
     def __init__(
         self,
         model: str | Path | ModelOptions | Model,
-        source: str | SourceOptions | Source = DEFAULT_SOURCE,
+        source: str | Mapping | SourceOptions | Source = DEFAULT_SOURCE,
         task: Options | str | None = None,
         options: PipelineOptions | None = None,
         *,
@@ -98,10 +98,8 @@ class Pipeline:
         self.source.on_state(self._states.append)  # the capture thread only hands the state over
 
     @staticmethod
-    def _open(source: str | SourceOptions | Source) -> Source:
-        if isinstance(source, Source):
-            return source
-        return (parse_source(source) if isinstance(source, str) else source).open()
+    def _open(source: str | Mapping | SourceOptions | Source) -> Source:
+        return source if isinstance(source, Source) else open_source(source)
 
     @property
     def threshold(self) -> float:
