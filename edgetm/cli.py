@@ -2,7 +2,8 @@
 
 Each flag stands for one field of a stage's options model, and takes its help text, its default
 (shown, never set) and its validation from that field. Only the flags a user gave reach the
-options, as a nested mapping (``given``), so every default lives in the options models alone.
+options (``commands.given`` nests them by destination), so every default lives in the options
+models alone.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from pydantic_core import PydanticUndefined
 
 from edgetm import __version__
 from edgetm.errors import EdgetmError
-
-EXIT_USER_ERROR = 1
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -91,20 +90,6 @@ def _adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
 
     check.__name__ = field  # argparse names the type in "invalid <type> value" messages
     group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
-
-
-def given(args: argparse.Namespace) -> dict:
-    """The flags a user gave, nested by their dotted destinations: ``{"smoothing": {"k": 5}}``."""
-    nested: dict = {}
-    for dest, value in vars(args).items():
-        if "." not in dest:
-            continue
-        *parents, last = dest.split(".")
-        target = nested
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
-    return nested
 
 
 def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
@@ -247,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(commands, args.command)(args)
     except EdgetmError as error:
         print(f"edgetm: error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        return commands.EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into head(1) and closed: not an error

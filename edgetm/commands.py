@@ -8,8 +8,23 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from edgetm.cli import EXIT_USER_ERROR, given
 from edgetm.errors import ConfigError, EdgetmError
+
+EXIT_USER_ERROR = 1
+
+
+def given(args: argparse.Namespace) -> dict:
+    """The flags a user gave, nested by their dotted destinations: ``{"smoothing": {"k": 5}}``."""
+    nested: dict = {}
+    for dest, value in vars(args).items():
+        if "." not in dest:
+            continue
+        *parents, last = dest.split(".")
+        target = nested
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return nested
 
 
 class _Images:
@@ -164,7 +179,7 @@ def config_from_arguments(args: argparse.Namespace):
     sinks: list[dict] = []
     if "mqtt" in flags:
         if "url" not in flags["mqtt"]:
-            raise ConfigError(f"{', '.join(_flag_names(flags['mqtt']))} need --mqtt URL")
+            raise ConfigError("MQTT settings are given without a broker", "add --mqtt URL")
         sinks.append({"type": "mqtt", **flags["mqtt"]})
     if getattr(args, "stdout", False) or not sinks:
         sinks.append({"type": "stdout"})
@@ -175,10 +190,6 @@ def config_from_arguments(args: argparse.Namespace):
     if "detect" in flags:
         pipeline["detect"] = flags["detect"]
     return parse_config({**flags.get("service", {}), "pipelines": [pipeline], "sinks": sinks}, "options")
-
-
-def _flag_names(options: dict) -> list[str]:
-    return sorted(f"--{name.replace('_', '-')}" for name in options)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,12 +15,12 @@ import pytest
 from pydantic import Field
 
 from edgetm.capture import SOURCES, Block, Delivery, EndOfStream, LiveSource, SourceOptions
-from edgetm.events import Entity, EntityKind, StateChange
+from edgetm.events import Entity
 from edgetm.model.model import Model
 from edgetm.plugins import Options
 from edgetm.publish import SINKS, Sink, SinkContext, SinkOptions
 from edgetm.tasks import TASKS, StageOptions, Task, Tracked
-from edgetm.tasks.smoothing import LabelSmoother
+from edgetm.tasks.labels import LabelTracker
 from tests.broker import Probe
 from tests.conftest import DEMO
 from tests.runtime.service_helpers import mqtt_sink, running
@@ -80,21 +80,13 @@ class Level:
         return {"dbfs": round(self.dbfs, 2), "latency_ms": self.latency_ms}
 
 
-@dataclass(frozen=True)
-class LevelState:
-    label: str | None
-
-    def to_dict(self) -> dict:
-        return {"smoothed_label": self.label}
-
-
 class LevelTask(Task):
     Options = LevelOptions
     accepts = Block
 
     def __init__(self, model: Model, options: LevelOptions, stages: StageOptions) -> None:
         super().__init__(model, options, stages)
-        self.smoother = LabelSmoother(stages.smoothing)
+        self.tracker = LabelTracker(["quiet", "loud"], stages.smoothing)
 
     def prepare(self, item: Block):
         return item.samples[:, 0].reshape(1, -1)
@@ -106,23 +98,22 @@ class LevelTask(Task):
 
     def track(self, result: Level, item: Block) -> Tracked:
         loud = result.dbfs > self.options.loud_dbfs
-        changed = self.smoother.update({"loud": float(loud), "quiet": float(not loud)})
-        changes = (StateChange("label", self.smoother.label),) if changed else ()
-        return Tracked(result, LevelState(self.smoother.label), changes)
+        state, changes = self.tracker.update({"loud": float(loud), "quiet": float(not loud)})
+        return Tracked(result, state, changes)
 
     def entities(self) -> list[Entity]:
-        return [Entity("label", EntityKind.LABEL, options=("quiet", "loud", "none"))]
+        return self.tracker.entities()
 
     def retained(self) -> dict[str, str]:
-        return {"label": self.smoother.label} if self.smoother.label else {}
+        return self.tracker.retained()
 
     @property
     def threshold(self) -> float:
-        return self.smoother.threshold
+        return self.tracker.threshold
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        self.smoother.threshold = value
+        self.tracker.threshold = value
 
 
 def mean_square_onnx(path: Path) -> Path:

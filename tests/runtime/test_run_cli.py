@@ -128,3 +128,25 @@ def test_systemd_notify_and_watchdog(tmp_path: Path, banana_video: Path):
         process.kill()
         listener.close()
     assert any(r.startswith("READY=1") and "STATUS=running 1 pipeline" in r for r in received)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--width", "320"], "width: unknown key"),  # a camera setting, given for a folder of images
+    (["--conf", "0.3"], "detect options are given, but"),  # a detector setting, for a classifier
+    (["--ca-file", "ca.pem"], "MQTT settings are given without a broker (add --mqtt URL)"),
+    (["--task", "detect"], "are not a detector layout"),
+    (["--config", "edgetm.example.yaml"], "give a model or --config, not both"),
+])
+def test_flags_that_would_be_ignored_are_errors(extra, message):
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", str(DEMO / "samples"),
+                             *extra], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_settings_beside_a_config_file_are_errors(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", "--config", "edgetm.example.yaml",
+                             "--threshold", "0.7"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "with --config, settings belong in the configuration file" in result.stderr
