@@ -17,6 +17,35 @@ def test_the_example_config_is_valid():
     assert config.sink("mqtt") is not None and config.sink("mqtt").homeassistant.enabled
 
 
+def test_the_example_config_documents_every_key():
+    """Every key of the schema (every registered source, task and sink) appears in the example."""
+    import re
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from edgetm.config import schema
+
+    def models(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield annotation
+        for arg in get_args(annotation):
+            yield from models(arg)
+
+    def keys(model, seen: set) -> set[str]:
+        if model in seen:
+            return set()
+        seen.add(model)
+        found = set(model.model_fields)
+        for field in model.model_fields.values():
+            for inner in models(field.annotation):
+                found |= keys(inner, seen)
+        return found
+
+    text = EXAMPLE.read_text()
+    assert sorted(k for k in keys(schema(), set()) if not re.search(rf"\b{k}:", text)) == []
+
+
 def test_shorthands_and_defaults(tmp_path: Path):
     config = parse_config({"pipelines": [{"model": "models/banana", "source": "camera:1"}]})
     pipeline = config.pipelines[0]
