@@ -51,7 +51,7 @@ def bare_runner(path: Path, threads: int, tensor: np.ndarray):
         return lambda: session.run(None, {name: tensor})[0]
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), threads=threads)
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]

@@ -146,7 +146,7 @@ def end_to_end_table(runs: int, threads: int) -> None:
     for name, frame in frames.items():
         detector = Detector(load_model(path, threads=threads))
         tensor = detector.prepare(frame).tensor.copy()
-        bare = Interpreter(model_path=str(path), threads=threads)
+        bare = Interpreter(model_path=str(path), num_threads=threads)
         bare.allocate_tensors()
         input_index, output_index = bare.get_input_details()[0]["index"], bare.get_output_details()[0]["index"]
 

@@ -43,7 +43,7 @@ BARE_LOOP = r"""
 import sys, time, cv2, numpy as np
 from ai_edge_litert.interpreter import Interpreter
 model, video, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
-interpreter = Interpreter(model_path=model, threads=threads)
+interpreter = Interpreter(model_path=model, num_threads=threads)
 interpreter.allocate_tensors()
 detail = interpreter.get_input_details()[0]
 _, height, width, _ = detail["shape"]
