@@ -34,7 +34,7 @@ def test_the_model_chooses_its_task(detector):
     assert isinstance(choose(banana), ClassifyOptions)
     assert isinstance(choose(detector), DetectOptions)
     assert choose(detector, "auto", {"classify": None, "detect": DetectOptions(conf=0.5)}).conf == 0.5
-    with pytest.raises(ConfigError, match="classify options are given, but .* runs as a detect task"):
+    with pytest.raises(ConfigError, match=r"classify options are given, but .* runs as a detect task"):
         choose(detector, "auto", {"classify": ClassifyOptions(), "detect": None})
     with pytest.raises(ConfigError, match="no task named 'pose'"):
         choose(banana, "pose")
@@ -65,5 +65,5 @@ def test_a_detectors_threshold_is_its_confidence(detector):
     task.threshold = 0.65
     found = task.infer(task.prepare(frame()), frame())
     assert [d.label for d in found.detections] == ["cat"]  # the dog is under the new confidence
-    with pytest.raises(ConfigError, match="a detector's threshold is detect.conf"):
+    with pytest.raises(ConfigError, match=r"a detector's threshold is detect\.conf"):
         build_task(detector, DetectOptions(), StageOptions(smoothing=SmoothingOptions(threshold=0.5)))
