@@ -26,6 +26,7 @@ from pathlib import Path
 from edgetm import __version__
 from edgetm.config import Config, PipelineConfig, load_config
 from edgetm.errors import EdgetmError
+from edgetm.events import StateChange
 from edgetm.plugins import local_path
 from edgetm.publish import SinkContext, Sinks
 from edgetm.runtime import systemd
@@ -117,11 +118,20 @@ class Service:
             raise EdgetmError(f"no pipeline named '{name}'")
         assert command.model is not None
         path = local_path(self.folder, command.model)
+        roots = self._model_roots()
+        if not any(Path(path).resolve().is_relative_to(root) for root in roots):
+            raise EdgetmError(f"{command.model} is outside the folders models are taken from",
+                              f"put it in {' or '.join(sorted(str(r) for r in roots))}")
         pipeline.swap(path)
         self._remember_model(name, path)
         rest = command.model_copy(update={"model": None})
         if any(getattr(rest, field) is not None for field in type(rest).model_fields):
             pipeline.apply(rest)
+
+    def _model_roots(self) -> set[Path]:
+        """Where a model named over MQTT may come from: the configuration's folder and the folders
+        holding the configured models, so that a command cannot make edgetm open any file it can read."""
+        return {self.folder.resolve(), *(Path(p.model.path).resolve().parent for p in self.config.pipelines)}
 
     def _remember_model(self, name: str, path: str) -> None:
         """What runs now, so that a reload compares against it."""
@@ -136,7 +146,7 @@ class Service:
         except EdgetmError as error:
             raise EdgetmError(f"still running the previous configuration: {error}") from None
         if config.sinks != self.config.sinks or config.device_id != self.config.device_id:
-            log.warning("reload: sink and device changes take effect after a restart")
+            self._error("reload: changes to sinks and device_id take effect after a restart")
         old = {p.name: p for p in self.config.pipelines}
         new = {p.name: p for p in config.pipelines}
         swaps = [c for name, c in new.items() if name in old and c != old[name]
@@ -151,8 +161,10 @@ class Service:
             self.pipelines.pop(name).stop(STOP_TIMEOUT_S)
             self.sinks.remove_pipeline(name)
         for pipeline, pipeline_config in zip(built, rebuilt, strict=True):
-            if pipeline.name in self.pipelines:  # stopped first: a camera opens only once
-                self.pipelines[pipeline.name].stop(STOP_TIMEOUT_S)
+            previous = self.pipelines.get(pipeline.name)
+            if previous is not None:  # stopped first (a camera opens only once); what it retained is stale
+                previous.stop(STOP_TIMEOUT_S)
+                self.sinks.state(pipeline.name, [StateChange(key, None) for key in previous.status()["state"]])
             self._start(pipeline, pipeline_config)
         running = {**old, **{c.name: c for c in rebuilt}}
         running = {name: running[name] for name in new}

@@ -108,7 +108,7 @@ def test_swap_from_python(banana_video: Path, tmp_path: Path):
 
 def test_swaps_under_load_over_mqtt(broker, banana_video: Path, tmp_path: Path):
     """`edgetm run` publishing every frame of a looping video with QoS 1; ten swaps between two
-    models with different labels, then four bad models: every frame number is published exactly
+    models with different labels, then five bad models: every frame number is published exactly
     once, the retained label and the Home Assistant entity follow the labels, bad models are
     refused on the error topic while the running one keeps publishing, and the process stays up."""
     banana = banana_model(tmp_path / "banana")
@@ -135,7 +135,7 @@ def test_swaps_under_load_over_mqtt(broker, banana_video: Path, tmp_path: Path):
             target, labels = (greek, GREEK) if n % 2 == 0 else (banana, BANANA_LABELS)
             probe.publish(f"{BASE}/default/set", json.dumps({"model": str(target)}))
             probe.wait_for(lambda m, labels=labels: options() == [*labels, "none"] and label() in labels, 20)
-        for bad in (corrupt, flat, custom, tmp_path / "nowhere.tflite"):
+        for bad in (corrupt, flat, custom, tmp_path / "nowhere.tflite", Path("/etc/passwd")):
             errors = len(probe.json(f"{BASE}/error"))
             probe.publish(f"{BASE}/default/set", json.dumps({"model": str(bad)}))
             probe.wait_for(lambda m, errors=errors: len(probe.json(f"{BASE}/error")) > errors, 20)
@@ -154,8 +154,9 @@ def test_swaps_under_load_over_mqtt(broker, banana_video: Path, tmp_path: Path):
     assert frames == list(range(len(frames)))  # every frame number exactly once, across 10 swaps
     assert {r["model"] for r in results} == {"model_unquant.tflite"}
     assert label() in BANANA_LABELS and options() == [*BANANA_LABELS, "none"]  # the last good swap
-    errors = " | ".join(e["error"] for e in probe.json(f"{BASE}/error")[-4:])
-    for expected in ("not a valid TensorFlow Lite model", "is not an image", "Madeup", "does not exist"):
+    errors = " | ".join(e["error"] for e in probe.json(f"{BASE}/error")[-5:])
+    for expected in ("not a valid TensorFlow Lite model", "is not an image", "Madeup", "does not exist",
+                     "/etc/passwd is outside the folders models are taken from"):
         assert expected in errors
     assert all(e["error"].startswith("swap in pipeline default refused") for e in probe.json(f"{BASE}/error"))
     probe.close()
