@@ -140,10 +140,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video = clip(folder / "clip.avi")
-        pairs = [("demo float <-> other", ROOT / "models" / "banana", other_model(folder / "other"))]
+        # Models named over MQTT must sit beside the running model: all of them go in one folder.
+        demo = shutil.copytree(ROOT / "models" / "banana", folder / "banana")
+        pairs = [("demo float <-> other", demo, other_model(folder / "other"))]
         mobilenet = ZOO / "coral-mobilenet" / "mobilenet_v2_1.0_224_quant.tflite"
         if mobilenet.is_file():
-            pairs.append(("MobileNetV2 quant <-> demo", mobilenet, ROOT / "models" / "banana"))
+            pairs.append(("MobileNetV2 quant <-> demo", shutil.copy(mobilenet, folder), demo))
         else:
             print(f"zoo not found at {ZOO}: MobileNetV2 skipped (set EDGETM_ZOO)", file=sys.stderr)
         port = free_port()
@@ -170,6 +172,7 @@ def main() -> int:
 
 
 def labels_of(model: Path) -> set[str]:
+    model = Path(model)
     sys.path.insert(0, str(ROOT))
     from edgetm.model import load_model
 
@@ -177,6 +180,7 @@ def labels_of(model: Path) -> set[str]:
 
 
 def measure(name: str, first: Path, second: Path, video: Path, port: int, args) -> None:
+    first, second = Path(first), Path(second)
     labels = {first: labels_of(first), second: labels_of(second)}
     results = Results(port)
     process = start(first, video, port, args.threads)
