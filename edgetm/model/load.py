@@ -220,7 +220,9 @@ def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int
         metadata = located.beside_metadata
         embedded, source = names_from_mapping(metadata["names"]), "metadata.yaml"
     size = _stride_aligned(input_size, metadata) or _image_size_from(metadata)
-    backend = TFLiteBackend(located.path or content, options, located.where, _resolver(size))
+    # From memory, not from the file: LiteRT would map the file, and a file overwritten in place (cp,
+    # scp, an export) would then fault on the next inference.
+    backend = TFLiteBackend(content, options, located.where, _resolver(size))
     return backend, metadata, embedded, source
 
 

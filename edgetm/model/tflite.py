@@ -9,7 +9,6 @@ import platform
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -130,18 +129,17 @@ class TFLiteBackend(Backend):
 
     def __init__(
         self,
-        model: Path | bytes,
+        model: bytes,
         options: ModelOptions,
         where: str,
         resolve: Callable[[tuple[int, ...]], tuple[int, ...]] = lambda sig: tuple(max(d, 1) for d in sig),
     ) -> None:
         module = _interpreter_module()
         delegates = [_load_delegate(module, options.delegate)] if options.delegate else None
-        source = {"model_path": str(model)} if isinstance(model, Path) else {"model_content": bytes(model)}
         with _native_stderr():
             try:
                 self._interp = module.Interpreter(
-                    **source, num_threads=options.all_threads, experimental_delegates=delegates
+                    model_content=bytes(model), num_threads=options.all_threads, experimental_delegates=delegates
                 )
                 for detail in self._interp.get_input_details():
                     signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))

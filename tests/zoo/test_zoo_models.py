@@ -1,5 +1,7 @@
 """Real exported models nobody on this project made (see the zoo's README for sources and answers)."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +108,22 @@ def test_ultralytics_metadata_is_read(zoo: Path):
     onnx = load_model(zoo / "nudenet-yolov8n-320" / "320n.onnx")
     assert onnx.family is Family.ULTRALYTICS and onnx.input.shape == (1, 3, 320, 320)
     assert len(onnx.labels) == 18
+
+
+def test_a_running_model_survives_its_file_being_overwritten(zoo: Path, tmp_path: Path):
+    """cp and scp write over a file in place; a model read through a memory map would then fault
+    (SIGBUS) on its next inference. Run in a child process, so that a fault fails the test."""
+    script = (
+        "import shutil, sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from edgetm.model import load_model\n"
+        "path = Path(sys.argv[2]); shutil.copy(sys.argv[1], path)\n"
+        "model = load_model(path); x = np.zeros(model.input.shape, model.input.dtype); model.run(x)\n"
+        "path.write_bytes(b''); model.run(x)\n"
+        "path.write_bytes(b'TFL3' * 1000); model.run(x)\n"
+        "print('ok')\n"
+    )
+    model = zoo / "yolov8n-tflite" / "yolov8n_full_integer_quant.tflite"
+    out = subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / "copy.tflite")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", (out.returncode, out.stderr[-500:])
