@@ -175,7 +175,15 @@ def config_from_arguments(args: argparse.Namespace):
     from edgetm.config import parse_config
 
     flags = given(args)
-    source = parse_source(getattr(args, "source", DEFAULT_SOURCE), **flags.get("source_options", {}))
+    text = getattr(args, "source", DEFAULT_SOURCE)
+    source = parse_source(text)
+    extra = flags.get("source_options", {})
+    foreign = sorted(f"--{name}" for name in extra if name not in type(source).model_fields)
+    if foreign:
+        raise ConfigError(f"{', '.join(foreign)} {'does' if len(foreign) == 1 else 'do'} not apply to the source "
+                          f"{text} ({source.type})")
+    if extra:
+        source = parse_source(text, **extra)
     sinks: list[dict] = []
     if "mqtt" in flags:
         if "url" not in flags["mqtt"]:

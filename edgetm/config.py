@@ -29,6 +29,9 @@ from edgetm.publish.stdout import StdoutOptions
 from edgetm.tasks import AUTO, TASKS, StageOptions
 
 MAX_CONFIG_BYTES = 1 << 20
+# Keys of earlier versions, and where they live now.
+MOVED = {("pipelines", "*", "threshold"): "smoothing.threshold", ("pipelines", "*", "top_k"): "classify.top_k",
+         ("pipelines", "*", "zone"): "detect.zone", ("pipelines", "*", "snapshot"): "detect.snapshot"}
 MAX_NAME_LENGTH = 64  # names become MQTT topic levels and Home Assistant ids
 
 
@@ -108,6 +111,9 @@ class Config(Options):
         for options in SINKS.classes():
             if options.unique and sum(type(s) is options for s in self.sinks) > 1:
                 raise ValueError(f"only one {type_name(options)} sink: {options.unique}")
+        snapshots = [p.name for p in self.pipelines if getattr(getattr(p, "detect", None), "snapshot", False)]
+        if snapshots and not any(s.publishes_state for s in self.sinks):
+            raise ValueError(f"pipeline {snapshots[0]} takes snapshots, but no sink publishes them (add an mqtt sink)")
         return self
 
     def sink(self, name: str) -> SinkOptions | None:
@@ -125,7 +131,7 @@ def _union(classes: list[type]) -> Any:
 def _schema(versions: tuple[int, int, int]) -> type[Config]:
     pipeline = create_model(
         "PipelineConfig", __base__=PipelineConfig,
-        source=(_union(SOURCES.classes()), PipelineConfig.model_fields["source"]),
+        source=(_union(SOURCES.classes()), Field(description=PipelineConfig.model_fields["source"].description)),
         **{name: (task.Options | None, Field(None, description=f"options of the {name} task"))
            for name, task in TASKS.items()},
     )
@@ -148,7 +154,7 @@ def parse_config(data: object, what: str = "configuration", folder: Path | None 
     try:
         config = schema().model_validate(data, context={"folder": folder})
     except ValidationError as error:
-        raise from_validation(error, what) from None
+        raise from_validation(error, what, MOVED) from None
     return resolve_paths(config, folder) if folder is not None else config  # type: ignore[return-value]
 
 
@@ -169,4 +175,6 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path} is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
-    return parse_config(data, str(path), path.parent)
+    # Absolute, so that paths stay right whatever the working directory (and a path joined again,
+    # as a model swapped in by name is, is not joined twice).
+    return parse_config(data, str(path), path.resolve().parent)

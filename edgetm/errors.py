@@ -50,17 +50,31 @@ def missing_dependency(module: str, extra: str | None = None, apt: str | None = 
     return ConfigError(f"the Python module '{module}' is not installed", hint)
 
 
-def from_validation(error, what: str) -> ConfigError:
-    """A pydantic ValidationError as one line naming each bad key path and what is allowed."""
+# Names that become MQTT topic levels and Home Assistant ids.
+NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+
+def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None = None) -> ConfigError:
+    """A pydantic ValidationError as one line naming each bad key path and what is allowed.
+
+    ``moved`` names keys that now live elsewhere, by key path (``*`` for any list index)."""
     problems = []
     for item in error.errors(include_url=False):
+        pattern = tuple("*" if isinstance(part, int) else str(part) for part in item.get("loc", ()))
         path = ".".join(str(part) for part in item.get("loc", ()) if not str(part).startswith("function-"))
         message = item.get("msg", "invalid").removeprefix("Value error, ")
         context = item.get("ctx") or {}
-        if item.get("type") == "extra_forbidden":
+        kind = item.get("type")
+        if kind == "extra_forbidden" and moved and pattern in moved:
+            message = f"unknown key (it is now {moved[pattern]})"
+        elif kind == "extra_forbidden":
             message = "unknown key"
-        elif item.get("type") in ("literal_error", "enum") and "expected" in context:
+        elif kind in ("literal_error", "enum") and "expected" in context:
             message = f"must be one of {context['expected']}"
+        elif kind == "union_tag_invalid":
+            message = f"type must be one of {context.get('expected_tags', '')}"
+        elif kind == "string_pattern_mismatch" and context.get("pattern") == NAME_PATTERN:
+            message = "may hold only letters, digits and . _ -"
         problems.append(f"{path}: {message}" if path else message)
     shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return ConfigError(f"{what}: {shown}")

@@ -67,6 +67,15 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path):
     assert config.sinks[0].path == str(tmp_path / "out.jsonl")
 
 
+def test_paths_are_absolute_whatever_the_working_directory(tmp_path: Path, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "edgetm.yaml").write_text("pipelines:\n  - model: {path: models/m.tflite, watch: true}\n"
+                                                  "    source: camera:0\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config("cfg/edgetm.yaml")
+    assert config.pipelines[0].model.path == str(tmp_path / "cfg" / "models" / "m.tflite")
+
+
 @pytest.mark.parametrize("data, message", [
     ({"pipelines": [{"model": "m", "source": "camera:0", "smoothing": {"mode": "median"}}]},
      "pipelines.0.smoothing.mode"),
@@ -80,6 +89,15 @@ def test_relative_paths_follow_the_config_file(tmp_path: Path):
      "sinks.0.mqtt.password: unknown key"),
     ({"pipelines": [{"model": "m", "source": "camera:0", "preprocess": {"mean": [1, 2, 3]}}]},
      "mean and std go together"),
+    ({"pipelines": [{"model": "m", "source": "camera:0", "threshold": 0.6}]},
+     r"pipelines.0.threshold: unknown key \(it is now smoothing.threshold\)"),
+    ({"pipelines": [{"model": "m", "source": {"type": "video", "path": "a.mp4", "width": 9}}]},
+     "pipelines.0.source.video.width: unknown key"),
+    ({"pipelines": [{"model": "m", "source": {"type": "vidoe"}}]}, "type must be one of 'camera'"),
+    ({"device_id": "my pi", "pipelines": [{"model": "m", "source": "camera:0"}]},
+     "device_id: may hold only letters, digits and . _ -"),
+    ({"pipelines": [{"model": "m", "source": "camera:0", "detect": {"snapshot": True}}]},
+     "takes snapshots, but no sink publishes them"),
 ])
 def test_bad_values_name_their_key(data, message):
     with pytest.raises(ConfigError, match=message):

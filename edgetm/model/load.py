@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from edgetm.errors import LabelsError, ModelError
+from edgetm.errors import ConfigError, LabelsError, ModelError
 from edgetm.model.backend import Backend
 from edgetm.model.labels import (
     embedded_tflite_labels,
@@ -247,7 +247,7 @@ def _open_onnx(located: _Located, options: ModelOptions, input_size: tuple[int, 
 def _sized_for_detection(model: Model) -> None:
     """A dynamic-input detector runs at sides rounded up to its stride (from its metadata, else
     ``DEFAULT_STRIDE``), as its feature maps need. TFLite SSD exports have no such constraint."""
-    if model.task is not TaskKind.DETECT or len(model.outputs) == 4 or not model.input.is_dynamic:
+    if model.task is not TaskKind.DETECT or len(model.outputs) == 4 or not model.input.has_dynamic_size:
         return
     stride = model.metadata.get("stride", DEFAULT_STRIDE)
     size = model.input.image_size()
@@ -302,6 +302,11 @@ def load_model(
         family = Family.TEACHABLE_MACHINE
 
     model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata), metadata=metadata)
+    fixed = model.input.image_size()
+    if options.input_size is not None and not model.input.has_dynamic_size and tuple(options.input_size) != fixed:
+        size = f"{fixed[0]}x{fixed[1]}" if fixed else str(list(model.input.shape))
+        raise ConfigError(f"{located.where} takes a fixed input of {size}; input_size applies only to models with "
+                          "dynamic input", "leave input_size out")
     _sized_for_detection(model)
     if options.labels is not None:
         model.labels, model.labels_source = read_labels(Path(options.labels).expanduser()), options.labels

@@ -94,6 +94,11 @@ class TensorSpec:
         return any(self.dynamic)
 
     @property
+    def has_dynamic_size(self) -> bool:
+        """Axes other than the batch are left open (an image size, a number of samples)."""
+        return any(self.dynamic[1:])
+
+    @property
     def signature(self) -> tuple[int, ...]:
         """The shape with -1 on dynamic axes, as the model declares it."""
         flags = self.dynamic or (False,) * len(self.shape)

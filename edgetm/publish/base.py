@@ -38,6 +38,11 @@ class SinkContext:
 class Sink(ABC):
     wants_frames: ClassVar[bool] = False
 
+    @property
+    def gone(self) -> bool:
+        """True once nothing can be delivered here any more (the reader of a pipe went away)."""
+        return False
+
     def add_pipeline(self, info: PipelineInfo) -> None:  # noqa: B027 - optional
         """A pipeline that publishes here, or the same pipeline with new entities (a model swap)."""
 
@@ -70,10 +75,12 @@ class Sink(ABC):
 
 class SinkOptions(Options):
     """A sink's settings; each sink adds its own and a literal ``type``, and says how to open it.
-    ``unique`` says why a configuration may hold only one sink of this type (None: any number)."""
+    ``unique`` says why a configuration may hold only one sink of this type (None: any number);
+    ``publishes_state`` whether it publishes retained state and events (labels, counts, snapshots)."""
 
     type: str
     unique: ClassVar[str | None] = None
+    publishes_state: ClassVar[bool] = False
 
     def open(self, context: SinkContext) -> Sink:
         raise NotImplementedError

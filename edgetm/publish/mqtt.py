@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from edgetm.errors import EdgetmError, missing_dependency
+from edgetm.errors import NAME_PATTERN, EdgetmError, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 MAX_COMMAND_BYTES = 4096
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
-NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+NAME = re.compile(NAME_PATTERN)
 
 
 class TlsOptions(Options):
@@ -65,6 +65,7 @@ class TlsOptions(Options):
 class MqttOptions(SinkOptions):
     type: Literal["mqtt"] = "mqtt"
     unique: ClassVar[str | None] = "pipelines share its connection"
+    publishes_state: ClassVar[bool] = True
     url: str = Field("mqtt://localhost", description="mqtt://[user@]host[:port] or mqtts:// for TLS")
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_file: str | None = Field(None, description="file holding the password")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -14,6 +16,8 @@ from edgetm.errors import ConfigError
 from edgetm.events import Observation
 from edgetm.plugins import LocalPath
 from edgetm.publish.base import Sink, SinkContext, SinkOptions
+
+log = logging.getLogger(__name__)
 
 
 class StdoutOptions(SinkOptions):
@@ -43,12 +47,23 @@ class JsonLines(Sink):
         self._stream = stream
         self._owned = owned
         self._lock = threading.Lock()  # several pipelines write here
+        self._closed = False
 
     def result(self, observation: Observation) -> None:
         line = json.dumps(observation.to_dict())
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            if self._closed:
+                return
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except BrokenPipeError:  # the reader went away (| head): said once, then quiet
+                self._closed = True
+                log.warning("the reader of the results closed its end; results are no longer written there")
+
+    @property
+    def gone(self) -> bool:
+        return self._closed
 
     def error(self, message: str, detail: dict | None = None) -> None:
         print(f"edgetm: {message}", file=sys.stderr, flush=True)
@@ -57,5 +72,6 @@ class JsonLines(Sink):
         with self._lock:
             if self._owned:
                 self._stream.close()
-            else:
-                self._stream.flush()
+            elif not self._closed:
+                with contextlib.suppress(BrokenPipeError):
+                    self._stream.flush()

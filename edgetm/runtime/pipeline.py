@@ -166,7 +166,11 @@ class Pipeline:
     def _checked(self, model: Model) -> Task:
         """The running task's twin on ``model``, once it has shown it can take over."""
         running = self.task
-        candidate = build_task(model, running.options, self.options)
+        try:
+            candidate = build_task(model, running.options, self.options)
+        except ConfigError as error:  # said for a command line; here the pipeline's task is what counts
+            raise ConfigError(f"{error.message}; pipeline {self.name} runs the {type_name(type(running.options))} "
+                              "task") from None
         if not issubclass(self.source.item, candidate.accepts):
             raise ConfigError(f"{model.source} takes {candidate.accepts.__name__.lower()}s, but {self.source.name} "
                               f"gives {self.source.item.__name__.lower()}s")

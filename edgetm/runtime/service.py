@@ -17,6 +17,7 @@ send what they hold and ``offline``, and returns 0, well inside two seconds.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -42,11 +43,17 @@ FLUSH_TIMEOUT_S = 1.0
 STUCK_AFTER_S = 30.0
 
 
+def _normal(path: str | Path) -> Path:
+    """An absolute path with ``..`` worked out, links left as they are (a link placed in a models
+    folder by someone who may write there is theirs to place)."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
 class Service:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = config_path
-        self.folder = config_path.parent if config_path is not None else Path.cwd()
+        self.folder = config_path.resolve().parent if config_path is not None else Path.cwd()
         self.stop_requested = threading.Event()
         self.process = ProcessStats()
         self.started = time.monotonic()
@@ -103,14 +110,16 @@ class Service:
         self._control.submit(self._guarded, f"swap in pipeline {pipeline}", self._swap, pipeline, command)
 
     def _guarded(self, what: str, work, *args) -> None:
-        """Run control work on the control thread: every failure is said on the error topic."""
+        """Run control work on the control thread: every failure is said on the error topic (with
+        the pipeline it concerns, when it concerns one)."""
+        detail = {"pipeline": args[0]} if args and isinstance(args[0], str) else None
         try:
             work(*args)
         except EdgetmError as error:
-            self._error(f"{what} refused: {error}")
+            self._error(f"{what} refused: {error}", detail)
         except Exception as error:  # a bug: keep running, say so
             log.exception("%s failed", what)
-            self._error(f"{what} failed: {type(error).__name__}: {error}")
+            self._error(f"{what} failed: {type(error).__name__}: {error}", detail)
 
     def _swap(self, name: str, command: SetCommand) -> None:
         pipeline = self.pipelines.get(name)
@@ -119,7 +128,7 @@ class Service:
         assert command.model is not None
         path = local_path(self.folder, command.model)
         roots = self._model_roots()
-        if not any(Path(path).resolve().is_relative_to(root) for root in roots):
+        if not any(_normal(path).is_relative_to(root) for root in roots):
             raise EdgetmError(f"{command.model} is outside the folders models are taken from",
                               f"put it in {' or '.join(sorted(str(r) for r in roots))}")
         pipeline.swap(path)
@@ -131,7 +140,7 @@ class Service:
     def _model_roots(self) -> set[Path]:
         """Where a model named over MQTT may come from: the configuration's folder and the folders
         holding the configured models, so that a command cannot make edgetm open any file it can read."""
-        return {self.folder.resolve(), *(Path(p.model.path).resolve().parent for p in self.config.pipelines)}
+        return {_normal(self.folder), *(_normal(p.model.path).parent for p in self.config.pipelines)}
 
     def _remember_model(self, name: str, path: str) -> None:
         """What runs now, so that a reload compares against it."""
@@ -180,9 +189,9 @@ class Service:
         log.info("configuration reloaded: %d rebuilt, %d swapped, %d removed", len(rebuilt), len(swaps),
                  len([n for n in old if n not in new]))
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str, detail: dict | None = None) -> None:
         log.error("%s", message)
-        self.sinks.error(message)
+        self.sinks.error(message, detail)
 
     def _check_watches(self) -> None:
         for name, watch in list(self._watches.items()):
@@ -241,6 +250,9 @@ class Service:
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2
                 if all(p.finished for p in list(self.pipelines.values())):
+                    break
+                if len(self.sinks) and all(sink.gone for sink in self.sinks):
+                    log.warning("no output is left to publish to; stopping")
                     break
         finally:
             systemd.notify("STOPPING=1")

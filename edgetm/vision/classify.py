@@ -57,7 +57,7 @@ class Classifier:
                  preprocess: PreprocessOptions | None = None) -> None:
         if model.task not in (TaskKind.CLASSIFY, TaskKind.UNKNOWN) or len(model.outputs) != 1:
             raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier",
-                              "use the command for its task")
+                              f"run it as a {model.task.value} model (edgetm {model.task.value})")
         if sum(d > 1 for d in model.outputs[0].shape) > 1:
             raise ConfigError(f"{model.source} outputs shape {list(model.outputs[0].shape)}, not a score vector",
                               "a classifier has one output of one score per class")

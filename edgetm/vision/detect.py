@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.errors import ConfigError, LabelsError
-from edgetm.model.model import Family, Model, ModelFormat
+from edgetm.model.model import Family, Model, ModelFormat, TaskKind
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Detection, Detections
@@ -127,6 +127,9 @@ class Detector:
                  preprocess: PreprocessOptions | None = None) -> None:
         self.model = model
         self.options = options = options or DetectOptions()
+        if model.task is TaskKind.CLASSIFY and options.layout is None:
+            raise ConfigError(f"{model.source} is a classify model, not a detector", "run it as a classifier "
+                              "(edgetm classify)")
         self.layout = options.layout or output_layout(model)
         self._check_shapes()
         self.num_classes = self._num_classes()

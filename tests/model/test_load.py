@@ -7,6 +7,7 @@ import pytest
 from edgetm.errors import LabelsError, ModelError
 from edgetm.model import Family, Layout, ModelFormat, TaskKind, load_model
 from edgetm.train.export_tflite import to_tflite
+from tests.conftest import DEMO
 from tests.modelkit import (
     custom_op_tflite,
     int8_tflite,
@@ -232,3 +233,11 @@ def test_ultralytics_metadata_yaml_beside_a_tflite_model(tmp_path: Path, net):
     model = load_model(tmp_path / "best_float32.tflite")
     assert model.labels == ["apple", "pear", "plum", "fig"]
     assert model.family is Family.ULTRALYTICS and model.task is TaskKind.CLASSIFY
+
+
+def test_an_input_size_for_a_fixed_model_is_an_error_not_ignored(tmp_path: Path):
+    from edgetm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="takes a fixed input of 224x224; input_size applies only"):
+        load_model(DEMO / "model.tflite", input_size=(100, 100))
+    assert load_model(DEMO / "model.tflite", input_size=(224, 224)).input.image_size() == (224, 224)

@@ -131,10 +131,10 @@ def test_systemd_notify_and_watchdog(tmp_path: Path, banana_video: Path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--width", "320"], "width: unknown key"),  # a camera setting, given for a folder of images
+    (["--width", "320"], "--width does not apply to the source"),  # a camera setting, for image files
     (["--conf", "0.3"], "detect options are given, but"),  # a detector setting, for a classifier
     (["--ca-file", "ca.pem"], "MQTT settings are given without a broker (add --mqtt URL)"),
-    (["--task", "detect"], "are not a detector layout"),
+    (["--task", "detect"], "is a classify model, not a detector"),
     (["--config", "edgetm.example.yaml"], "give a model or --config, not both"),
 ])
 def test_flags_that_would_be_ignored_are_errors(extra, message):
@@ -150,3 +150,14 @@ def test_settings_beside_a_config_file_are_errors(tmp_path: Path):
                              "--threshold", "0.7"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "with --config, settings belong in the configuration file" in result.stderr
+
+
+def test_a_reader_that_goes_away_is_no_error(banana_video: Path):
+    """edgetm run ... | head -1: the results have nowhere to go; edgetm stops, without a traceback."""
+    process = start(str(DEMO), "--source", str(banana_video), "--realtime", "--loop")
+    first = process.stdout.readline()
+    process.stdout.close()
+    assert process.wait(60) == 0
+    stderr = process.stderr.read()
+    assert json.loads(first)["pipeline"] == "default"
+    assert "Traceback" not in stderr and "no longer written" in stderr and "stopping" in stderr
