@@ -82,6 +82,18 @@ class Sinks(Sink):
         return bool(self._feeds)
 
     @property
+    def gone(self) -> bool:
+        """True when there are sinks and every one of them is gone."""
+        def gone(sink: Sink) -> bool:
+            try:
+                return sink.gone
+            except Exception:  # a broken sink may still deliver something: not gone
+                self.failures[type(sink).__name__] += 1
+                return False
+
+        return bool(self.sinks) and all(gone(sink) for sink in self.sinks)
+
+    @property
     def frames_dropped(self) -> int:
         return sum(feed.dropped for feed in self._feeds)
 

@@ -251,7 +251,7 @@ class Service:
                     next_ping = now + watchdog / 2
                 if all(p.finished for p in list(self.pipelines.values())):
                     break
-                if len(self.sinks) and all(sink.gone for sink in self.sinks):
+                if self.sinks.gone:
                     log.warning("no output is left to publish to; stopping")
                     break
         finally:
