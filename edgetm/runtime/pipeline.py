@@ -38,7 +38,7 @@ from edgetm.publish import PipelineInfo, Sink, Sinks
 from edgetm.runtime.control import SetCommand
 from edgetm.runtime.feed import IDLE, Fed, Feed
 from edgetm.runtime.stats import PipelineStats
-from edgetm.tasks import AUTO, Task, build_task, choose
+from edgetm.tasks import AUTO, Task, Unit, build_task, choose
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class Pipeline:
         self._last_error_report = 0.0
         self._reported_drops = 0
         self._latest: Item | None = None
+        self._next_slot = 0.0
         self._swap_lock = threading.Lock()
         self._handover = threading.Lock()
         self._pending: Task | None = None
@@ -179,7 +180,7 @@ class Pipeline:
         latest = self._latest
         if latest is not None:
             try:
-                candidate.infer(candidate.prepare(latest), latest)
+                candidate.probe(latest)
             except EdgetmError as error:
                 raise ModelError(f"{model.source} fails on the latest item: {error}") from None
             except Exception as error:  # a runtime's own exception: the model cannot run here
@@ -237,7 +238,7 @@ class Pipeline:
     def __iter__(self) -> Iterator[Observation]:
         self.source.start()
         self._iterating = True
-        next_slot = time.monotonic()
+        self._next_slot = time.monotonic()
         feed = Feed(self.source, self._prepare, self._stop, lambda: self.paused)
         try:
             for fed in feed:
@@ -250,16 +251,9 @@ class Pipeline:
                     self._report(fed)
                     continue
                 assert isinstance(fed, Fed)
-                try:
-                    observation = self._observe(fed)
-                except EdgetmError as error:
-                    self._report(error)
-                    continue
-                self._emit(observation, fed.item)
-                yield observation
-                if self.options.max_fps:
-                    next_slot = max(next_slot + 1.0 / self.options.max_fps, time.monotonic() - 1.0)
-                    self._stop.wait(max(0.0, next_slot - time.monotonic()))
+                yield from self._run(self._units(fed))
+            if not self._stop.is_set():  # the source ended: what the task still holds
+                yield from self._run(self.task.flush())
         finally:
             with self._handover:
                 self.finished = True
@@ -267,13 +261,32 @@ class Pipeline:
             self._iterating = False
             self.source.stop(STOP_TIMEOUT_S)
 
-    def _observe(self, fed: Fed) -> Observation:
-        task, item, prepared = self.task, fed.item, fed.prepared
-        if isinstance(prepared, Exception):
-            raise prepared
-        if fed.prepared_by is not task:  # prepared for the model that was swapped out
-            prepared = task.prepare(item)
-        result = task.infer(prepared, item)
+    def _units(self, fed: Fed) -> list[Unit]:
+        """The inputs an item gave, prepared again if the model changed since; errors are reported."""
+        try:
+            if isinstance(fed.prepared, Exception):
+                raise fed.prepared
+            return fed.prepared if fed.prepared_by is self.task else self.task.prepare(fed.item)
+        except EdgetmError as error:
+            self._report(error)
+            return []
+
+    def _run(self, units: list[Unit]) -> Iterator[Observation]:
+        for unit in units:
+            try:
+                observation = self._observe(unit)
+            except EdgetmError as error:
+                self._report(error)
+                continue
+            self._emit(observation, unit.item)
+            yield observation
+            if self.options.max_fps:
+                self._next_slot = max(self._next_slot + 1.0 / self.options.max_fps, time.monotonic() - 1.0)
+                self._stop.wait(max(0.0, self._next_slot - time.monotonic()))
+
+    def _observe(self, unit: Unit) -> Observation:
+        task, item = self.task, unit.item
+        result = task.infer(unit.input, item)
         tracked = task.track(result, item)
         self._latest = item
         if tracked.changes:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from edgetm.errors import ConfigError
 from edgetm.model.model import Model
 from edgetm.plugins import Options, Registry, type_name
-from edgetm.tasks.base import StageOptions, Task, Tracked
+from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.classify import ClassifyTask
 from edgetm.tasks.detect import DetectTask
 
@@ -42,4 +42,4 @@ def build_task(model: Model, options: Options, stages: StageOptions | None = Non
     return TASKS[type_name(type(options))](model, options, stages or StageOptions())
 
 
-__all__ = ["AUTO", "TASKS", "StageOptions", "Task", "Tracked", "build_task", "choose"]
+__all__ = ["AUTO", "TASKS", "StageOptions", "Task", "Tracked", "Unit", "build_task", "choose"]

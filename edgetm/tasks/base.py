@@ -1,14 +1,16 @@
 """What a pipeline runs: one small interface for every modality.
 
-A task turns an item from the source into a typed result (``prepare`` then ``infer``), then
-updates the state it keeps across items and says what of it changed (``track``): a classifier's
-smoothed label, a detector's per-label counts. It declares that retained state as entities, so
-that sinks can publish it (and Home Assistant show it) without knowing which task runs.
+A task turns each item from the source into inputs for its model (``prepare``: a frame gives
+one; a block of sound gives as many windows as it completes, often none), each input into a
+typed result (``infer``), then updates the state it keeps across results and says what of it
+changed (``track``): a classifier's smoothed label, a detector's per-label counts. It declares
+that retained state as entities, so that sinks can publish it (and Home Assistant show it)
+without knowing which task runs.
 
-Threading: ``prepare`` may run in a helper thread one item ahead of ``infer``; ``infer`` and
-``track`` run on the pipeline's thread, in item order. A task being checked for a model swap
-runs ``prepare`` and ``infer`` in another thread while the running task keeps going: tasks share
-no buffers.
+Threading: ``prepare`` may run in a helper thread one item ahead of ``infer``, but always in item
+order and once per item; ``infer`` and ``track`` run on the pipeline's thread, in order. A task
+being checked for a model swap runs ``probe`` in another thread while the running task keeps
+going: tasks share no buffers.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class StageOptions(Options):
 
 
 @dataclass(frozen=True)
+class Unit:
+    """One input for the model and the item it stands for (a frame, or a window of sound)."""
+
+    item: Item
+    input: Any
+
+
+@dataclass(frozen=True)
 class Tracked:
     """What one result did to a task's state: the result as published, the state after it (merged
     into the result's payload) and the retained-state changes it caused."""
@@ -61,12 +71,21 @@ class Task(ABC):
         self.stages = stages
 
     @abstractmethod
-    def prepare(self, item: Any) -> Any:
-        """The item as the model's input (may run one item ahead, in another thread)."""
+    def prepare(self, item: Any) -> list[Unit]:
+        """The model's inputs this item gives (may run one item ahead, in another thread)."""
 
     @abstractmethod
     def infer(self, prepared: Any, item: Any) -> Payload:
-        """Run the model on a prepared item; the typed result, with timings. No state changes."""
+        """Run the model on one prepared input; the typed result, with timings. No state changes."""
+
+    def flush(self) -> list[Unit]:
+        """At the end of a finite stream: inputs still held back (a last, partial window)."""
+        return []
+
+    def probe(self, item: Any) -> Payload:
+        """One inference on an item as it stands, changing no state (a swapped-in model's check)."""
+        units = self.prepare(item)
+        return self.infer(units[0].input, units[0].item)
 
     @abstractmethod
     def track(self, result: Any, item: Any) -> Tracked:

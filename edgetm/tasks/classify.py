@@ -6,7 +6,7 @@ from edgetm.capture.base import Frame
 from edgetm.events import Entity
 from edgetm.model.model import Model, TaskKind
 from edgetm.results import Classification
-from edgetm.tasks.base import StageOptions, Task, Tracked
+from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.labels import LabelTracker
 from edgetm.vision.classify import Classifier, ClassifyOptions
 from edgetm.vision.preprocess import Prepared
@@ -27,8 +27,8 @@ class ClassifyTask(Task):
         self.classifier = Classifier(model, wide, stages.preprocess)
         self.tracker = LabelTracker(model.labels, stages.smoothing)
 
-    def prepare(self, item: Frame) -> Prepared:
-        return self.classifier.prepare(item.image)
+    def prepare(self, item: Frame) -> list[Unit]:
+        return [Unit(item, self.classifier.prepare(item.image))]
 
     def infer(self, prepared: Prepared, item: Frame) -> Classification:
         return self.classifier.infer(prepared, source=item.name)

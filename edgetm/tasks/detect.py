@@ -10,7 +10,7 @@ from edgetm.errors import ConfigError
 from edgetm.events import Entity, EntityKind, StateChange, topic_level
 from edgetm.model.model import Model, TaskKind
 from edgetm.results import Detections
-from edgetm.tasks.base import StageOptions, Task, Tracked
+from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.smoothing import CountSmoother
 from edgetm.vision.detect import DetectOptions, Detector
 from edgetm.vision.preprocess import Prepared
@@ -46,8 +46,8 @@ class DetectTask(Task):
         self.zone = options.zone.zone() if options.zone else None
         self.counter = CountSmoother(stages.smoothing, options.classes or ())
 
-    def prepare(self, item: Frame) -> Prepared:
-        return self.detector.prepare(item.image)
+    def prepare(self, item: Frame) -> list[Unit]:
+        return [Unit(item, self.detector.prepare(item.image))]
 
     def infer(self, prepared: Prepared, item: Frame) -> Detections:
         return self.detector.infer(prepared, source=item.name)

@@ -19,7 +19,7 @@ from edgetm.events import Entity
 from edgetm.model.model import Model
 from edgetm.plugins import Options
 from edgetm.publish import SINKS, Sink, SinkContext, SinkOptions
-from edgetm.tasks import TASKS, StageOptions, Task, Tracked
+from edgetm.tasks import TASKS, StageOptions, Task, Tracked, Unit
 from edgetm.tasks.labels import LabelTracker
 from tests.broker import Probe
 from tests.conftest import DEMO
@@ -88,8 +88,8 @@ class LevelTask(Task):
         super().__init__(model, options, stages)
         self.tracker = LabelTracker(["quiet", "loud"], stages.smoothing)
 
-    def prepare(self, item: Block):
-        return item.samples[:, 0].reshape(1, -1)
+    def prepare(self, item: Block) -> list[Unit]:
+        return [Unit(item, item.samples[:, 0].reshape(1, -1))]
 
     def infer(self, prepared, item: Block) -> Level:
         start = time.perf_counter()

@@ -47,7 +47,7 @@ def test_a_classifier_publishes_its_smoothed_label():
     assert entity.options == ("Unripe", "Ripe", "Overripe", "No banana", "none")
     changes = []
     for n in range(3):
-        tracked = task.track(task.infer(task.prepare(frame(n)), frame(n)), frame(n))
+        tracked = task.track(task.probe(frame(n)), frame(n))
         changes += tracked.changes
         assert len(tracked.result.top) == 2  # the result keeps top_k; smoothing saw more
     assert [(c.key, c.retain) for c in changes] == [("label", True)]
@@ -60,10 +60,10 @@ def test_a_detectors_threshold_is_its_confidence(detector):
     task = build_task(detector, DetectOptions(classes=("dog", "cat")))
     assert [(e.key, e.kind) for e in task.entities()] == [("count/dog", EntityKind.COUNT),
                                                          ("count/cat", EntityKind.COUNT)]
-    found = task.infer(task.prepare(frame()), frame())
+    found = task.probe(frame())
     assert [d.label for d in found.detections] == ["cat", "dog"]  # 0.7 and 0.6
     task.threshold = 0.65
-    found = task.infer(task.prepare(frame()), frame())
+    found = task.probe(frame())
     assert [d.label for d in found.detections] == ["cat"]  # the dog is under the new confidence
     with pytest.raises(ConfigError, match=r"a detector's threshold is detect\.conf"):
         build_task(detector, DetectOptions(), StageOptions(smoothing=SmoothingOptions(threshold=0.5)))
