@@ -103,6 +103,8 @@ def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -
     _adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
     _adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
     _adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=_size)
+    _adder(group, ModelOptions, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
+    _adder(group, ModelOptions, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
 
 
 def _preprocess_arguments(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
@@ -134,6 +136,18 @@ def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -
     if pipeline:
         add("zone", "--zone", metavar="X,Y X,Y ...", parse=_zone)
         add("snapshot", "--snapshot", action="store_true")
+
+
+def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> None:
+    from edgetm.audio.classify import SoundOptions
+
+    group = parser.add_argument_group("sound (sound models)")
+    add = lambda field, *flags, **kw: _adder(group, SoundOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add("overlap", "--overlap", metavar="F")
+    add("hop_samples", "--hop-samples", metavar="N")
+    add("partial", "--partial", choices=["drop", "pad"])
+    add("gate_dbfs", "--gate-dbfs", metavar="DB")
+    add("background", "--background", metavar="A,B", parse=_names)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -184,6 +198,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _adder(out, Config, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
     _preprocess_arguments(parser, dest="pipeline.preprocess")
     _detect_arguments(parser, pipeline=True)
+    _sound_arguments(parser, dest="pipeline.sound")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", action="store_true", help="one JSON line per image")
     detect.add_argument("--save-annotated", metavar="DIR", help="write each image with its boxes drawn into DIR")
     _preprocess_arguments(detect)
+
+    from edgetm.audio.classify import SoundOptions
+    from edgetm.capture.sound_file import SoundFileOptions
+
+    listen = commands.add_parser("listen", help="classify sound from a microphone or a file, window by window")
+    _model_arguments(listen)
+    listen.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE",
+                        help="mic, mic:DEVICE, wav:FILE (or a .wav path), audio:URL (default: mic)")
+    _adder(listen, SoundFileOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
+    _adder(listen, SoundOptions, "top_k", "--top-k", dest="sound.top_k", metavar="K")
+    _adder(listen, SoundOptions, "threshold", "--threshold", dest="sound.threshold", metavar="T")
+    _sound_arguments(listen)
+    listen.add_argument("--json", action="store_true", help="one JSON line per window")
+
+    commands.add_parser("devices", help="list the cameras and audio inputs edgetm can see")
 
     run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")

@@ -219,3 +219,64 @@ def run(args: argparse.Namespace) -> int:
     level = given(args).get("log", {}).get("level") or config.log_level
     logging.basicConfig(level=level.upper(), format="edgetm: %(levelname)s %(name)s: %(message)s")
     return Service(config, Path(args.config) if args.config else None).run()
+
+
+def listen(args: argparse.Namespace) -> int:
+    from edgetm.audio.classify import SoundOptions
+    from edgetm.capture import parse_source
+    from edgetm.config import PipelineOptions
+    from edgetm.runtime.pipeline import Pipeline
+
+    flags = given(args)
+    options = _options(SoundOptions, flags.get("sound"), "options")
+    text = getattr(args, "source", "mic")
+    source = parse_source(text)
+    extra = flags.get("source_options", {})
+    foreign = sorted(f"--{name}" for name in extra if name not in type(source).model_fields)
+    if foreign:
+        raise ConfigError(f"{', '.join(foreign)} does not apply to the source {text} ({source.type})")
+    pipeline = Pipeline(load(args), parse_source(text, **extra) if extra else source, options, PipelineOptions())
+    if not args.json:
+        print(f"{'T_START':>8s} {'T_END':>8s}  {'LABEL':20s} {'SCORE':>6s} {'DBFS':>7s}   TOP {options.top_k}")
+    windows = 0
+    for seen in pipeline:
+        windows += 1
+        result = seen.result
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+            continue
+        top = ", ".join(f"{p.label} {p.score:.3f}" for p in result.top)
+        label = "(quiet)" if result.gated else result.label or "-"
+        print(f"{result.t_start:8.3f} {result.t_end:8.3f}  {label:20s} {result.score:6.3f} {result.dbfs:7.1f}   {top}",
+              flush=True)
+    if windows == 0:
+        task = pipeline.task
+        raise ConfigError(f"{text} gave no window of sound: a window is {task.samples} samples at {task.rate} Hz",
+                          "give a longer recording, or --partial pad to pad the last window with silence")
+    return 0
+
+
+def devices(args: argparse.Namespace) -> int:
+    """Cameras (V4L2) and audio inputs, each said to be missing when it is."""
+    cameras = sorted(Path("/dev").glob("video*"), key=lambda p: (len(p.name), p.name))
+    print("cameras")
+    if not cameras:
+        print("  none (no /dev/video* device: plug in a camera, or use picamera2 for a Raspberry Pi camera)")
+    for device in cameras:
+        name_file = Path("/sys/class/video4linux") / device.name / "name"
+        name = name_file.read_text(errors="replace").strip() if name_file.is_file() else "?"
+        print(f"  {device}  {name}  (source: camera:{device.name.removeprefix('video')})")
+    print("audio inputs")
+    try:
+        from edgetm.capture.microphone import input_devices
+
+        inputs = input_devices()
+    except EdgetmError as error:
+        print(f"  unknown: {error}")
+        return EXIT_USER_ERROR
+    if not inputs:
+        print("  none (no input PortAudio can open: plug in a microphone)")
+    for device in inputs:
+        print(f"  {device['index']:3d}  {device['name']}  {device['default_rate']} Hz, {device['channels']} "
+              f"channel{'s' if device['channels'] > 1 else ''}  (source: mic:{device['index']})")
+    return 0

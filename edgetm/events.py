@@ -14,6 +14,7 @@ class SourceState(enum.Enum):
     ONLINE = "online"
     OFFLINE = "offline"
     STALE = "stale"  # open, but no item for longer than the source's ``stale_after_s``
+    SILENT = "silent"  # a microphone that delivers nothing but zeros (muted, or its cable pulled)
 
 
 class EntityKind(enum.Enum):

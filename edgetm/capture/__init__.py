@@ -5,6 +5,9 @@
     rtsp://..., http(s)://...   network stream
     clip.mp4                    video file (every frame; realtime: paced to its fps)
     photos/, shot.jpg, '*.png'  image files, folders and globs
+    mic, mic:1, mic:USB         microphone (PortAudio): default, by index or by part of its name
+    wav:clip.wav, clip.flac     sound file (every block; realtime: paced to its rate)
+    audio:rtsp://..., audio:clip.mp4   the sound of a stream or video, decoded by ffmpeg
 
 A new source is one file with its options (a literal ``type`` and an ``open`` method) and one
 ``SOURCES.register`` line here.
@@ -30,17 +33,21 @@ from edgetm.capture.base import (
     SourceOptions,
 )
 from edgetm.capture.camera import CameraOptions
+from edgetm.capture.ffmpeg import FfmpegAudioOptions
 from edgetm.capture.images import ImagesOptions
 from edgetm.capture.live import LiveSource
+from edgetm.capture.microphone import MicOptions
 from edgetm.capture.network import NetworkOptions
 from edgetm.capture.picamera import Picamera2Options
+from edgetm.capture.sound_file import SOUND_SUFFIXES, SoundFileOptions
 from edgetm.capture.video import VIDEO_SUFFIXES, VideoOptions
 from edgetm.errors import ConfigError, from_validation
 from edgetm.events import SourceState
 from edgetm.plugins import Registry
 
 SOURCES: Registry[type[SourceOptions]] = Registry("source")
-for _options in (CameraOptions, Picamera2Options, NetworkOptions, VideoOptions, ImagesOptions):
+for _options in (CameraOptions, Picamera2Options, NetworkOptions, VideoOptions, ImagesOptions, MicOptions,
+                 SoundFileOptions, FfmpegAudioOptions):
     SOURCES.register(_options)
 
 DEFAULT_SOURCE = "camera:0"
@@ -62,6 +69,13 @@ def _parse_source(text: str, options: dict) -> SourceOptions:
         return CameraOptions(device=text, **options)
     if match := re.fullmatch(r"picamera2(?::(\d+))?", text):
         return Picamera2Options(camera=int(match.group(1) or 0), **options)
+    if match := re.fullmatch(r"mic(?::(.+))?", text):
+        device = match.group(1)
+        return MicOptions(device=int(device) if device and device.isdigit() else device, **options)
+    if text.startswith("audio:"):
+        return FfmpegAudioOptions(url=text.removeprefix("audio:"), **options)
+    if text.startswith("wav:") or Path(text).suffix.lower() in SOUND_SUFFIXES:
+        return SoundFileOptions(path=str(Path(text.removeprefix("wav:")).expanduser()), **options)
     if _NETWORK.match(text):
         return NetworkOptions(url=text, **options)
     path = Path(text).expanduser()
@@ -70,7 +84,8 @@ def _parse_source(text: str, options: dict) -> SourceOptions:
     if path.exists() or glob.has_magic(text):
         return ImagesOptions(paths=[text], **options)
     raise ConfigError(f"unknown source '{text}'",
-                      "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, or images (file, folder, glob)")
+                      "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, images (file, folder, glob), "
+                      "mic, wav:FILE or audio:URL")
 
 
 def source_options(source: SourceOptions | str | Mapping) -> SourceOptions:

@@ -64,6 +64,15 @@ class Block(Item):
     rate: int
     start: int
 
+    @property
+    def t_start(self) -> float:
+        """Seconds into the stream."""
+        return self.start / self.rate
+
+    @property
+    def t_end(self) -> float:
+        return (self.start + len(self.samples)) / self.rate
+
 
 class EndOfStream(Exception):
     """A finite source has no more items."""
@@ -94,6 +103,10 @@ class Source(ABC):
 
     def on_state(self, callback: Callable[[SourceState], None]) -> None:  # noqa: B027 - optional
         """Be told about state changes (live sources; see the threading contract above)."""
+
+    def prefer(self, rate: int | None = None) -> None:  # noqa: B027 - optional
+        """What the task would like, before ``start``: a sound source that can decode at any rate
+        (ffmpeg) delivers the model's own, so that nothing needs resampling."""
 
 
 class SourceOptions(Options):

@@ -100,6 +100,10 @@ class LiveSource(Source):
     def _item(self, data: Any, index: int, captured: float, wall: float) -> Item:
         return Frame(image=data, index=index, captured=captured, wall=wall)
 
+    def _state_for(self, item: Item) -> SourceState:
+        """The state an item shows the source is in (a microphone's zeros: SILENT)."""
+        return SourceState.ONLINE
+
     # -- the interface --------------------------------------------------------------------------
     @property
     def state(self) -> SourceState:
@@ -118,7 +122,7 @@ class LiveSource(Source):
         item = self._handoff.get(timeout_s, self._stopping)
         if item is not None:
             return item
-        if self._state is SourceState.ONLINE and time.monotonic() - self._last_item_at > self.stale_after_s:
+        if self._state is not SourceState.OFFLINE and time.monotonic() - self._last_item_at > self.stale_after_s:
             self._set_state(SourceState.STALE)
         return None
 
@@ -146,8 +150,7 @@ class LiveSource(Source):
         self._count += 1
         self._last_item_at = now
         self.dropped += self._handoff.put(item)
-        if self._state is not SourceState.ONLINE:
-            self._set_state(SourceState.ONLINE)
+        self._set_state(self._state_for(item))
 
     def _run(self) -> None:
         delays = self.backoff.delays()

@@ -19,13 +19,14 @@ from edgetm.model.labels import (
     read_labels,
     tflite_associated_files,
 )
-from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task
+from edgetm.model.metadata import METADATA_NAME, audio_properties, tflite_metadata
+from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task, is_waveform
 from edgetm.model.options import ModelOptions
-from edgetm.model.spec import Layout, tensor_layout
+from edgetm.model.spec import Layout, TensorSpec, tensor_layout
 
 # Which file of an export folder or zip to run, best first. Teachable Machine's float model is
 # what the browser runs, so it gives the same answers; its quantized twin is the fallback.
-_PREFERENCE = ("model_unquant.tflite", "model.tflite", "model.onnx")
+_PREFERENCE = ("model_unquant.tflite", "model.tflite", "model.onnx", "soundclassifier_with_metadata.tflite")
 _TM_ZIPS = ("converted_tflite.zip", "converted_tflite_quantized.zip", "converted_edgetpu.zip")
 _MAX_MEMBER_BYTES = 1 << 30
 _MAX_METADATA_BYTES = 1 << 20
@@ -33,6 +34,12 @@ _MAX_METADATA_BYTES = 1 << 20
 DEFAULT_IMAGE_SIZE = 224
 # A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
 DEFAULT_STRIDE = 32
+# Sound models of open length run one second at a time unless told otherwise, at the rate most
+# speech and sound-event models take.
+DEFAULT_SAMPLE_RATE = 16000
+DEFAULT_SAMPLES = DEFAULT_SAMPLE_RATE
+# Scalar integer inputs with these names take the sample rate (Silero VAD's ``sr``).
+RATE_INPUTS = ("sr", "rate", "sample_rate", "sampling_rate")
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -159,14 +166,17 @@ def _format(located: _Located, head: bytes) -> ModelFormat:
     raise _explain_non_model(located.where, located.name, head)
 
 
-def _resolver(size: tuple[int, int] | None):
-    """Concrete shape for a dynamic input signature: batch 1, image sides from ``size``."""
+def _resolver(size: tuple[int, int] | None, samples: int | None = None):
+    """Concrete shape for a dynamic input signature: batch 1, image sides from ``size``, a sound
+    model's samples from ``samples``."""
     width, height = size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
 
     def resolve(signature: tuple[int, ...]) -> tuple[int, ...]:
         shape = list(signature)
         if shape and shape[0] < 0:
             shape[0] = 1
+        if len(shape) in (1, 2) and shape[-1] < 0 and len(signature) == len(shape):
+            shape[-1] = samples or DEFAULT_SAMPLES
         layout = tensor_layout(tuple(d if d >= 0 else 0 for d in shape))
         if len(shape) == 4 and layout is Layout.OTHER:
             # Both channel candidates dynamic: assume NCHW with 3 channels if axis 1 is unknown.
@@ -179,6 +189,17 @@ def _resolver(size: tuple[int, int] | None):
         return tuple(max(d, 1) for d in shape)
 
     return resolve
+
+
+def warm_up_inputs(inputs: Sequence[TensorSpec], sample_rate: int | None) -> list[np.ndarray]:
+    """Zeros for every input, but the sample rate in a scalar rate input (a model may check it)."""
+    values = []
+    for spec in inputs:
+        if not spec.shape and np.issubdtype(spec.dtype, np.integer) and spec.name.lower() in RATE_INPUTS:
+            values.append(np.array(sample_rate or DEFAULT_SAMPLE_RATE, spec.dtype))
+        else:
+            values.append(np.zeros(spec.shape, spec.dtype))
+    return values
 
 
 def _image_size_from(metadata: dict) -> tuple[int, int] | None:
@@ -215,6 +236,9 @@ def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int
 
     content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
     embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
+    audio = audio_properties(tflite_metadata(content).get(METADATA_NAME, b""))
+    if audio is not None:
+        metadata = {**metadata, "audio": {"sample_rate": audio.sample_rate, "channels": audio.channels}}
     source = "embedded"
     if not metadata and located.beside_metadata:  # Ultralytics writes metadata.yaml beside its exports
         metadata = located.beside_metadata
@@ -222,7 +246,7 @@ def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int
     size = _stride_aligned(input_size, metadata) or _image_size_from(metadata)
     # From memory, not from the file: LiteRT would map the file, and a file overwritten in place (cp,
     # scp, an export) would then fault on the next inference.
-    backend = TFLiteBackend(content, options, located.where, _resolver(size))
+    backend = TFLiteBackend(content, options, located.where, _resolver(size, options.input_samples))
     return backend, metadata, embedded, source
 
 
@@ -231,7 +255,7 @@ def _open_onnx(located: _Located, options: ModelOptions, input_size: tuple[int, 
 
     model_source = located.path if located.path is not None else (located.content or b"")
     # ONNX Runtime needs no concrete shapes to open a model, so its metadata can choose them after.
-    backend = OnnxBackend(model_source, options, located.where, _resolver(input_size))
+    backend = OnnxBackend(model_source, options, located.where, _resolver(input_size, options.input_samples))
     metadata: dict = backend.metadata()
     for key in ("names", "imgsz", "stride", "task"):  # Ultralytics stores Python literals as text
         if key in metadata:
@@ -239,7 +263,7 @@ def _open_onnx(located: _Located, options: ModelOptions, input_size: tuple[int, 
             metadata[key] = parsed if parsed is not None else metadata[key]
     size = _stride_aligned(input_size, metadata) or _image_size_from(metadata)
     if size and any(s.is_dynamic for s in backend.inputs):
-        resolve = _resolver(size)
+        resolve = _resolver(size, options.input_samples)
         backend.resize([resolve(s.signature) if s.is_dynamic else s.shape for s in backend.inputs])
     return backend, metadata, names_from_mapping(metadata.get("names")), "embedded"
 
@@ -292,7 +316,14 @@ def load_model(
 
     opener = _open_tflite if fmt is ModelFormat.TFLITE else _open_onnx
     backend, metadata, embedded, embedded_source = opener(located, options, options.input_size)
-    outputs = backend.run([np.zeros(s.shape, s.dtype) for s in backend.inputs])
+    try:
+        outputs = backend.run(warm_up_inputs(backend.inputs, options.sample_rate))
+    except ModelError as error:
+        if backend.inputs and is_waveform(backend.inputs[0]) and backend.inputs[0].has_dynamic_size:
+            samples = backend.inputs[0].shape[-1]
+            raise ModelError(error.message, f"it takes sound of open length and failed on {samples} samples: give "
+                             "input_samples, the samples it takes per call") from None
+        raise
     backend.learn_output_shapes(outputs)
 
     family = Family.GENERIC
@@ -301,7 +332,10 @@ def load_model(
     elif located.from_tm_export and located.beside_labels is not None:
         family = Family.TEACHABLE_MACHINE
 
-    model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata), metadata=metadata)
+    model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata, backend.inputs),
+                  metadata=metadata)
+    if options.sample_rate:
+        model.metadata["sample_rate"] = options.sample_rate
     fixed = model.input.image_size()
     if options.input_size is not None and not model.input.has_dynamic_size and tuple(options.input_size) != fixed:
         size = f"{fixed[0]}x{fixed[1]}" if fixed else str(list(model.input.shape))

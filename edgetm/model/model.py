@@ -33,6 +33,7 @@ class TaskKind(enum.Enum):
     CLASSIFY = "classify"
     DETECT = "detect"
     POSE = "pose"
+    SOUND = "sound"
     UNKNOWN = "unknown"
 
 
@@ -66,12 +67,16 @@ class Model:
 
     def resize(self, *shapes: tuple[int, ...]) -> None:
         """Run at new input shapes (dynamic models only)."""
+        from edgetm.model.load import warm_up_inputs
+
         self.backend.resize(shapes)
-        self.backend.learn_output_shapes(self.run(*(np.zeros(s.shape, s.dtype) for s in self.inputs)))
+        self.backend.learn_output_shapes(self.run(*warm_up_inputs(self.inputs, self.metadata.get("sample_rate"))))
 
     @property
     def num_classes(self) -> int | None:
-        """Size of a classifier's score vector."""
+        """Size of a classifier's score vector (a sound model's: the last axis of its first output)."""
+        if self.task is TaskKind.SOUND:
+            return self.outputs[0].shape[-1] if self.outputs[0].shape else 1
         if self.task is not TaskKind.CLASSIFY:
             return None
         return math.prod(self.outputs[0].shape)
@@ -105,11 +110,29 @@ class Model:
         }
 
 
-def detect_task(outputs: Sequence[TensorSpec], metadata: dict) -> TaskKind:
-    """What a model does, from Ultralytics metadata or else its output shapes."""
+# A window of sound is at least a few hundred samples (25 ms at 16 kHz); feature vectors (a pose's
+# keypoints) that also come as [1, N] are shorter.
+MIN_SOUND_SAMPLES = 400
+
+
+def is_waveform(spec: TensorSpec) -> bool:
+    """A float input of raw samples: [N] or [1, N], long or of open length."""
+    signature = spec.signature
+    if not np.issubdtype(spec.dtype, np.floating) or len(signature) not in (1, 2):
+        return False
+    if len(signature) == 2 and signature[0] not in (1, -1):
+        return False
+    return signature[-1] < 0 or signature[-1] >= MIN_SOUND_SAMPLES
+
+
+def detect_task(outputs: Sequence[TensorSpec], metadata: dict, inputs: Sequence[TensorSpec] = ()) -> TaskKind:
+    """What a model does, from its metadata (Ultralytics' task, TFLite's audio properties) or else
+    its input and output shapes."""
     declared = str(metadata.get("task", "")).lower()
     if declared in ("classify", "detect", "pose"):
         return TaskKind(declared)
+    if "audio" in metadata or (inputs and is_waveform(inputs[0])):
+        return TaskKind.SOUND
     if len(outputs) == 4:  # TFLite SSD: boxes, classes, scores, count
         return TaskKind.DETECT
     if len(outputs) != 1:

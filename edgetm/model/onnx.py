@@ -36,6 +36,7 @@ def _explain(error: Exception, where: str) -> ModelError:
     if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text:
         return ModelError(f"{where} is not a valid ONNX model (corrupt or truncated?)", "copy or export it again")
     first = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text.strip().splitlines()[0] if text else "")
+    first = first.rsplit("Status Message: ", 1)[-1]  # nested node failures: the innermost says what happened
     return ModelError(f"{where} could not be loaded by ONNX Runtime: {first or type(error).__name__}")
 
 
@@ -72,7 +73,9 @@ class OnnxBackend(Backend):
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = options.all_threads
         session_options.inter_op_num_threads = 1
-        session_options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
+        # Fatal only: its errors reach the user once, as the exception edgetm turns into one line, and its
+        # warnings (unused initialisers) are noise.
+        session_options.log_severity_level = 4
         providers = _providers(ort, options.providers)
         try:
             self._session = ort.InferenceSession(
@@ -99,6 +102,8 @@ class OnnxBackend(Backend):
             self.outputs.append(TensorSpec(node.name, shape, np.dtype(_DTYPES.get(node.type, np.float32)),
                                            None, position, dynamic))
         self._names = [o.name for o in self.outputs]
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
 
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
         self.inputs = [replace(s, shape=tuple(shape)) for s, shape in zip(self.inputs, shapes, strict=True)]
@@ -106,7 +111,7 @@ class OnnxBackend(Backend):
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         feed = {spec.name: value for spec, value in zip(self.inputs, inputs, strict=True)}
         try:
-            return self._session.run(self._names, feed)
+            return self._session.run(self._names, feed, self._run_options)
         except Exception as error:
             raise _explain(error, self._where) from None
 

@@ -19,6 +19,10 @@ class ModelOptions(Options):
                                               "preferred first (default: TensorRT, CUDA, CPU, those present)")
     input_size: tuple[int, int] | None = Field(None, description="[width, height] for models with dynamic input "
                                                "(default: from the model's metadata, else 224x224)")
+    input_samples: int | None = Field(None, ge=1, le=10_000_000, description="sound models with a dynamic input "
+                                      "length: samples per call (default: one second)")
+    sample_rate: int | None = Field(None, ge=1000, le=384_000, description="sound models: the rate they take "
+                                    "(default: from their metadata, else their input length, else 16000)")
     watch: bool = Field(False, description="edgetm run: swap the model in again when its file changes (once the "
                         "file is complete and unchanged for a moment)")
 

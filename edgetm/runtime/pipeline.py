@@ -236,6 +236,7 @@ class Pipeline:
         return task.prepare(item), task
 
     def __iter__(self) -> Iterator[Observation]:
+        self.source.prefer(rate=self.task.input_rate)
         self.source.start()
         self._iterating = True
         self._next_slot = time.monotonic()
@@ -266,7 +267,10 @@ class Pipeline:
         try:
             if isinstance(fed.prepared, Exception):
                 raise fed.prepared
-            return fed.prepared if fed.prepared_by is self.task else self.task.prepare(fed.item)
+            task = self.task
+            if fed.prepared_by is task or task.continues(fed.prepared_by):
+                return fed.prepared
+            return task.prepare(fed.item)
         except EdgetmError as error:
             self._report(error)
             return []

@@ -11,12 +11,14 @@ from edgetm.plugins import Options, Registry, type_name
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.classify import ClassifyTask
 from edgetm.tasks.detect import DetectTask
+from edgetm.tasks.sound import SoundTask
 
 AUTO = "auto"
 
 TASKS: Registry[type[Task]] = Registry("task", lambda task: type_name(task.Options))
 TASKS.register(ClassifyTask)
 TASKS.register(DetectTask)
+TASKS.register(SoundTask)
 
 
 def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | None] | None = None) -> Options:

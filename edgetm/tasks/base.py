@@ -111,6 +111,16 @@ class Task(ABC):
     def adopt(self, previous: Task) -> None:  # noqa: B027 - optional
         """Take over the state of the task this one replaces (a model swap with the same labels)."""
 
+    def continues(self, previous: object) -> bool:
+        """True when inputs ``previous`` prepared serve this task as they are (it took over their
+        stream); otherwise an item ``previous`` prepared is prepared again."""
+        return False
+
+    @property
+    def input_rate(self) -> int | None:
+        """The sample rate the model takes (sound tasks), for sources that can deliver any."""
+        return None
+
     def describe(self) -> dict:
         """What ``edgetm info`` says about how this task runs its model."""
         return {}

@@ -25,10 +25,14 @@ class LabelState:
 class LabelTracker:
     """Smooths each result's scores into the steady label, and says when it changed."""
 
-    def __init__(self, labels: Sequence[str] | None, smoothing: SmoothingOptions) -> None:
+    def __init__(self, labels: Sequence[str] | None, smoothing: SmoothingOptions,
+                 threshold: float | None = None) -> None:
+        """``threshold`` is the task's own default, for when ``smoothing.threshold`` is not given."""
         self.labels = list(labels or [])
         self.smoothing = smoothing
         self.smoother = LabelSmoother(smoothing)
+        if smoothing.threshold is None and threshold is not None:
+            self.smoother.threshold = threshold
 
     def update(self, scores: dict[str, float]) -> tuple[LabelState, tuple[StateChange, ...]]:
         changed = self.smoother.update(scores)

@@ -33,7 +33,7 @@ def _schema():
 
 
 _DTYPES = {np.dtype(np.float32): "FLOAT32", np.dtype(np.uint8): "UINT8", np.dtype(np.int8): "INT8",
-           np.dtype(np.int32): "INT32"}
+           np.dtype(np.int32): "INT32", np.dtype(np.int64): "INT64", np.dtype(np.complex64): "COMPLEX64"}
 _ACTIVATIONS = {Activation.NONE: "NONE", Activation.RELU: "RELU", Activation.RELU6: "RELU6"}
 
 
@@ -85,10 +85,21 @@ class FlatbufferGraph:
         operator.builtinOptions = options
         self.operators.append(operator)
 
-    def finish(self, inputs: Sequence[int], outputs: Sequence[int], description: str = "edgetm") -> bytes:
+    def finish(self, inputs: Sequence[int], outputs: Sequence[int], description: str = "edgetm",
+               metadata: dict[str, bytes] | None = None) -> bytes:
+        """The model; ``metadata`` are named buffers (``TFLITE_METADATA``: see train/metadata.py)."""
         import flatbuffers
 
         S = self.S
+        entries = []
+        for name, data in (metadata or {}).items():
+            buffer = S.BufferT()
+            buffer.data = np.frombuffer(data, np.uint8)
+            self.buffers.append(buffer)
+            entry = S.MetadataT()
+            entry.name = name
+            entry.buffer = len(self.buffers) - 1
+            entries.append(entry)
         subgraph = S.SubGraphT()
         subgraph.tensors = self.tensors
         subgraph.inputs = list(inputs)
@@ -106,6 +117,7 @@ class FlatbufferGraph:
         model.buffers = self.buffers
         model.subgraphs = [subgraph]
         model.signatureDefs = [signature]
+        model.metadata = entries or None
         model.operatorCodes = [None] * len(self.opcodes)
         for (code, custom), index in self.opcodes.items():
             opcode = S.OperatorCodeT()

@@ -13,32 +13,16 @@ from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Classification, Prediction
+from edgetm.scores import ranking, to_probabilities
 from edgetm.vision.preprocess import Prepared, PreprocessOptions, Preprocessor
 
 # A quantized softmax output has scale 1/256 (TFLite's fixed softmax quantization).
 _SOFTMAX_SCALE = 1.0 / 256.0
-# How far a float output may stray from summing to one and still be taken as probabilities.
-_SUM_TOLERANCE = 0.01
 
 
 def _is_quantized_softmax(spec: TensorSpec) -> bool:
     q = spec.quantization
     return spec.is_quantized and q is not None and abs(q.scale - _SOFTMAX_SCALE) < 1e-9
-
-
-def to_probabilities(scores: np.ndarray, already: bool = False) -> np.ndarray:
-    """Scores as a distribution: softmax only when they are not one already."""
-    if already or (scores.min() >= -1e-6 and scores.max() <= 1 + 1e-6 and abs(scores.sum() - 1) <= _SUM_TOLERANCE):
-        return scores
-    shifted = np.exp(scores - scores.max())
-    return shifted / shifted.sum()
-
-
-def ranking(values: np.ndarray, k: int) -> list[int]:
-    """Indices of the k largest values, best first; ties keep class order."""
-    # ~x reverses the order of integers without overflow (255 - x for uint8, -1 - x for int8).
-    descending = ~values if values.dtype.kind in "iu" else -values
-    return np.argsort(descending, kind="stable")[:k].tolist()
 
 
 class ClassifyOptions(Options):
