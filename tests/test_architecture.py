@@ -11,9 +11,9 @@ PACKAGE = ROOT / "edgetm"
 # Lower layers never import higher ones. The stages of one layer stay out of each other's way except
 # where listed: image files are decoded the way ``edgetm classify`` decodes them.
 LAYERS = [
-    {"errors", "events", "plugins", "results", "secrets", "edgetm"},
+    {"errors", "events", "plugins", "results", "scores", "secrets", "edgetm"},
     {"model"},
-    {"vision", "capture", "train"},
+    {"vision", "audio", "capture", "train"},
     {"tasks", "publish"},
     {"config"},
     {"runtime"},

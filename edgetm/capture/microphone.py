@@ -21,7 +21,6 @@ from edgetm.errors import SourceError, missing_dependency
 from edgetm.events import SourceState
 
 STALL_S = 2.0  # a stream that delivers nothing for this long (beyond a block) has stopped
-RING_S = 4.0  # seconds the ring holds: the capture thread may fall this far behind without loss
 
 
 class MicOptions(LiveOptions):
@@ -32,6 +31,8 @@ class MicOptions(LiveOptions):
     channels: int = Field(1, ge=1, le=32, description="channels to record; they are mixed to mono")
     block_s: float = Field(0.05, gt=0.0, le=2.0, description="seconds of sound per block")
     silent_after_s: float = Field(5.0, gt=0.0, description="only zeros for this long: the microphone is silent")
+    buffer_s: float = Field(4.0, gt=0.0, le=600.0, description="seconds the ring buffer holds: how far the "
+                            "pipeline may fall behind the microphone before samples are lost")
 
     def open(self) -> MicSource:
         return MicSource(self)
@@ -83,7 +84,8 @@ class MicSource(LiveSource):
         self._device = find_device(options.device)  # fails now, clearly, when there is no such input
         self.rate = options.rate or self._device["default_rate"]
         self.frames = max(1, round(options.block_s * self.rate))
-        self._ring = np.zeros((max(round(RING_S * self.rate), 2 * self.frames), options.channels), np.float32)
+        self._ring = np.zeros((max(round(options.buffer_s * self.rate), 2 * self.frames), options.channels),
+                              np.float32)
         self._written = 0  # samples the callback has written, ever
         self._read = 0  # samples the capture thread has taken, ever
         self._zeros_since: float | None = None
@@ -104,8 +106,8 @@ class MicSource(LiveSource):
         self._device = find_device(self.options.device)
         stream = sd.InputStream(device=self._device["index"], channels=self.options.channels, samplerate=self.rate,
                                 blocksize=self.frames, dtype="float32", callback=self._callback)
+        self._read = self._written  # from the first sample of this stream on
         stream.start()
-        self._read = self._written
         return stream
 
     def _grab(self, stream) -> Any:
