@@ -12,6 +12,7 @@ import threading
 import time
 import types
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -76,9 +77,10 @@ def test_the_sound_of_a_video_through_ffmpeg(tmp_path: Path):
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed (scripts/install.sh installs it)")
     video = tmp_path / "clip.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=1000:duration=2:sample_rate=48000",
-                    "-f", "lavfi", "-i", "color=c=black:s=64x64:d=2", "-shortest", "-c:v", "mpeg4", "-c:a", "aac",
-                    str(video)], check=True, timeout=60)
+    sine = "sine=frequency=1000:duration=2:sample_rate=48000"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", sine, "-f", "lavfi", "-i",
+                    "color=c=black:s=64x64:d=2", "-shortest", "-c:v", "mpeg4", "-c:a", "aac", str(video)],
+                   check=True, timeout=60)
     source = open_source(f"audio:{video}")
     source.prefer(rate=16000)  # what the model takes: ffmpeg decodes straight to it
     blocks = read_all(source)
@@ -138,9 +140,10 @@ def test_a_microphone_through_real_portaudio(tmp_path: Path):
 
 
 class FakeStream:
-    """sounddevice.InputStream driven by a thread: the blocks given, then whatever ``after`` says."""
+    """sounddevice.InputStream driven by a thread: blocks of a level that changes, overflow flags,
+    zeros, or a stream that stops, as the test says."""
 
-    instances: list[FakeStream] = []
+    instances: ClassVar[list[FakeStream]] = []
 
     def __init__(self, device=None, channels=1, samplerate=None, blocksize=None, dtype=None, callback=None):
         self.callback, self.frames, self.channels = callback, blocksize, channels
@@ -189,7 +192,7 @@ def fake_sounddevice(monkeypatch):
 def test_microphone_overflows_silence_and_unplugging(fake_sounddevice):
     from edgetm.capture.microphone import MicOptions
 
-    with pytest.raises(SourceError, match="no audio input matches 'webcam'.*0: USB Audio Device"):
+    with pytest.raises(SourceError, match=r"no audio input matches 'webcam'.*0: USB Audio Device"):
         MicOptions(device="webcam").open()
     source = MicOptions(device="usb", block_s=0.01, silent_after_s=0.2, reconnect_initial_s=0.05).open()
     states: list[SourceState] = []
