@@ -67,6 +67,14 @@ def _explain(error: Exception, where: str) -> ModelError:
     """Turn a LiteRT failure into a one-line ModelError."""
     text = str(error)
     custom = re.search(r"unresolved custom op: ([^\s.]+)", text)
+    if (custom and custom.group(1).startswith("Flex")) or "Select TensorFlow op" in text:
+        named = custom or re.search(r"\((Flex\w+)\)", text)
+        op = named.group(1) if named else "Flex"
+        return ModelError(
+            f"{where} needs TensorFlow select ops ({op}), which only full TensorFlow runs",
+            "install tensorflow to run it through tf.lite, or export it again: Teachable Machine's newer sound "
+            "exports use built-in ops",
+        )
     if custom:
         op = custom.group(1)
         if op == "edgetpu-custom-op":
@@ -90,6 +98,15 @@ def _explain(error: Exception, where: str) -> ModelError:
                           "copy or export it again")
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return ModelError(f"{where}: TensorFlow Lite failed: {first}")
+
+
+def _tensorflow_lite():
+    """TensorFlow's own TFLite interpreter, when TensorFlow is installed."""
+    try:
+        import tensorflow as tf  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return tf.lite
 
 
 def _load_delegate(module, delegate: str):
@@ -136,24 +153,36 @@ class TFLiteBackend(Backend):
     ) -> None:
         module = _interpreter_module()
         delegates = [_load_delegate(module, options.delegate)] if options.delegate else None
-        with _native_stderr():
-            try:
-                self._interp = module.Interpreter(
-                    model_content=bytes(model), num_threads=options.all_threads, experimental_delegates=delegates
-                )
-                for detail in self._interp.get_input_details():
-                    signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
-                    if any(d < 0 for d in signature):
-                        # Some real models refuse to allocate until a dynamic input has a concrete shape.
-                        self._interp.resize_tensor_input(detail["index"], list(resolve(signature)), strict=False)
-                self._interp.allocate_tensors()
-            except (RuntimeError, ValueError) as error:
-                raise _explain(error, where) from None
+        try:
+            self._interp = self._create(module, model, options, delegates, resolve, where)
+        except ModelError as error:
+            tensorflow = _tensorflow_lite() if "select ops" in error.message else None
+            if tensorflow is None or module is tensorflow:
+                raise
+            module = tensorflow  # TensorFlow's own interpreter has the select ops (Flex) built in
+            self._interp = self._create(module, model, options, delegates, resolve, where)
         self.name = "litert" if module.__name__.startswith("ai_edge_litert") else module.__name__.split(".")[0]
         self._where = where
         self._delegate = options.delegate
         self._threads = options.all_threads
         self._refresh_specs()
+
+    @staticmethod
+    def _create(module, model: bytes, options: ModelOptions, delegates, resolve, where: str):
+        with _native_stderr():
+            try:
+                interpreter = module.Interpreter(
+                    model_content=bytes(model), num_threads=options.all_threads, experimental_delegates=delegates
+                )
+                for detail in interpreter.get_input_details():
+                    signature = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
+                    if any(d < 0 for d in signature):
+                        # Some real models refuse to allocate until a dynamic input has a concrete shape.
+                        interpreter.resize_tensor_input(detail["index"], list(resolve(signature)), strict=False)
+                interpreter.allocate_tensors()
+            except (RuntimeError, ValueError) as error:
+                raise _explain(error, where) from None
+        return interpreter
 
     def _refresh_specs(self) -> None:
         self.inputs = [_spec(d) for d in self._interp.get_input_details()]
