@@ -18,12 +18,13 @@ import time
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edgetm.audio.features import LogMel, LogMelOptions
 from edgetm.errors import ConfigError
 from edgetm.model.load import DEFAULT_SAMPLE_RATE, RATE_INPUTS
 from edgetm.model.model import Family, Model
+from edgetm.model.options import ModelOptions
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Prediction, SoundResult
@@ -36,6 +37,22 @@ RATE_BY_LENGTH = {44032: 44100, 15600: 16000}
 SINGLE_LABEL = "event"
 # Teachable Machine's sound projects report a class from a probability of 0.75.
 TEACHABLE_MACHINE_THRESHOLD = 0.75
+
+
+class GateOptions(Options):
+    """A second, small model that decides when the main one runs (a voice activity detector such as
+    Silero VAD: classify only while there is speech or sound)."""
+
+    model: ModelOptions = Field(description="the gating model (path, and input_samples for models of open length)")
+    hop_samples: int | None = Field(None, ge=1, description="samples between its windows (default: its input "
+                                    "length: no overlap)")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="its first score must reach this in a window for "
+                             "the main model to run on the windows that overlap it")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _path_shorthand(cls, value):
+        return {"path": value} if isinstance(value, str) else value
 
 
 class SoundOptions(Options):
@@ -53,6 +70,8 @@ class SoundOptions(Options):
                                     "the best one does, there is no label (default: 0.75 for Teachable Machine's "
                                     "sound models, as there, else 0)")
     gate_dbfs: float | None = Field(None, ge=-120.0, le=0.0, description="skip windows quieter than this")
+    gate: GateOptions | None = Field(None, description="skip windows in which a gating model (a voice activity "
+                                     "detector) hears nothing")
     background: tuple[str, ...] = Field(("Background Noise",), description="labels that mean no event: never the "
                                         "published label (Teachable Machine's background class)")
     state: dict[str, str] | None = Field(None, description="streaming models: which output feeds which input "

@@ -120,6 +120,7 @@ class Pipeline:
             "paused": self.paused,
             "swaps": self.swaps,
             "state": dict(self._retained),
+            **self.task.status(),
         }
 
     # -- commands -------------------------------------------------------------------------------

@@ -124,3 +124,7 @@ class Task(ABC):
     def describe(self) -> dict:
         """What ``edgetm info`` says about how this task runs its model."""
         return {}
+
+    def status(self) -> dict:
+        """Figures for the stats topic (a sound task's level); read from another thread."""
+        return {}

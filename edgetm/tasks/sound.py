@@ -27,6 +27,55 @@ from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.labels import LabelTracker
 
 
+class _Stream:
+    """One model's view of the sound: resampled to its rate and cut into its windows."""
+
+    def __init__(self, classifier: SoundClassifier) -> None:
+        self.classifier = classifier
+        self.resampler: StreamResampler | None = None
+        self.windows: Windows | None = None
+
+    def restart(self, block: Block) -> None:
+        self.resampler = StreamResampler(block.rate, self.classifier.rate)
+        self.windows = Windows(self.classifier.samples, self.classifier.hop,
+                               start=round(block.start * self.classifier.rate / block.rate))
+        self.classifier.sound.reset()
+
+    def push(self, mono: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        assert self.resampler is not None and self.windows is not None
+        return self.windows.push(self.resampler(mono))
+
+    def flush(self, pad: bool) -> list[tuple[int, np.ndarray]]:
+        if self.resampler is None or self.windows is None:
+            return []
+        return self.windows.push(self.resampler.flush()) + self.windows.finish(pad)
+
+
+class _Gate:
+    """A voice activity detector run on the same sound: the stretches of stream time it heard
+    something in, for the main model to run on the windows that overlap them."""
+
+    def __init__(self, options) -> None:
+        from edgetm.model.load import load_model
+
+        model = load_model(options.model)
+        gate_options = SoundOptions(hop_samples=options.hop_samples or None, overlap=0.0)
+        self.stream = _Stream(SoundClassifier(model, gate_options))
+        self.threshold = options.threshold
+        self.heard: list[tuple[float, float]] = []  # (start s, end s) of windows at or above the threshold
+
+    def push(self, mono: np.ndarray) -> None:
+        classifier = self.stream.classifier
+        for start, window in self.stream.push(mono):
+            scores = classifier.sound.run(classifier.sound.prepare(window))
+            if float(scores[0]) >= self.threshold:
+                self.heard.append((start / classifier.rate, (start + len(window)) / classifier.rate))
+        self.heard = self.heard[-1000:]
+
+    def open_during(self, t_start: float, t_end: float) -> bool:
+        return any(start < t_end and end > t_start for start, end in self.heard)
+
+
 class SoundTask(Task):
     Options = SoundOptions
     kinds = (TaskKind.SOUND,)
@@ -41,12 +90,15 @@ class SoundTask(Task):
         default = TEACHABLE_MACHINE_THRESHOLD if model.family is Family.TEACHABLE_MACHINE else None
         self.tracker = LabelTracker(self.events, stages.smoothing, default)
         self._in_rate: int | None = None
-        self._resampler: StreamResampler | None = None
-        self._windows: Windows | None = None
+        self._stream = _Stream(self.classifier)
+        self._gate = _Gate(options.gate) if options.gate is not None else None
         self._expected: int | None = None  # the sample the next block should start at
         self._count = 0
         self._last: Block | None = None
         self._adopted: Task | None = None
+        self.last_dbfs: float | None = None
+        self.windows_seen = 0
+        self.windows_gated = 0
 
     @property
     def input_rate(self) -> int:
@@ -59,9 +111,9 @@ class SoundTask(Task):
         """A new stream, or a gap in this one: the resampler, windows and model state start afresh
         at the block's own time."""
         self._in_rate = block.rate
-        self._resampler = StreamResampler(block.rate, self.rate)
-        self._windows = Windows(self.samples, self.hop, start=round(block.start * self.rate / block.rate))
-        self.classifier.sound.reset()
+        self._stream.restart(block)
+        if self._gate is not None:
+            self._gate.stream.restart(block)
 
     def _units(self, found: list[tuple[int, np.ndarray]], block: Block) -> list[Unit]:
         units = []
@@ -78,20 +130,25 @@ class SoundTask(Task):
             self._restart(item)
         self._expected = item.start + len(mono)
         self._last = item
-        assert self._resampler is not None and self._windows is not None
-        return self._units(self._windows.push(self._resampler(mono)), item)
+        if self._gate is not None:  # before the main windows, so that it has heard their whole span
+            self._gate.push(mono)
+        return self._units(self._stream.push(mono), item)
 
     def flush(self) -> list[Unit]:
-        if self._resampler is None or self._windows is None or self._last is None:
+        if self._last is None:
             return []
-        found = self._windows.push(self._resampler.flush())
-        found += self._windows.finish(pad=self.options.partial == "pad")
-        return self._units(found, self._last)
+        if self._gate is not None:
+            self._gate.stream.flush(pad=True)
+        return self._units(self._stream.flush(pad=self.options.partial == "pad"), self._last)
 
     def infer(self, prepared: np.ndarray, item: Block) -> SoundResult:
         dbfs = level_dbfs(prepared)
-        gate = self.options.gate_dbfs
-        if gate is not None and dbfs < gate:
+        self.windows_seen += 1
+        quiet = self.options.gate_dbfs is not None and dbfs < self.options.gate_dbfs
+        unheard = self._gate is not None and not self._gate.open_during(item.t_start, item.t_end)
+        self.last_dbfs = dbfs
+        if quiet or unheard:
+            self.windows_gated += 1
             return self.classifier.gated(item.t_start, dbfs, item.name)
         return self.classifier.infer(self.classifier.sound.prepare(prepared), item.t_start, dbfs, item.name)
 
@@ -132,10 +189,15 @@ class SoundTask(Task):
                 self.rate, self.samples, self.hop):
             return
         self._adopted = previous
-        self._in_rate, self._resampler, self._windows = previous._in_rate, previous._resampler, previous._windows
+        self._in_rate, self._stream, self._gate = previous._in_rate, previous._stream, previous._gate
+        self._stream.classifier = self.classifier
         self._expected, self._count, self._last = previous._expected, previous._count, previous._last
         if previous.events == self.events:
             self.tracker = previous.tracker
+
+    def status(self) -> dict:
+        level = None if self.last_dbfs is None else round(self.last_dbfs, 1)
+        return {"dbfs": level, "windows": self.windows_seen, "gated": self.windows_gated}
 
     def describe(self) -> dict:
         sound = self.classifier.sound
