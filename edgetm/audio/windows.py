@@ -30,13 +30,18 @@ def hop_for(length: int, overlap: float) -> int:
 
 
 class Windows:
-    """Windows of ``length`` samples every ``hop`` samples of a stream fed in blocks."""
+    """Windows of ``length`` samples every ``hop`` samples of a stream fed in blocks.
+
+    Samples go into one preallocated buffer; the part no window will need again is let go by moving
+    what is left to the front, once the buffer is full, so each sample is copied about once.
+    """
 
     def __init__(self, length: int, hop: int, start: int = 0) -> None:
         if length < 1 or hop < 1:
             raise ValueError("window length and hop must be at least one sample")
         self.length, self.hop = length, hop
-        self._buffer = np.zeros(0, np.float32)
+        self._data = np.zeros(4 * length, np.float32)
+        self._fill = 0
         self._buffer_start = start  # stream index of the buffer's first sample
         self._next = start  # stream index where the next window starts
         self._last_end: int | None = None
@@ -44,28 +49,39 @@ class Windows:
     @property
     def end(self) -> int:
         """Stream index just past the last sample fed."""
-        return self._buffer_start + len(self._buffer)
+        return self._buffer_start + self._fill
+
+    def _room(self, n: int) -> None:
+        if self._fill + n <= len(self._data):
+            return
+        keep_from = min(self._next, self.end) - self._buffer_start
+        live = self._fill - keep_from
+        if live + n > len(self._data):
+            grown = np.zeros(max(2 * len(self._data), live + n), np.float32)
+            grown[:live] = self._data[keep_from:self._fill]
+            self._data = grown
+        else:
+            self._data[:live] = self._data[keep_from:self._fill]
+        self._buffer_start += keep_from
+        self._fill = live
 
     def push(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
         """Feed samples; the windows they complete, as (start index, samples)."""
-        self._buffer = np.concatenate([self._buffer, np.asarray(samples, np.float32)])
+        self._room(len(samples))
+        self._data[self._fill:self._fill + len(samples)] = samples
+        self._fill += len(samples)
         found = []
         while self._next + self.length <= self.end:
             offset = self._next - self._buffer_start
-            found.append((self._next, self._buffer[offset:offset + self.length].copy()))
+            found.append((self._next, self._data[offset:offset + self.length].copy()))
             self._last_end = self._next + self.length
             self._next += self.hop
-        keep_from = min(self._next, self.end) - self._buffer_start
-        if keep_from > 0:
-            self._buffer = self._buffer[keep_from:]
-            self._buffer_start += keep_from
         return found
 
     def finish(self, pad: bool) -> list[tuple[int, np.ndarray]]:
         """At the end of the stream: one last window padded with zeros, if ``pad`` and samples came
         after the end of the last window (or no window came at all)."""
-        tail_from = self._next - self._buffer_start
-        tail = self._buffer[max(tail_from, 0):]
+        tail = self._data[max(self._next - self._buffer_start, 0):self._fill]
         if not pad or tail.size == 0 or (self._last_end is not None and self.end <= self._last_end):
             return []
         window = np.zeros(self.length, np.float32)

@@ -121,8 +121,8 @@ class MicSource(LiveSource):
             self.dropped += 1
             self._read = self._written - len(self._ring) + self.frames
         start = self._read % len(self._ring)
-        index = (np.arange(self.frames) + start) % len(self._ring)
-        samples = self._ring[index]
+        first = min(self.frames, len(self._ring) - start)
+        samples = np.concatenate([self._ring[start:start + first], self._ring[:self.frames - first]])
         block_start = self._read
         self._read += self.frames
         return block_start, samples

@@ -27,6 +27,13 @@ from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.labels import LabelTracker
 
 
+def _mono(samples: np.ndarray) -> np.ndarray:
+    """Channels mixed to one (their mean)."""
+    if samples.ndim == 1:
+        return samples
+    return samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
+
+
 class _Stream:
     """One model's view of the sound: resampled to its rate and cut into its windows."""
 
@@ -125,7 +132,7 @@ class SoundTask(Task):
         return units
 
     def prepare(self, item: Block) -> list[Unit]:
-        mono = item.samples.mean(axis=1) if item.samples.ndim == 2 else item.samples
+        mono = _mono(item.samples)
         if item.rate != self._in_rate or item.start != self._expected:
             self._restart(item)
         self._expected = item.start + len(mono)
@@ -154,7 +161,7 @@ class SoundTask(Task):
 
     def probe(self, item: Block) -> SoundResult:
         """One window as this model takes it (resampled and fitted to its length), state untouched."""
-        samples = item.samples.mean(axis=1) if item.samples.ndim == 2 else item.samples
+        samples = _mono(item.samples)
         if item.rate != self.rate:
             resampler = StreamResampler(item.rate, self.rate)
             samples = np.concatenate([resampler(samples), resampler.flush()])
