@@ -180,3 +180,50 @@ def test_models_that_cannot_listen_are_refused(tmp_path: Path):
     out = subprocess.run([sys.executable, "-m", "edgetm", "listen", str(flex), "--source", "wav:x.wav"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1 and "select ops" in out.stderr
+
+
+def test_select_ops_run_through_tensorflow_when_it_is_there(tmp_path: Path, monkeypatch):
+    """TensorFlow is not installed here: a stand-in for its tf.lite, at the import boundary, that runs
+    a same-shaped model through LiteRT, shows that edgetm turns to it for a Flex model."""
+    import types
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgetm.train.export_tflite import FlatbufferGraph
+
+    g = FlatbufferGraph()
+    x = g.tensor("input", (1, 4), np.float32)
+    zero = g.tensor("zero", (1, 4), np.float32, np.zeros((1, 4), np.float32))
+    y = g.tensor("output", (1, 4), np.float32)
+    g.op(g.S.BuiltinOperator.ADD, [x, zero], [y], g.S.BuiltinOptions.AddOptions, g.S.AddOptionsT())
+    plain = g.finish([x], [y])
+    used = []
+
+    def flex_interpreter(model_content=None, **kwargs):
+        used.append(len(model_content))
+        return Interpreter(model_content=plain, **kwargs)
+
+    lite = types.ModuleType("tensorflow.lite")
+    lite.Interpreter = flex_interpreter
+    tensorflow = types.ModuleType("tensorflow")
+    tensorflow.lite = lite
+    monkeypatch.setitem(sys.modules, "tensorflow", tensorflow)
+    model = load_model(write(tmp_path, "flex.tflite", custom_op_tflite("FlexRFFT")))
+    assert used and model.backend.name == "tensorflow"
+
+
+def test_devices_are_listed_or_said_to_be_missing(monkeypatch, capsys):
+    import types
+
+    import sounddevice
+
+    from edgetm.cli import main
+
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "cameras" in out and "audio inputs" in out and "none (no input PortAudio can open" in out
+    monkeypatch.setattr(sounddevice, "query_devices", lambda: [
+        {"name": "USB Audio Device", "default_samplerate": 48000.0, "max_input_channels": 2}])
+    monkeypatch.setattr(sounddevice, "default", types.SimpleNamespace(device=[0, 0]))
+    assert main(["devices"]) == 0
+    assert "0  USB Audio Device  48000 Hz, 2 channels  (source: mic:0)" in capsys.readouterr().out
