@@ -70,14 +70,18 @@ def test_run_publishes_what_it_hears_next_to_a_camera_pipeline(broker, tmp_path:
     from tests.runtime.service_helpers import looping_video
 
     model = tm_sound_tflite(tmp_path / "m").parent
-    config = {"device_id": "testdev",
-              "pipelines": [{"name": "doorbell", "model": str(model), "source": f"wav:{tone_change}",
+    config = {"device_id": "testdev", "stats_interval_s": 1,
+              "pipelines": [{"name": "doorbell", "model": str(model),
+                             "source": {"type": "wav", "path": str(tone_change), "realtime": True},
                              "smoothing": {"k": 2}},
                             {"name": "bananas", "model": str(DEMO), "source": looping_video(banana_video)}],
               "sinks": [mqtt_sink(broker, homeassistant={"enabled": True})]}
     base = "edgetm/testdev"
     probe = Probe(broker.port, [f"{base}/#", "homeassistant/#"])
     with running(config) as service:
+        stats = probe.wait_for(lambda m: [s for s in probe.json(f"{base}/stats")
+                                          if s["pipelines"]["doorbell"]["windows"] > 0], 30)[-1]
+        assert stats["pipelines"]["doorbell"]["dbfs"] == pytest.approx(-13.5, abs=0.5)  # the level, in stats
         probe.wait_for(lambda m: service.pipelines.get("doorbell") and service.pipelines["doorbell"].finished, 60)
         probe.wait_for(lambda m: len(probe.on(f"{base}/bananas/result")) > 10)
         assert len(service.sinks) == 1 and service.sinks[0].connects == 1  # one connection for both
@@ -89,6 +93,41 @@ def test_run_publishes_what_it_hears_next_to_a_camera_pipeline(broker, tmp_path:
     entity = json.loads(probe.on("homeassistant/sensor/edgetm_testdev_doorbell/config")[0])
     assert entity["options"] == ["low", "high", "none"]  # background noise is no event
     probe.close()
+
+
+def test_an_export_zip_and_per_frame_scores(tmp_path: Path):
+    import zipfile
+
+    folder = tm_sound_tflite(tmp_path / "export").parent
+    with zipfile.ZipFile(tmp_path / "sound.zip", "w") as archive:
+        for name in ("soundclassifier_with_metadata.tflite", "labels.txt"):
+            archive.write(folder / name, name)
+    zipped = load_model(tmp_path / "sound.zip")
+    assert zipped.task is TaskKind.SOUND and zipped.family is Family.TEACHABLE_MACHINE and zipped.labels == LABELS
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    # Four frames of 4000 samples; each frame says "up" when its mean is above zero, else "down".
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["samples", "frames_shape"], ["frames"]),
+         helper.make_node("ReduceMean", ["frames"], ["mean"], axes=[1], keepdims=1),
+         helper.make_node("Neg", ["mean"], ["negative"]),
+         helper.make_node("Concat", ["negative", "mean"], ["logits"], axis=1),
+         helper.make_node("Mul", ["logits", "gain"], ["scaled"]),
+         helper.make_node("Softmax", ["scaled"], ["scores"], axis=1)],
+        "frames", [helper.make_tensor_value_info("samples", TensorProto.FLOAT, [1, 16000])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [4, 2])],
+        [numpy_helper.from_array(np.array([4, 4000], np.int64), "frames_shape"),
+         numpy_helper.from_array(np.array(100.0, np.float32), "gain")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "frames.onnx")
+    (tmp_path / "labels.txt").write_text("down\nup\n")
+    classifier = SoundClassifier(load_model(tmp_path / "frames.onnx"))
+    window = np.concatenate([np.full(12000, 0.5), np.full(4000, -0.5)]).astype(np.float32)
+    result = classifier.infer(classifier.sound.prepare(window), 0.0, -6.0)
+    assert result.label == "up" and result.score == pytest.approx(0.75, abs=1e-3)  # three frames of four
 
 
 def test_quiet_windows_are_gated_and_a_short_file_can_be_padded(tmp_path: Path):
