@@ -98,6 +98,11 @@ def info(args: argparse.Namespace) -> int:
             q = f"  scale {quant['scale']} zero point {quant['zero_point']}" if quant else ""
             resolved = f" -> {tensor['resolved_shape']}" if tensor["shape"] != tensor["resolved_shape"] else ""
             print(f"{kind[:-1]:6s} {n}    {tensor['name']}  {tensor['dtype']} {tensor['shape']}{resolved}{q}")
+    if "sound" in info:
+        sound = info["sound"]
+        background = f"; no event: {', '.join(sound['background'])}" if sound["background"] else ""
+        print(f"sound       {sound['rate']} Hz {sound['input']}, windows of {sound['window_samples']} samples every "
+              f"{sound['hop_samples']}{background}")
     if "preprocess" in info:
         p = info["preprocess"]
         norm = p["normalize"] if isinstance(p["normalize"], str) else f"mean {p['normalize']['mean']} " \
@@ -225,6 +230,7 @@ def listen(args: argparse.Namespace) -> int:
     from edgetm.audio.classify import SoundOptions
     from edgetm.capture import parse_source
     from edgetm.config import PipelineOptions
+    from edgetm.errors import SourceError
     from edgetm.runtime.pipeline import Pipeline
 
     flags = given(args)
@@ -236,12 +242,12 @@ def listen(args: argparse.Namespace) -> int:
     if foreign:
         raise ConfigError(f"{', '.join(foreign)} does not apply to the source {text} ({source.type})")
     pipeline = Pipeline(load(args), parse_source(text, **extra) if extra else source, options, PipelineOptions())
-    if not args.json:
-        print(f"{'T_START':>8s} {'T_END':>8s}  {'LABEL':20s} {'SCORE':>6s} {'DBFS':>7s}   TOP {options.top_k}")
     windows = 0
     for seen in pipeline:
         windows += 1
         result = seen.result
+        if windows == 1 and not args.json:
+            print(f"{'T_START':>8s} {'T_END':>8s}  {'LABEL':20s} {'SCORE':>6s} {'DBFS':>7s}   TOP {options.top_k}")
         if args.json:
             print(json.dumps(result.to_dict()), flush=True)
             continue
@@ -249,6 +255,8 @@ def listen(args: argparse.Namespace) -> int:
         label = "(quiet)" if result.gated else result.label or "-"
         print(f"{result.t_start:8.3f} {result.t_end:8.3f}  {label:20s} {result.score:6.3f} {result.dbfs:7.1f}   {top}",
               flush=True)
+    if windows == 0 and pipeline.source.problem:
+        raise SourceError(pipeline.source.problem)
     if windows == 0:
         task = pipeline.task
         raise ConfigError(f"{text} gave no window of sound: a window is {task.samples} samples at {task.rate} Hz",

@@ -36,6 +36,7 @@ class Entity:
     kind: EntityKind
     suffix: str | None = None
     options: tuple[str, ...] = ()
+    icon: str | None = None  # a Material Design icon name (default: by kind)
 
 
 @dataclass(frozen=True)

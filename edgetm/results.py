@@ -116,7 +116,7 @@ class SoundResult:
                            self.score, top, self.dbfs, self.latency_ms, self.source, self.gated)
 
     def to_dict(self) -> dict:
-        return {
+        payload = {
             "t_start": round(self.t_start, 4),
             "t_end": round(self.t_end, 4),
             "label": self.label,
@@ -125,3 +125,6 @@ class SoundResult:
             "dbfs": round(self.dbfs, 2),
             "latency_ms": round_ms(self.latency_ms),
         }
+        if self.gated:
+            payload["gated"] = True  # the model did not run: too quiet, or the gating model heard nothing
+        return payload

@@ -18,7 +18,7 @@ import time
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edgetm.audio.features import LogMel, LogMelOptions
 from edgetm.errors import ConfigError
@@ -79,6 +79,12 @@ class SoundOptions(Options):
     spectrogram: LogMelOptions = Field(default_factory=LogMelOptions, description="models that take a log-mel "
                                        "spectrogram: how to make it (bands and frames come from the model)")
 
+    @model_validator(mode="after")
+    def _one_hop(self) -> SoundOptions:
+        if {"overlap", "hop_samples"} <= self.model_fields_set and self.hop_samples is not None:
+            raise ValueError("give overlap or hop_samples, not both")
+        return self
+
 
 def _is_rate_input(spec: TensorSpec) -> bool:
     return not spec.shape and np.issubdtype(spec.dtype, np.integer) and spec.name.lower() in RATE_INPUTS
@@ -115,6 +121,13 @@ class SoundModel:
             self.rate = int(model.metadata.get("sample_rate") or audio.get("sample_rate")
                             or RATE_BY_LENGTH.get(self.samples, DEFAULT_SAMPLE_RATE))
             self.features = None
+        if not self.spectrogram and "spectrogram" in options.model_fields_set:
+            raise ConfigError(f"{model.source} takes samples, not a spectrogram: spectrogram options do not apply")
+        names = {spec.name for spec in model.inputs[1:]}
+        unknown = sorted(set(options.state or {}) - names)
+        if unknown:
+            raise ConfigError(f"{model.source} has no state input named {', '.join(repr(n) for n in unknown)}",
+                              f"its other inputs: {', '.join(sorted(names)) or 'none'}")
         self._pairs = self._pair_states(options.state)
         used = set(self._pairs.values())
         self._scores = next((i for i, _ in enumerate(model.outputs) if i not in used), None)
@@ -125,6 +138,12 @@ class SoundModel:
         classes = model.outputs[self._scores].shape[-1] if model.outputs[self._scores].shape else 1
         if not self.labels:
             self.labels = [SINGLE_LABEL] if classes == 1 else [str(i) for i in range(classes)]
+        if "background" in options.model_fields_set:
+            known = {label.lower() for label in self.labels}
+            missing = [b for b in options.background if b.lower() not in known]
+            if missing:
+                raise ConfigError(f"{model.source} has no label {', '.join(repr(m) for m in missing)}",
+                                  f"its labels: {', '.join(self.labels[:12])}")
 
     def _pair_states(self, named: dict[str, str] | None) -> dict[int, int]:
         """Input index -> output index for every input after the sound that is not a rate."""

@@ -87,6 +87,7 @@ class Source(ABC):
     item: ClassVar[type[Item]] = Frame
     dropped: int = 0
     reconnects: int = 0
+    problem: str | None = None  # why a finite source ended early, when it knows (ffmpeg's complaint)
 
     def start(self) -> None:  # noqa: B027 - optional
         """Begin capturing (live sources start their thread here)."""

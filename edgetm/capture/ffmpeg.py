@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -65,6 +66,8 @@ class FfmpegAudio(LiveSource):
         self.rate = options.rate or DEFAULT_RATE
         self._position = 0
         self._file = "://" not in options.url
+        if self._file and not Path(options.url).is_file():
+            raise SourceError(f"{options.url} does not exist", "give a video or sound file, or a stream's URL")
 
     def prefer(self, rate: int | None = None) -> None:
         if rate and self.options.rate is None:
@@ -93,6 +96,7 @@ class FfmpegAudio(LiveSource):
     def _grab(self, process) -> Any:
         wanted = max(1, round(self.options.block_s * self.rate)) * 4
         data = b""
+        ended = False
         deadline = time.monotonic() + READ_TIMEOUT_S
         descriptor = process.stdout.fileno()
         while len(data) < wanted:
@@ -101,20 +105,26 @@ class FfmpegAudio(LiveSource):
                 break  # nothing for READ_TIMEOUT_S: what came is delivered, the stream is reopened next
             chunk = os.read(descriptor, wanted - len(data))
             if not chunk:
+                ended = True  # ffmpeg closed its output: the file (or the stream) is over
                 break
             data += chunk
         usable = len(data) // 4 * 4
-        if not usable:
-            if process.poll() is not None and self._file and not self.options.loop:
-                if process.returncode not in (0, None) and process.errors:
-                    raise SourceError(f"ffmpeg could not read {self.options.url}: "
-                                      f"{process.errors.decode(errors='replace').strip().splitlines()[-1]}")
-                raise EndOfStream
-            return None
-        samples = np.frombuffer(data[:usable], np.float32).reshape(-1, 1)
-        start = self._position
-        self._position += len(samples)
-        return start, samples
+        if usable:
+            samples = np.frombuffer(data[:usable], np.float32).reshape(-1, 1)
+            start = self._position
+            self._position += len(samples)
+            return start, samples
+        if ended and self._file:
+            try:
+                process.wait(READ_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            if process.returncode not in (0, None):
+                complaint = process.errors.decode(errors="replace").strip().splitlines()
+                self.problem = (f"ffmpeg could not read {self.options.url}: "
+                                f"{complaint[-1] if complaint else f'exit status {process.returncode}'}")
+            raise EndOfStream  # a file ends once; -stream_loop does the looping inside ffmpeg
+        return None  # a stream that broke off or went quiet: reopened with backoff
 
     def _item(self, data: Any, index: int, captured: float, wall: float) -> Item:
         start, samples = data

@@ -67,12 +67,12 @@ def discovery(options: HomeAssistantOptions, base: str, device: str, info: Pipel
             payload.update({
                 "json_attributes_topic": f"{base}/{info.name}/result",
                 "json_attributes_template": "{{ {'score': value_json.score, 'top': value_json.top} | tojson }}",
-                "icon": "mdi:eye",
+                "icon": entity.icon or "mdi:eye",
             })
             if entity.options:
                 payload.update({"device_class": "enum", "options": list(entity.options)})
         else:
-            payload.update({"state_class": "measurement", "icon": "mdi:counter"})
+            payload.update({"state_class": "measurement", "icon": entity.icon or "mdi:counter"})
         payload.update(common)
         announcements.append((config_topic(options, device, info.name, entity), json.dumps(payload)))
     return announcements

@@ -73,7 +73,8 @@ class Pipeline:
         if not issubclass(self.source.item, self.task.accepts):
             self.source.stop(STOP_TIMEOUT_S)
             raise ConfigError(f"the {type_name(type(task_options))} task takes {self.task.accepts.__name__.lower()}s, "
-                              f"but {self.source.name} gives {self.source.item.__name__.lower()}s")
+                              f"but {self.source.name} gives {self.source.item.__name__.lower()}s",
+                              self.task.wrong_source_hint)
         self.sinks = sinks if isinstance(sinks, Sinks) else Sinks([sinks] if isinstance(sinks, Sink) else sinks)
         self.model_name = Path(model.source).name  # in every result: computed once per model
         self.stats = PipelineStats()

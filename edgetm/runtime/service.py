@@ -263,6 +263,8 @@ class Service:
         self._control.shutdown(wait=False, cancel_futures=True)
         for pipeline in list(self.pipelines.values()):
             pipeline.stop(STOP_TIMEOUT_S)
+            if pipeline.source.problem:  # a file that could not be read to its end
+                self._error(f"pipeline {pipeline.name}: {pipeline.source.problem}", {"pipeline": pipeline.name})
             stats = pipeline.stats.snapshot()
             log.info("pipeline %s: %d results at %.1f fps, %d errors, %d items dropped", pipeline.name,
                      stats["results"], pipeline.stats.overall_fps(), stats["errors"], pipeline.source.dropped)

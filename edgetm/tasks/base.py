@@ -64,6 +64,7 @@ class Task(ABC):
     Options: ClassVar[type[Options]]
     kinds: ClassVar[tuple[TaskKind, ...]] = ()
     accepts: ClassVar[type[Item]] = Frame
+    wrong_source_hint: ClassVar[str | None] = None  # what to say to someone who gave it the wrong kind of source
 
     def __init__(self, model: Model, options: Any, stages: StageOptions) -> None:
         self.model = model

@@ -26,9 +26,11 @@ class LabelTracker:
     """Smooths each result's scores into the steady label, and says when it changed."""
 
     def __init__(self, labels: Sequence[str] | None, smoothing: SmoothingOptions,
-                 threshold: float | None = None) -> None:
-        """``threshold`` is the task's own default, for when ``smoothing.threshold`` is not given."""
+                 threshold: float | None = None, icon: str | None = None) -> None:
+        """``threshold`` is the task's own default, for when ``smoothing.threshold`` is not given;
+        ``icon`` how the label is shown (a Material Design icon name)."""
         self.labels = list(labels or [])
+        self.icon = icon
         self.smoothing = smoothing
         self.smoother = LabelSmoother(smoothing)
         if smoothing.threshold is None and threshold is not None:
@@ -41,7 +43,7 @@ class LabelTracker:
 
     def entities(self) -> list[Entity]:
         options = (*self.labels, self.smoothing.none_label) if self.labels else ()
-        return [Entity(LABEL, EntityKind.LABEL, options=options)]
+        return [Entity(LABEL, EntityKind.LABEL, options=options, icon=self.icon)]
 
     def retained(self) -> dict[str, str]:
         label = self.smoother.label

@@ -87,6 +87,7 @@ class SoundTask(Task):
     Options = SoundOptions
     kinds = (TaskKind.SOUND,)
     accepts = Block
+    wrong_source_hint = "for the sound of a video or a stream, give audio:SOURCE"
 
     def __init__(self, model: Model, options: SoundOptions, stages: StageOptions) -> None:
         super().__init__(model, options, stages)
@@ -95,7 +96,7 @@ class SoundTask(Task):
         background = {b.lower() for b in options.background}
         self.events = [label for label in self.classifier.sound.labels if label.lower() not in background]
         default = TEACHABLE_MACHINE_THRESHOLD if model.family is Family.TEACHABLE_MACHINE else None
-        self.tracker = LabelTracker(self.events, stages.smoothing, default)
+        self.tracker = LabelTracker(self.events, stages.smoothing, default, icon="mdi:ear-hearing")
         self._in_rate: int | None = None
         self._stream = _Stream(self.classifier)
         self._gate = _Gate(options.gate) if options.gate is not None else None
@@ -174,7 +175,9 @@ class SoundTask(Task):
         scores = {} if result.gated else {label: score for label, score in result.scores().items()
                                           if label in self.events}
         state, changes = self.tracker.update(scores)
-        return Tracked(result.limited(self.classifier.threshold, self.options.top_k), state, changes)
+        # What the result shows is cut where the label is decided, unless sound.threshold says otherwise.
+        shown = self.options.threshold if self.options.threshold is not None else self.tracker.threshold
+        return Tracked(result.limited(shown, self.options.top_k), state, changes)
 
     def entities(self) -> list[Entity]:
         return self.tracker.entities()

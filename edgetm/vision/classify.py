@@ -40,8 +40,8 @@ class Classifier:
     def __init__(self, model: Model, options: ClassifyOptions | None = None,
                  preprocess: PreprocessOptions | None = None) -> None:
         if model.task not in (TaskKind.CLASSIFY, TaskKind.UNKNOWN) or len(model.outputs) != 1:
-            raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier",
-                              f"run it as a {model.task.value} model (edgetm {model.task.value})")
+            command = {TaskKind.DETECT: "edgetm detect", TaskKind.SOUND: "edgetm listen"}.get(model.task, "edgetm run")
+            raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier", f"use {command}")
         if sum(d > 1 for d in model.outputs[0].shape) > 1:
             raise ConfigError(f"{model.source} outputs shape {list(model.outputs[0].shape)}, not a score vector",
                               "a classifier has one output of one score per class")

@@ -266,3 +266,38 @@ def test_devices_are_listed_or_said_to_be_missing(monkeypatch, capsys):
     monkeypatch.setattr(sounddevice, "default", types.SimpleNamespace(device=[0, 0]))
     assert main(["devices"]) == 0
     assert "0  USB Audio Device  48000 Hz, 2 channels  (source: mic:0)" in capsys.readouterr().out
+
+
+def test_sound_options_that_do_not_apply_are_refused(tmp_path: Path):
+    model = load_model(tm_sound_onnx(tmp_path / "m"))
+    for options, message in (
+        (SoundOptions(spectrogram={"mels": 32}), "takes samples, not a spectrogram"),
+        (SoundOptions(state={"memory": "memoryN"}), "has no state input named 'memory'"),
+        (SoundOptions(background=("Silence",)), "has no label 'Silence'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            build_task(model, options)
+    with pytest.raises(ValueError, match="give overlap or hop_samples, not both"):
+        SoundOptions(overlap=0.3, hop_samples=1000)
+
+
+def test_a_file_through_ffmpeg_is_heard_once(tmp_path: Path, tone_change: Path):
+    import shutil
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (scripts/install.sh installs it)")
+    model = tm_sound_tflite(tmp_path / "m").parent
+    counts = set()
+    for _ in range(3):  # its end is the file's end, never a reason to read it again
+        out = subprocess.run([sys.executable, "-m", "edgetm", "listen", str(model), "--source",
+                              f"audio:{tone_change}", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        counts.add(len(out.stdout.splitlines()))
+    assert counts == {(264600 - 44032) // 22016 + 1}
+    silent = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=black:s=64x64:d=1", str(silent)],
+                   check=True, timeout=60)
+    out = subprocess.run([sys.executable, "-m", "edgetm", "listen", str(model), "--source", f"audio:{silent}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.strip().splitlines() == [
+        f"edgetm: error: ffmpeg could not read {silent}: Output file #0 does not contain any stream"]
