@@ -66,7 +66,8 @@ class _Gate:
         from edgetm.model.load import load_model
 
         model = load_model(options.model)
-        gate_options = SoundOptions(hop_samples=options.hop_samples) if options.hop_samples else SoundOptions(overlap=0.0)
+        hop = options.hop_samples
+        gate_options = SoundOptions(hop_samples=hop) if hop else SoundOptions(overlap=0.0)
         self.stream = _Stream(SoundClassifier(model, gate_options))
         self.threshold = options.threshold
         self.heard: list[tuple[float, float]] = []  # (start s, end s) of windows at or above the threshold
