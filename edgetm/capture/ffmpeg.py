@@ -18,34 +18,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from edgetm.capture.base import Block, Delivery, EndOfStream, Item, LiveOptions
+from edgetm.capture.base import Block, Delivery, EndOfStream, Item
 from edgetm.capture.live import LiveSource
+from edgetm.capture.network import UrlOptions
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
-from edgetm.secrets import read_secret, redact, reject_inline_password, with_password
+from edgetm.secrets import read_secret, redact, with_password
 
 DEFAULT_RATE = 16000  # until the pipeline says what its model takes
 READ_TIMEOUT_S = 5.0  # a stream that sends nothing for this long is reopened
 STDERR_BYTES = 4096  # the last of ffmpeg's complaints kept, to say why it stopped
 
 
-class FfmpegAudioOptions(LiveOptions):
+class FfmpegAudioOptions(UrlOptions):
     type: Literal["audio"] = "audio"
     url: LocalPath = Field(description="rtsp://user@camera/stream, a video or sound file: what ffmpeg can open")
-    password_env: str | None = Field(None, description="environment variable holding the stream password")
-    password_file: str | None = Field(None, description="file holding the stream password")
     rate: int | None = Field(None, ge=1000, le=384_000, description="decode at this rate (default: the model's)")
     realtime: bool = Field(False, description="files: read at their own pace, like a stream (ffmpeg -re)")
     loop: bool = Field(False, description="files: start again at the end")
     block_s: float = Field(0.1, gt=0.0, le=10.0, description="seconds of sound per block")
-
-    @field_validator("url")
-    @classmethod
-    def _no_inline_password(cls, url: str) -> str:
-        reject_inline_password(url, "audio url")
-        return url
 
     def open(self) -> FfmpegAudio:
         return FfmpegAudio(self)

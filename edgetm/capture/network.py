@@ -15,8 +15,9 @@ OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 5.0
 
 
-class NetworkOptions(LiveOptions):
-    type: Literal["network"] = "network"
+class UrlOptions(LiveOptions):
+    """A stream's address, and where its password is kept (never in the URL itself)."""
+
     url: str = Field(description="rtsp://user@camera/stream, http://host/video.mjpg; no password in it")
     password_env: str | None = Field(None, description="environment variable holding the stream password")
     password_file: str | None = Field(None, description="file holding the stream password")
@@ -26,6 +27,10 @@ class NetworkOptions(LiveOptions):
     def _no_inline_password(cls, url: str) -> str:
         reject_inline_password(url, "stream url")
         return url
+
+
+class NetworkOptions(UrlOptions):
+    type: Literal["network"] = "network"
 
     def open(self) -> NetworkSource:
         return NetworkSource(self)

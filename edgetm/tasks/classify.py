@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from edgetm.capture.base import Frame
-from edgetm.events import Entity
 from edgetm.model.model import Model, TaskKind
 from edgetm.results import Classification
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
-from edgetm.tasks.labels import LabelTracker
+from edgetm.tasks.labels import LabelTask, LabelTracker
 from edgetm.vision.classify import Classifier, ClassifyOptions
 from edgetm.vision.preprocess import Prepared
 
@@ -16,7 +15,7 @@ from edgetm.vision.preprocess import Prepared
 SMOOTHING_TOP_K = 5
 
 
-class ClassifyTask(Task):
+class ClassifyTask(LabelTask):
     Options = ClassifyOptions
     kinds = (TaskKind.CLASSIFY, TaskKind.UNKNOWN)
     accepts = Frame
@@ -36,20 +35,6 @@ class ClassifyTask(Task):
     def track(self, result: Classification, item: Frame) -> Tracked:
         state, changes = self.tracker.update(result.scores())
         return Tracked(result.limited(self.options.threshold, self.options.top_k), state, changes)
-
-    def entities(self) -> list[Entity]:
-        return self.tracker.entities()
-
-    def retained(self) -> dict[str, str]:
-        return self.tracker.retained()
-
-    @property
-    def threshold(self) -> float:
-        return self.tracker.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.tracker.threshold = value
 
     def adopt(self, previous: Task) -> None:
         if isinstance(previous, ClassifyTask) and previous.model.labels == self.model.labels:

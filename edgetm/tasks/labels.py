@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgetm.events import Entity, EntityKind, StateChange
+from edgetm.tasks.base import Task
 from edgetm.tasks.smoothing import LabelSmoother, SmoothingOptions
 
 LABEL = "label"
@@ -56,3 +57,23 @@ class LabelTracker:
     @threshold.setter
     def threshold(self, value: float) -> None:
         self.smoother.threshold = value
+
+
+class LabelTask(Task):
+    """A task whose retained state is one smoothed label, kept by ``self.tracker``."""
+
+    tracker: LabelTracker
+
+    def entities(self) -> list[Entity]:
+        return self.tracker.entities()
+
+    def retained(self) -> dict[str, str]:
+        return self.tracker.retained()
+
+    @property
+    def threshold(self) -> float:
+        return self.tracker.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.tracker.threshold = value

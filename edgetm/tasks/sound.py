@@ -20,11 +20,10 @@ from edgetm.audio.classify import TEACHABLE_MACHINE_THRESHOLD, SoundClassifier, 
 from edgetm.audio.resample import StreamResampler
 from edgetm.audio.windows import Windows, level_dbfs
 from edgetm.capture.base import Block
-from edgetm.events import Entity
 from edgetm.model.model import Family, Model, TaskKind
 from edgetm.results import SoundResult
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
-from edgetm.tasks.labels import LabelTracker
+from edgetm.tasks.labels import LabelTask, LabelTracker
 
 
 def _mono(samples: np.ndarray) -> np.ndarray:
@@ -84,7 +83,7 @@ class _Gate:
         return any(start < t_end and end > t_start for start, end in self.heard)
 
 
-class SoundTask(Task):
+class SoundTask(LabelTask):
     Options = SoundOptions
     kinds = (TaskKind.SOUND,)
     accepts = Block
@@ -179,20 +178,6 @@ class SoundTask(Task):
         # What the result shows is cut where the label is decided, unless sound.threshold says otherwise.
         shown = self.options.threshold if self.options.threshold is not None else self.tracker.threshold
         return Tracked(result.limited(shown, self.options.top_k), state, changes)
-
-    def entities(self) -> list[Entity]:
-        return self.tracker.entities()
-
-    def retained(self) -> dict[str, str]:
-        return self.tracker.retained()
-
-    @property
-    def threshold(self) -> float:
-        return self.tracker.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.tracker.threshold = value
 
     def adopt(self, previous: Task) -> None:
         """A swapped-in model with the same rate and windows goes on where the old one was."""

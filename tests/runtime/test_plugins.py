@@ -15,12 +15,11 @@ import pytest
 from pydantic import Field
 
 from edgetm.capture import SOURCES, Block, Delivery, EndOfStream, LiveSource, SourceOptions
-from edgetm.events import Entity
 from edgetm.model.model import Model
 from edgetm.plugins import Options
 from edgetm.publish import SINKS, Sink, SinkContext, SinkOptions
-from edgetm.tasks import TASKS, StageOptions, Task, Tracked, Unit
-from edgetm.tasks.labels import LabelTracker
+from edgetm.tasks import TASKS, StageOptions, Tracked, Unit
+from edgetm.tasks.labels import LabelTask, LabelTracker
 from tests.broker import Probe
 from tests.conftest import DEMO
 from tests.runtime.service_helpers import mqtt_sink, running
@@ -80,7 +79,7 @@ class Level:
         return {"dbfs": round(self.dbfs, 2), "latency_ms": self.latency_ms}
 
 
-class LevelTask(Task):
+class LevelTask(LabelTask):
     Options = LevelOptions
     accepts = Block
 
@@ -100,20 +99,6 @@ class LevelTask(Task):
         loud = result.dbfs > self.options.loud_dbfs
         state, changes = self.tracker.update({"loud": float(loud), "quiet": float(not loud)})
         return Tracked(result, state, changes)
-
-    def entities(self) -> list[Entity]:
-        return self.tracker.entities()
-
-    def retained(self) -> dict[str, str]:
-        return self.tracker.retained()
-
-    @property
-    def threshold(self) -> float:
-        return self.tracker.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.tracker.threshold = value
 
 
 def mean_square_onnx(path: Path) -> Path:
