@@ -51,7 +51,7 @@ def test_shorthands_and_defaults(tmp_path: Path):
     pipeline = config.pipelines[0]
     assert pipeline.model.path == "models/banana" and pipeline.source.type == "camera"
     assert pipeline.source.device == 1 and pipeline.task == "auto" and pipeline.task_options() == {
-        "classify": None, "detect": None, "sound": None}
+        "classify": None, "detect": None, "sound": None, "pose": None}
     assert [s.type for s in config.sinks] == ["stdout"]
     assert config.device_id
 

@@ -129,6 +129,10 @@ def _from_zip(path: Path, delegate: str | None) -> _Located:
 def _locate(path: Path, delegate: str | None) -> _Located:
     if not path.exists():
         raise ModelError(f"{path} does not exist", "check the path to the model")
+    if path.suffix.lower() == ".task":
+        raise ModelError(f"{path} is a MediaPipe Tasks bundle",
+                         "edgetm pose runs it through mediapipe (the pose extra); for edgetm run, give the BlazePose "
+                         ".tflite files it holds")
     if path.is_dir():
         files = [p.name for p in path.iterdir() if p.is_file()]
         zips = [z for z in _TM_ZIPS if z in files]

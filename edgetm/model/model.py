@@ -135,6 +135,9 @@ def detect_task(outputs: Sequence[TensorSpec], metadata: dict, inputs: Sequence[
         return TaskKind.SOUND
     if len(outputs) == 4:  # TFLite SSD: boxes, classes, scores, count
         return TaskKind.DETECT
+    if len(outputs) == 2 and sorted(o.shape[-1] for o in outputs) == [1, 12] and \
+            len({o.shape[-2] for o in outputs}) == 1:  # BlazePose's detector: per anchor a box and 4 points, a score
+        return TaskKind.POSE
     if len(outputs) != 1:
         return TaskKind.UNKNOWN
     shape = [d for d in outputs[0].shape if d != 1]

@@ -11,6 +11,7 @@ from edgetm.plugins import Options, Registry, type_name
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.classify import ClassifyTask
 from edgetm.tasks.detect import DetectTask
+from edgetm.tasks.pose import PoseTask
 from edgetm.tasks.sound import SoundTask
 
 AUTO = "auto"
@@ -19,6 +20,7 @@ TASKS: Registry[type[Task]] = Registry("task", lambda task: type_name(task.Optio
 TASKS.register(ClassifyTask)
 TASKS.register(DetectTask)
 TASKS.register(SoundTask)
+TASKS.register(PoseTask)
 
 
 def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | None] | None = None) -> Options:

@@ -36,8 +36,10 @@ def test_the_model_chooses_its_task(detector):
     assert choose(detector, "auto", {"classify": None, "detect": DetectOptions(conf=0.5)}).conf == 0.5
     with pytest.raises(ConfigError, match=r"classify options are given, but .* runs as a detect task"):
         choose(detector, "auto", {"classify": ClassifyOptions(), "detect": None})
-    with pytest.raises(ConfigError, match="no task named 'pose'"):
-        choose(banana, "pose")
+    with pytest.raises(ConfigError, match="no task named 'segment'"):
+        choose(banana, "segment")
+    with pytest.raises(ConfigError, match="not a pose model edgetm knows"):
+        build_task(banana, choose(banana, "pose"))
 
 
 def test_a_classifier_publishes_its_smoothed_label():
