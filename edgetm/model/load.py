@@ -28,6 +28,9 @@ from edgetm.model.spec import Layout, TensorSpec, tensor_layout
 # what the browser runs, so it gives the same answers; its quantized twin is the fallback.
 _PREFERENCE = ("model_unquant.tflite", "model.tflite", "model.onnx", "soundclassifier_with_metadata.tflite")
 _TM_ZIPS = ("converted_tflite.zip", "converted_tflite_quantized.zip", "converted_edgetpu.zip")
+# A MediaPipe Tasks bundle (.task) is a zip of TFLite models; a pose landmarker's runs first.
+TASK_BUNDLE = ".task"
+TASK_FIRST_MODEL = "pose_detector.tflite"
 _MAX_MEMBER_BYTES = 1 << 30
 _MAX_METADATA_BYTES = 1 << 20
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
@@ -105,12 +108,14 @@ def _pick(names: Sequence[str], delegate: str | None, where: str) -> str:
     raise ModelError(f"{where} holds no .tflite or .onnx model")
 
 
-def _from_zip(path: Path, delegate: str | None) -> _Located:
+def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> _Located:
     where = str(path)
     try:
         with zipfile.ZipFile(path) as archive:
             members = [i for i in archive.infolist() if not i.is_dir()]
-            chosen = _pick([i.filename for i in members], delegate, where)
+            if member is not None and member not in {i.filename for i in members}:
+                raise ModelError(f"{where} holds no {member}", f"it holds {', '.join(i.filename for i in members)}")
+            chosen = member or _pick([i.filename for i in members], delegate, where)
             info = next(i for i in members if i.filename == chosen)
             if info.file_size > _MAX_MEMBER_BYTES:
                 raise ModelError(f"{where}: {chosen} is too large ({info.file_size} bytes)")
@@ -126,13 +131,11 @@ def _from_zip(path: Path, delegate: str | None) -> _Located:
                     path.name in _TM_ZIPS or PurePosixPath(chosen).name in _PREFERENCE)
 
 
-def _locate(path: Path, delegate: str | None) -> _Located:
+def _locate(path: Path, delegate: str | None, member: str | None = None) -> _Located:
     if not path.exists():
         raise ModelError(f"{path} does not exist", "check the path to the model")
-    if path.suffix.lower() == ".task":
-        raise ModelError(f"{path} is a MediaPipe Tasks bundle",
-                         "edgetm pose runs it through mediapipe (the pose extra); for edgetm run, give the BlazePose "
-                         ".tflite files it holds")
+    if member is not None or path.suffix.lower() == TASK_BUNDLE:
+        return _from_zip(path, delegate, member or TASK_FIRST_MODEL)
     if path.is_dir():
         files = [p.name for p in path.iterdir() if p.is_file()]
         zips = [z for z in _TM_ZIPS if z in files]
@@ -294,6 +297,7 @@ def load_model(
     delegate: str | None = None,
     providers: Sequence[str] | None = None,
     input_size: tuple[int, int] | None = None,
+    member: str | None = None,
 ) -> Model:
     """Open a model: a .tflite or .onnx file, a Teachable Machine export folder, or its zip (or
     ``ModelOptions`` saying all of this).
@@ -302,6 +306,8 @@ def load_model(
     embedded in the model (TFLite metadata, Ultralytics metadata), else an Ultralytics
     metadata.yaml beside it. ``input_size`` (width, height) fixes dynamic image inputs;
     otherwise the model's metadata or 224x224 does (a detector's rounded up to its stride).
+    ``member`` names the model to open in a zip that holds several (a MediaPipe Tasks bundle,
+    whose pose detector opens by default).
     The model is run once on zeros so that failures surface here, not on the first frame.
     """
     if isinstance(path, ModelOptions):
@@ -310,7 +316,7 @@ def load_model(
         options = ModelOptions(path=str(path), labels=str(labels) if labels is not None else None, threads=threads,
                                delegate=delegate, providers=tuple(providers) if providers else None,
                                input_size=input_size)
-    located = _locate(Path(options.path).expanduser(), options.delegate)
+    located = _locate(Path(options.path).expanduser(), options.delegate, member)
     if located.path is not None:
         with located.path.open("rb") as handle:
             head = handle.read(16)

@@ -43,8 +43,8 @@ PRESENCE_THRESHOLD = 0.5  # below this the landmark model has lost the person
 HEATMAP_KERNEL = 7  # RefineLandmarksFromHeatmapCalculator: the window around each landmark
 HEATMAP_MIN_CONFIDENCE = 0.5  # ... and how sure its heatmap must be there for the refinement to count
 AUXILIARY = (33, 34)  # the landmarks that place the next frame's region
-LANDMARK_FILES = ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite", "pose_landmark_lite.tflite",
-                  "pose_landmarks_detector.tflite")
+LANDMARK_FILES = ("pose_landmark_full.tflite", "pose_landmark_heavy.tflite", "pose_landmark_lite.tflite")
+TASK_LANDMARKS = "pose_landmarks_detector.tflite"  # in a MediaPipe Tasks bundle
 
 
 @lru_cache(maxsize=4)
@@ -142,9 +142,24 @@ def refine(values: np.ndarray, heatmap: np.ndarray, size: int) -> None:
             values[n, 1] = (grid_r * confidence).sum() / total / rows * size
 
 
-def landmarks_beside(detector: Path) -> Path | None:
-    folder = detector.parent if detector.is_file() else detector
-    return next((folder / name for name in LANDMARK_FILES if (folder / name).is_file()), None)
+def open_landmarks(detector: Model, options: PoseOptions) -> Model:
+    """The landmark model: the one named, else the one in the detector's .task bundle, else the
+    first of ``LANDMARK_FILES`` beside the detector. It runs on as many threads as the detector."""
+    from edgetm.model.load import load_model
+    from edgetm.pose.estimators import bundle_of
+
+    threads = detector.backend.describe().get("threads")
+    if options.landmarks:
+        return load_model(options.landmarks, threads=threads)
+    bundle = bundle_of(detector.source)
+    if bundle is not None:
+        return load_model(bundle, threads=threads, member=TASK_LANDMARKS)
+    folder = Path(detector.source).parent
+    beside = next((folder / name for name in LANDMARK_FILES if (folder / name).is_file()), None)
+    if beside is None:
+        raise ConfigError(f"BlazePose needs its landmark model beside {detector.source}",
+                          f"put {LANDMARK_FILES[0]} there, or give landmarks")
+    return load_model(beside, threads=threads)
 
 
 class BlazePose(PoseEstimator):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from edgetm.errors import ConfigError
+from edgetm.model.load import TASK_BUNDLE
 from edgetm.model.model import Model
 from edgetm.pose.base import PoseEstimator, PoseOptions
 
@@ -37,14 +36,19 @@ def estimator_for(model: Model, options: PoseOptions) -> PoseEstimator:
 
         return YoloPose(model, options)
     if name == "blazepose":
-        from edgetm.model.load import load_model
-        from edgetm.pose.blazepose import BlazePose, landmarks_beside
+        from edgetm.pose.blazepose import BlazePose, open_landmarks
 
-        landmarks = Path(options.landmarks) if options.landmarks else landmarks_beside(Path(model.source))
-        if landmarks is None:
-            raise ConfigError(f"BlazePose needs its landmark model beside {model.source}",
-                              "put pose_landmark_full.tflite there, or give landmarks")
-        return BlazePose(model, options, load_model(landmarks, threads=model.backend.describe().get("threads")))
+        return BlazePose(model, options, open_landmarks(model, options))
     from edgetm.pose.mediapipe_tasks import MediaPipePose
 
-    return MediaPipePose(model.source, options)
+    bundle = bundle_of(model.source)
+    if bundle is None:
+        raise ConfigError(f"the mediapipe estimator runs a MediaPipe Tasks bundle, not {model.source}",
+                          "give the pose landmarker's .task file")
+    return MediaPipePose(bundle, options)
+
+
+def bundle_of(source: str) -> str | None:
+    """The .task file a model was opened from (its source reads ``bundle.task:member``)."""
+    head, found, _ = source.rpartition(TASK_BUNDLE + ":")
+    return head + TASK_BUNDLE if found else None
