@@ -150,6 +150,22 @@ def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> No
     add("background", "--background", metavar="A,B", parse=_names)
 
 
+def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None:
+    from edgetm.pose.base import PoseFeatureOptions, PoseOptions
+
+    group = parser.add_argument_group("pose (pose estimators)")
+    add = lambda field, *flags, **kw: _adder(group, PoseOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add("estimator", "--estimator", choices=["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"])
+    add("landmarks", "--landmarks", metavar="FILE")
+    add("classifier", "--classifier", metavar="FILE", parse=lambda path: {"path": path})
+    add("min_keypoint_score", "--min-keypoint-score", metavar="S")
+    add("min_keypoints", "--min-keypoints", metavar="N")
+    add("conf", "--person-conf", metavar="C")
+    add("max_persons", "--max-persons", metavar="N")
+    add("tracking", "--no-tracking", action="store_const", const=False)
+    _adder(group, PoseFeatureOptions, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     from edgetm.capture import DEFAULT_SOURCE
     from edgetm.capture.camera import CameraOptions
@@ -199,6 +215,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _preprocess_arguments(parser, dest="pipeline.preprocess")
     _detect_arguments(parser, pipeline=True)
     _sound_arguments(parser, dest="pipeline.sound")
+    _pose_arguments(parser, dest="pipeline.pose")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--json", action="store_true", help="one JSON line per image")
     detect.add_argument("--save-annotated", metavar="DIR", help="write each image with its boxes drawn into DIR")
     _preprocess_arguments(detect)
+
+    pose = commands.add_parser("pose", help="find people and their keypoints in image files or folders")
+    _model_arguments(pose)
+    pose.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
+    _pose_arguments(pose)
+    pose.add_argument("--json", action="store_true", help="one JSON line per image")
+    pose.add_argument("--save-annotated", metavar="DIR", help="write each image with its skeletons drawn into DIR")
 
     from edgetm.audio.classify import SoundOptions
     from edgetm.capture.sound_file import SoundFileOptions

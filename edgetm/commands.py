@@ -148,12 +148,7 @@ def detect(args: argparse.Namespace) -> int:
 
     detector = Detector(load(args), _options(DetectOptions, given(args).get("detect"), "options"),
                         preprocess_options(args))
-    out_dir = Path(args.save_annotated) if args.save_annotated else None
-    if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(f"cannot create {out_dir}: {error.strerror or error}") from None
+    out_dir = _output_folder(args.save_annotated)
 
     def read_and_prepare(path: Path):
         image = read_image(path)
@@ -172,6 +167,45 @@ def detect(args: argparse.Namespace) -> int:
         for d in result.detections:
             print(f"    {d.label:16s} {d.score:5.2f}  [{', '.join(f'{v:.0f}' for v in d.box)}]")
     return EXIT_USER_ERROR if images.failures else 0
+
+
+def pose(args: argparse.Namespace) -> int:
+    import cv2
+
+    from edgetm.capture.base import Frame
+    from edgetm.pose.annotate import draw_skeletons
+    from edgetm.pose.base import PoseOptions
+    from edgetm.tasks import build_task
+    from edgetm.vision.image import read_image
+
+    task = build_task(load(args), _options(PoseOptions, given(args).get("pose"), "options"))
+    out_dir = _output_folder(args.save_annotated)
+    images = _Images(args.images, read_image)
+    for n, (path, image) in enumerate(images):
+        result = task.probe(Frame(image=image, index=n, captured=0.0, wall=0.0, name=str(path)))  # type: ignore[arg-type]
+        if out_dir is not None:
+            cv2.imwrite(str(out_dir / f"{path.stem}.jpg"), draw_skeletons(image, result.persons))  # type: ignore[arg-type]
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+            continue
+        count = len(result.persons)
+        print(f"{path}: {count} {'person' if count == 1 else 'persons'}  {sum(result.latency_ms.values()):.1f} ms")
+        for number, found in enumerate(result.persons, 1):
+            seen = sum(k.visible for k in found.keypoints)
+            label = f"  {found.label} {found.label_score:.3f}" if found.label is not None else ""
+            print(f"    person {number}  score {found.score:.2f}  {seen}/{len(found.keypoints)} keypoints seen  "
+                  f"[{', '.join(f'{v:.0f}' for v in found.box)}]{label}")
+    return EXIT_USER_ERROR if images.failures else 0
+
+
+def _output_folder(folder: str | None) -> Path | None:
+    if folder is None:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create {folder}: {error.strerror or error}") from None
+    return Path(folder)
 
 
 def config_from_arguments(args: argparse.Namespace):

@@ -61,7 +61,7 @@ class YoloPose(PoseEstimator):
         for i in order.tolist():
             keypoints = rows[i, 5:].reshape(17, 3)
             xy = keypoints[:, :2] * self.scale
-            mapped = transform.to_source(np.concatenate([xy, xy], axis=1))[:, :2]
+            mapped = transform.points_to_source(xy)
             box = transform.to_source(boxes[i:i + 1])[0]
             persons.append(person(mapped, keypoints[:, 2].astype(np.float64), self.options.min_keypoint_score,
                                   float(rows[i, 4]), tuple(float(v) for v in box)))

@@ -131,12 +131,18 @@ class Transform:
 
     def to_source(self, xyxy: np.ndarray) -> np.ndarray:
         """Map [N, 4] boxes from model input pixels to source pixels, clipped to the image."""
-        out = np.empty_like(xyxy, dtype=np.float32)
-        out[:, 0::2] = (xyxy[:, 0::2] - self.pad_x) / self.scale_x + self.offset_x
-        out[:, 1::2] = (xyxy[:, 1::2] - self.pad_y) / self.scale_y + self.offset_y
+        out = self.points_to_source(xyxy)
         w, h = self.source_size
         np.clip(out[:, 0::2], 0, w, out=out[:, 0::2])
         np.clip(out[:, 1::2], 0, h, out=out[:, 1::2])
+        return out
+
+    def points_to_source(self, xy: np.ndarray) -> np.ndarray:
+        """Map [N, 2k] (x, y) pairs from model input pixels to source pixels, unclipped: a body
+        point may lie past the frame's edge."""
+        out = np.empty_like(xy, dtype=np.float32)
+        out[:, 0::2] = (xy[:, 0::2] - self.pad_x) / self.scale_x + self.offset_x
+        out[:, 1::2] = (xy[:, 1::2] - self.pad_y) / self.scale_y + self.offset_y
         return out
 
 
