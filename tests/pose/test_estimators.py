@@ -110,7 +110,7 @@ def test_the_mediapipe_estimator_needs_its_extra_and_a_bundle(tmp_path: Path):
     with pytest.raises(ConfigError, match="runs a MediaPipe Tasks bundle"):
         build_task(onnx, PoseOptions(estimator="mediapipe"))
     (tmp_path / "other").mkdir()
-    with pytest.raises(ModelError, match="holds no pose_detector.tflite"):
+    with pytest.raises(ModelError, match=r"holds no pose_detector\.tflite"):
         load_model(bundle(tmp_path / "other", {"readme.txt": b"no models"}))
 
 
