@@ -75,6 +75,32 @@ def test_yolo_pose_tflite_decodes_people(tmp_path: Path):
     check_people(poses(model))
 
 
+def test_yolo_pose_without_metadata_runs_when_named(tmp_path: Path):
+    from onnx import helper, load_from_string
+
+    exported = load_from_string(yolo_pose_onnx(pose_raw(PEOPLE)))
+    helper.set_model_props(exported, {})
+    del exported.metadata_props[:]
+    model = load_model(write(tmp_path, "bare.onnx", exported.SerializeToString()))
+    assert model.task is TaskKind.DETECT  # 56 rows could as well be 52 classes
+    result = build_task(model, choose(model, "pose")).probe(Frame(image=FRAME, index=0, captured=0.0, wall=0.0))
+    assert len(result.persons) == 2
+
+
+def test_movenet_thunder_maps_keypoints_back_to_the_frame(tmp_path: Path):
+    raw = np.zeros((1, 1, 17, 3), np.float32)
+    raw[0, 0, :, 0] = np.linspace(0.2, 0.8, 17)  # y
+    raw[0, 0, :, 1] = 0.5  # x
+    raw[0, 0, :, 2] = 0.9
+    model = load_model(write(tmp_path, "movenet_thunder.tflite", constant_outputs_tflite([raw], size=(256, 256))))
+    task = build_task(model, choose(model))
+    assert task.describe()["pose"] == {"estimator": "movenet", "input": 256, "tracking": True}
+    [found] = task.probe(Frame(image=FRAME, index=0, captured=0.0, wall=0.0, name="f.jpg")).persons
+    # The first frame is the whole image padded to a 640 x 640 square: 80 rows above and below.
+    assert np.allclose([[k.x, k.y] for k in found.keypoints],
+                       np.stack([np.full(17, 320.0), np.linspace(0.2, 0.8, 17) * 640 - 80], axis=1), atol=0.01)
+
+
 def test_movenet_follows_the_body_and_falls_back_to_the_whole_image():
     points = to_source(STANDING)
     scores = np.full(17, 0.9)

@@ -63,6 +63,8 @@ def test_without_a_classifier_the_person_count_is_published(workout):
     assert [s.state.to_dict() for s in seen[:2]] == [{"person_count": 1, "smoothed_person_count": None},
                                                      {"person_count": 1, "smoothed_person_count": 1}]
     assert [s.frame for s in seen if s.changed("count/person")] == [1]
+    [entity] = Pipeline(workout["model"], {"type": "video", "path": str(workout["video"])}).info().entities
+    assert (entity.key, entity.kind.value) == ("count/person", "count")  # on .../count/person
     assert seen[5].result.label is None and seen[5].to_dict()["persons"][0]["score"] == 0.9
 
 
@@ -104,6 +106,8 @@ def test_edgetm_pose_reports_and_draws(workout, tmp_path: Path):
     assert done.returncode == 1  # one image could not be read; the others are still reported
     assert done.stderr.count("\n") == 1 and "c-broken.png" in done.stderr and "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert set(lines[0]) == {"source", "image_size", "persons", "label", "latency_ms"}
+    assert set(lines[0]["persons"][0]) == {"score", "box", "label", "label_score", "top", "keypoints"}
     assert [(line["source"].rsplit("/", 1)[-1], line["label"]) for line in lines] == [("a-dark.png", DOWN),
                                                                                      ("b-bright.png", UP)]
     drawn = cv2.imread(str(out / "b-bright.jpg"))

@@ -4,6 +4,7 @@ through LiteRT on photos and following a person across a video."""
 from __future__ import annotations
 
 import csv
+import json
 import zipfile
 from pathlib import Path
 
@@ -56,6 +57,23 @@ def test_blazepose_finds_the_astronaut_and_nobody_in_other_photos(zoo: Path):
     assert nose.visible and abs(nose.x - 222.7) < 5 and abs(nose.y - 128.0) < 5  # MediaPipe: (222.7, 128.0)
     for photo in ("chelsea.png", "coffee.png", "coral_owl.jpg"):
         assert task.probe(still(cv2.imread(str(zoo / "images" / photo)))).persons == []
+
+
+def test_blazepose_matches_mediapipes_own_solution(zoo: Path):
+    """Against landmarks MediaPipe's pose solution gave on the same photos (recorded in
+    mediapipe_landmarks.json; ``pytest -m mediapipe`` compares with a live MediaPipe)."""
+    recorded = json.loads((Path(__file__).parent / "mediapipe_landmarks.json").read_text())["landmarks"]
+    task = blazepose(zoo, tracking=False, max_persons=1)
+    for photo, expected in recorded.items():
+        persons = task.probe(still(cv2.imread(str(zoo / "images" / photo)), photo)).persons
+        assert len(persons) == (expected is not None), photo
+        if expected is None:
+            continue
+        ours = np.array([[k.x, k.y] for k in persons[0].extra])
+        distance = np.linalg.norm(ours - np.array(expected)[:, :2], axis=1)
+        assert np.median(distance) < 4, (photo, np.median(distance))
+        visibility = np.abs(np.array([k.score for k in persons[0].extra]) - np.array(expected)[:, 2])
+        assert visibility.max() < 0.05, photo
 
 
 def shifted_crops(image: np.ndarray, frames: int, step: int, size=(384, 448)) -> list[np.ndarray]:
