@@ -109,11 +109,16 @@ def info(args: argparse.Namespace) -> int:
             f"std {p['normalize']['std']}"
         print(f"preprocess  {p['size'][0]}x{p['size'][1]} {p['layout']} {p['color']}, {p['resize']} "
               f"({p['interpolation']}), {norm}")
+    if "pose" in info:
+        pose = info["pose"]
+        details = [f"{key} {Path(str(value)).name if key == 'landmarks' else value}" for key, value in pose.items()
+                   if key != "estimator"]
+        print(f"pose        {pose['estimator']}{': ' if details else ''}{', '.join(details)}")
     labels = info["labels"]
     if labels["count"]:
         more = ", ..." if labels["count"] > len(labels["first"]) else ""
         print(f"labels      {labels['count']} from {labels['source']}: {', '.join(labels['first'])}{more}")
-    else:
+    elif "pose" not in info:  # a pose model's keypoints are named by its skeleton
         print("labels      none (indices are shown; pass --labels FILE)")
     return 0
 

@@ -118,3 +118,12 @@ def test_a_mediapipe_tasks_bundle_runs_through_litert(zoo: Path, tmp_path: Path)
     assert task.describe()["pose"] == {"estimator": "blazepose", "tracking": True,
                                        "landmarks": f"{bundle}:pose_landmarks_detector.tflite"}
     assert len(task.probe(still(cv2.imread(str(zoo / "images" / "astronaut.png")))).persons) == 1
+
+
+def test_info_describes_a_pose_model(zoo: Path, capsys):
+    from edgetm.cli import main
+
+    assert main(["info", str(zoo / "mediapipe-pose" / "pose_detection.tflite")]) == 0
+    out = capsys.readouterr().out
+    assert "task        pose" in out and "pose        blazepose: landmarks pose_landmark_full.tflite" in out
+    assert "labels" not in out
