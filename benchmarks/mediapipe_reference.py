@@ -64,8 +64,13 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
 
 
+# Beside mediapipe, edgetm's own pure-Python dependencies, so that edgetm's MediaPipe Tasks
+# estimator can run there too (with ROOT on its path).
+ALSO_INSTALLED = ("pydantic>=2.5", "pyyaml>=6.0")
+
+
 def _has_mediapipe(python: Path) -> bool:
-    check = f"import mediapipe; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
+    check = f"import mediapipe, pydantic, yaml; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
     try:
         return subprocess.run([str(python), "-c", check], capture_output=True, timeout=120,
                               env=_clean_env()).returncode == 0
@@ -78,9 +83,9 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def reference_python() -> Path:
+def reference_python(create: bool = True) -> Path:
     """The python that has mediapipe: ``$EDGETM_MEDIAPIPE_PYTHON``, else a virtualenv in the user's
-    cache, made here the first time (which needs the network)."""
+    cache, made here the first time (which needs the network) unless ``create`` is false."""
     given = os.environ.get("EDGETM_MEDIAPIPE_PYTHON")
     if given:
         return Path(given)
@@ -88,13 +93,16 @@ def reference_python() -> Path:
     python = folder / "bin" / "python"
     if python.exists() and _has_mediapipe(python):
         return python
+    if not create:
+        raise ReferenceUnavailable(f"no MediaPipe environment at {folder} (benchmarks/pose.py makes it)")
     print(f"creating MediaPipe's reference environment in {folder} (pip install mediapipe=={MEDIAPIPE_VERSION})",
           file=sys.stderr, flush=True)
     base = shutil.which("python3") or sys.executable
     try:
         subprocess.run([base, "-m", "venv", "--clear", str(folder)], capture_output=True, text=True, timeout=120,
                        check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={MEDIAPIPE_VERSION}"],
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={MEDIAPIPE_VERSION}",
+                        *ALSO_INSTALLED],
                        capture_output=True, text=True, timeout=CREATE_TIMEOUT_S, check=True, env=_clean_env())
     except subprocess.CalledProcessError as error:
         shutil.rmtree(folder, ignore_errors=True)  # a half-made environment would be taken for a working one

@@ -126,20 +126,27 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray, thre
 def refine(values: np.ndarray, heatmap: np.ndarray, size: int) -> None:
     """MediaPipe's RefineLandmarksFromHeatmapCalculator, in place: each landmark moves to the
     confidence-weighted centre of the heatmap's cells around it, where the heatmap is sure enough.
-    ``values`` are [L, 5] in crop pixels, ``heatmap`` [H, W, L] logits."""
-    rows, cols = heatmap.shape[:2]
-    half = (HEATMAP_KERNEL - 1) // 2
-    for n in range(min(len(values), heatmap.shape[2])):
-        col, row = int(values[n, 0] / size * cols), int(values[n, 1] / size * rows)
-        if not (0 <= col < cols and 0 <= row < rows):
-            continue
-        r0, r1, c0, c1 = max(0, row - half), min(rows, row + half + 1), max(0, col - half), min(cols, col + half + 1)
-        confidence = 1 / (1 + np.exp(-heatmap[r0:r1, c0:c1, n].astype(np.float64)))
-        total = confidence.sum()
-        if confidence.max() >= HEATMAP_MIN_CONFIDENCE and total > 0:
-            grid_r, grid_c = np.mgrid[r0:r1, c0:c1]
-            values[n, 0] = (grid_c * confidence).sum() / total / cols * size
-            values[n, 1] = (grid_r * confidence).sum() / total / rows * size
+    ``values`` are [L, 5] in crop pixels, ``heatmap`` [H, W, L] logits. All landmarks at once: a
+    loop over them costs more than the rest of the post-processing."""
+    rows, cols, count = heatmap.shape[0], heatmap.shape[1], min(len(values), heatmap.shape[2])
+    # Truncated toward zero, as MediaPipe's static_cast<int> does.
+    col = (values[:count, 0] / size * cols).astype(np.int64)
+    row = (values[:count, 1] / size * rows).astype(np.int64)
+    chosen = np.flatnonzero((col >= 0) & (col < cols) & (row >= 0) & (row < rows))
+    if not len(chosen):
+        return
+    offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
+    r, c = row[chosen, None] + offsets, col[chosen, None] + offsets  # [n, K] each
+    inside = ((r >= 0) & (r < rows))[:, :, None] & ((c >= 0) & (c < cols))[:, None, :]
+    logits = heatmap[np.clip(r, 0, rows - 1)[:, :, None], np.clip(c, 0, cols - 1)[:, None, :], chosen[:, None, None]]
+    confidence = np.where(inside, 1 / (1 + np.exp(-logits.astype(np.float64))), 0.0)  # [n, K, K]
+    total = confidence.sum(axis=(1, 2))
+    sure = (confidence.max(axis=(1, 2)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    if not sure.any():
+        return
+    confidence, total, r, c = confidence[sure], total[sure], r[sure], c[sure]
+    values[chosen[sure], 0] = (confidence * c[:, None, :]).sum(axis=(1, 2)) / total / cols * size
+    values[chosen[sure], 1] = (confidence * r[:, :, None]).sum(axis=(1, 2)) / total / rows * size
 
 
 def open_landmarks(detector: Model, options: PoseOptions) -> Model:

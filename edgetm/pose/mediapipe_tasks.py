@@ -13,8 +13,8 @@ import numpy as np
 
 from edgetm.errors import ConfigError, missing_dependency
 from edgetm.pose.base import PoseEstimator, PoseOptions, person
-from edgetm.pose.skeleton import BLAZEPOSE_TO_COCO
-from edgetm.results import Person
+from edgetm.pose.skeleton import BLAZEPOSE, BLAZEPOSE_TO_COCO
+from edgetm.results import Keypoint, Person
 
 
 class MediaPipePose(PoseEstimator):
@@ -48,8 +48,12 @@ class MediaPipePose(PoseEstimator):
         else:
             result = self.landmarker.detect(frame)
         persons = []
+        least = self.options.min_keypoint_score
         for landmarks in result.pose_landmarks:
             values = np.array([[p.x * width, p.y * height, p.visibility] for p in landmarks])
             coco = values[list(BLAZEPOSE_TO_COCO)]
-            persons.append(person(coco[:, :2], coco[:, 2], self.options.min_keypoint_score))
+            found = person(coco[:, :2], coco[:, 2], least)
+            found.extra = [Keypoint(name, float(x), float(y), float(v), bool(v >= least))
+                           for name, (x, y, v) in zip(BLAZEPOSE, values.tolist(), strict=True)]
+            persons.append(found)
         return persons, {"inference": (time.perf_counter() - start) * 1e3}
