@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 from pydantic import Field
@@ -143,7 +144,7 @@ def train_head(features: np.ndarray, targets: np.ndarray, labels: Sequence[str],
     weights = len(train) / (classes * np.maximum(counts, 1)) if options.balance else np.ones(classes)
     sizes = [features.shape[1], *([options.hidden] if options.hidden else []), classes]
     params: list[np.ndarray] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in pairwise(sizes):
         params += [_initial(rng, fan_in, fan_out), np.zeros(fan_out, np.float32)]
     adam = Adam(params, options.learning_rate)
     example_weight = weights[targets].astype(np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def test_gradients_match_finite_differences(hidden):
     w = np.array([1.0, 0.5, 2.0], np.float32)[y]
     sizes = [6, *([hidden] if hidden else []), 3]
     params = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in pairwise(sizes):
         params += [rng.normal(0, 0.5, (a, b)).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)]
 
     class Recorder(Adam):
