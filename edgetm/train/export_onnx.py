@@ -26,13 +26,15 @@ def to_onnx(net: Network, layout: Layout = Layout.NCHW, dynamic: bool = True) ->
 
     width, height = net.input_size
     batch, h, w = ("batch", "height", "width") if dynamic else (1, height, width)
-    if layout is Layout.NHWC:
+    if net.features:
+        input_shape = [batch, net.features]
+    elif layout is Layout.NHWC:
         input_shape = [batch, h, w, net.channels]
     else:
         input_shape = [batch, net.channels, h, w]
     nodes, initializers = [], []
     current = "input"
-    if layout is Layout.NHWC:
+    if layout is Layout.NHWC and not net.features:
         nodes.append(helper.make_node("Transpose", [current], ["input_nchw"], perm=[0, 3, 1, 2]))
         current = "input_nchw"
 

@@ -169,10 +169,13 @@ def to_tflite(
     ops = S.BuiltinOperator
     quantized = activation_ranges is not None
     width, height = net.input_size
-    signature = [-1 if dynamic_batch else 1, -1 if dynamic_size else height, -1 if dynamic_size else width,
-                 net.channels]
+    if net.features:
+        signature = [-1 if dynamic_batch else 1, net.features]
+    else:
+        signature = [-1 if dynamic_batch else 1, -1 if dynamic_size else height, -1 if dynamic_size else width,
+                     net.channels]
     in_quant = input_quantization if quantized else None
-    current = g.tensor("input", (1, height, width, net.channels), np.uint8 if quantized else np.float32,
+    current = g.tensor("input", net.input_shape, np.uint8 if quantized else np.float32,
                        quant=([in_quant[0]], [in_quant[1]]) if in_quant else None, signature=signature)
     scale_in, zero_in = in_quant if in_quant else (1.0, 0)
     shapes = net.shapes()

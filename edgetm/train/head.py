@@ -19,6 +19,7 @@ from pydantic import Field
 from edgetm.errors import ConfigError
 from edgetm.plugins import Options
 from edgetm.train.adam import Adam
+from edgetm.train.network import Activation, Dense, Network, Softmax
 
 
 class HeadOptions(Options):
@@ -72,6 +73,13 @@ class Head:
     @property
     def feature_size(self) -> int:
         return self.layers[0][0].shape[0]
+
+    def network(self) -> Network:
+        """The head as a network on its own, taking [1, features]: what an exporter writes."""
+        layers: list = [Dense(np.ascontiguousarray(weights.T), bias,
+                              Activation.RELU if n < len(self.layers) - 1 else Activation.NONE)
+                        for n, (weights, bias) in enumerate(self.layers)]
+        return Network([*layers, Softmax()], labels=list(self.labels), features=self.feature_size)
 
 
 @dataclass

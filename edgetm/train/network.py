@@ -56,17 +56,24 @@ Layer = Conv2D | GlobalAveragePool | Dense | Softmax
 
 @dataclass
 class Network:
-    """Input is NHWC float in [-1, 1] (Teachable Machine's normalisation) unless stated."""
+    """Input is NHWC float in [-1, 1] (Teachable Machine's normalisation) unless stated, or with
+    ``features`` a [1, features] vector (a head on its own, for a base that needs no model)."""
 
     layers: list[Layer]
-    input_size: tuple[int, int]  # (width, height)
+    input_size: tuple[int, int] = (0, 0)  # (width, height)
     channels: int = 3
     labels: list[str] = field(default_factory=list)
+    features: int | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        width, height = self.input_size
+        return (1, self.features) if self.features else (1, height, width, self.channels)
 
     def shapes(self, height: int | None = None, width: int | None = None) -> list[tuple[int, ...]]:
-        """Output shape of each layer for one image."""
+        """Output shape of each layer for one input."""
         h, w = height or self.input_size[1], width or self.input_size[0]
-        c = self.channels
+        c = self.features or self.channels
         shapes: list[tuple[int, ...]] = []
         for layer in self.layers:
             if isinstance(layer, Conv2D):

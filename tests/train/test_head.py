@@ -105,3 +105,20 @@ def test_bad_datasets_are_refused_in_one_line():
     broken[3, 4] = np.nan
     with pytest.raises(ConfigError, match="not finite"):
         train_head(broken, y, labels)
+
+
+@pytest.mark.parametrize("hidden", [100, 0])
+def test_a_head_exports_to_tflite_and_onnx_with_the_same_answers(tmp_path, hidden):
+    from edgetm.model import load_model
+    from edgetm.train.export_onnx import to_onnx
+    from edgetm.train.export_tflite import to_tflite
+
+    x, y, labels = clusters(features=59)
+    head = train_head(x, y, labels, HeadOptions(epochs=5, hidden=hidden)).head
+    expected = head(x[:20])
+    for name, content in (("head.tflite", to_tflite(head.network())), ("head.onnx", to_onnx(head.network()))):
+        (tmp_path / name).write_bytes(content)
+        model = load_model(tmp_path / name)
+        assert model.input.shape == (1, 59) and model.labels == labels
+        got = np.concatenate([model.run(row[None])[0] for row in x[:20]])
+        assert np.abs(got - expected).max() < 1e-5, name
