@@ -46,6 +46,49 @@ class FlatbufferGraph:
         self.tensors: list = []
         self.operators: list = []
         self.opcodes: dict[tuple[int, str | None], int] = {}
+        self.kept_opcodes: dict[int, object] = {}  # an existing model's operator codes, versions and all
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+        self.metadata: dict[str, bytes] = {}
+
+    @classmethod
+    def load(cls, content: bytes, where: str) -> FlatbufferGraph:
+        """An existing one-subgraph model, to be cut or extended. Its TFLite metadata (which
+        describes its old outputs) is left out; other metadata is kept."""
+        graph = cls()
+        S = graph.S
+        try:
+            model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(content, 0))
+        except Exception as error:  # a truncated flatbuffer fails anywhere inside the generated reader
+            raise ConfigError(f"{where} is not a readable TFLite model ({type(error).__name__})") from None
+        if len(model.subgraphs or []) != 1:
+            raise ConfigError(f"{where} has {len(model.subgraphs or [])} subgraphs",
+                              "only single-graph models can be cut and extended")
+        subgraph = model.subgraphs[0]
+        graph.buffers = list(model.buffers)
+        graph.tensors = list(subgraph.tensors)
+        graph.operators = list(subgraph.operators or [])
+        graph.inputs, graph.outputs = list(subgraph.inputs), list(subgraph.outputs)
+        for index, opcode in enumerate(model.operatorCodes):
+            code = max(opcode.builtinCode, opcode.deprecatedBuiltinCode)
+            custom = opcode.customCode.decode() if isinstance(opcode.customCode, bytes) else opcode.customCode
+            graph.opcodes[(code, custom)] = index
+            graph.kept_opcodes[index] = opcode
+        for entry in model.metadata or []:
+            name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
+            if name != "TFLITE_METADATA":
+                data = model.buffers[entry.buffer].data
+                graph.metadata[name] = bytes(np.asarray(data, np.uint8)) if data is not None else b""
+        return graph
+
+    def code_of(self, operator) -> int:
+        """The builtin operator an operator runs."""
+        key = next(k for k, i in self.opcodes.items() if i == operator.opcodeIndex)
+        return key[0]
+
+    def name_of(self, tensor: int) -> str:
+        name = self.tensors[tensor].name
+        return name.decode() if isinstance(name, bytes) else str(name)
 
     def tensor(self, name: str, shape: Sequence[int], dtype, data: np.ndarray | None = None,
                quant: tuple[Sequence[float], Sequence[int]] | None = None,
@@ -120,6 +163,9 @@ class FlatbufferGraph:
         model.metadata = entries or None
         model.operatorCodes = [None] * len(self.opcodes)
         for (code, custom), index in self.opcodes.items():
+            if index in self.kept_opcodes:
+                model.operatorCodes[index] = self.kept_opcodes[index]
+                continue
             opcode = S.OperatorCodeT()
             opcode.builtinCode = code
             opcode.deprecatedBuiltinCode = min(code, 127)
