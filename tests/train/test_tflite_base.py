@@ -84,5 +84,5 @@ def test_a_named_tensor_and_models_without_a_head():
     with pytest.raises(ModelError, match="no dense layer before its output"):
         TFLiteBase(to_tflite(identity_net()), "identity.tflite")
     base = TFLiteBase(content, "cnn.tflite")
-    with pytest.raises(ModelError, match="the head takes 5 features, cnn.tflite gives 16"):
+    with pytest.raises(ModelError, match=r"the head takes 5 features, cnn\.tflite gives 16"):
         base.with_head(Head([(np.zeros((5, 2), np.float32), np.zeros(2, np.float32))], ["a", "b"]))
