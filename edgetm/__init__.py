@@ -31,6 +31,10 @@ _EXPORTS = {
     "Prediction": "edgetm.results",
     "Detection": "edgetm.results",
     "Detections": "edgetm.results",
+    "Poses": "edgetm.results",
+    "Person": "edgetm.results",
+    "Keypoint": "edgetm.results",
+    "PoseOptions": "edgetm.pose.base",
     "Observation": "edgetm.events",
     "SmoothingOptions": "edgetm.tasks.smoothing",
     "PipelineOptions": "edgetm.config",
@@ -43,7 +47,8 @@ if TYPE_CHECKING:
     from edgetm.model.load import load_model
     from edgetm.model.model import Model
     from edgetm.model.options import ModelOptions
-    from edgetm.results import Classification, Detection, Detections, Prediction
+    from edgetm.pose.base import PoseOptions
+    from edgetm.results import Classification, Detection, Detections, Keypoint, Person, Poses, Prediction
     from edgetm.runtime.pipeline import Pipeline
     from edgetm.tasks.smoothing import SmoothingOptions
     from edgetm.vision.classify import Classifier, ClassifyOptions
@@ -52,8 +57,8 @@ if TYPE_CHECKING:
     from edgetm.vision.preprocess import PreprocessOptions
 
 __all__ = ["Classification", "Classifier", "ClassifyOptions", "DetectOptions", "Detection", "Detections", "Detector",
-           "Model", "ModelOptions", "Observation", "Pipeline", "PipelineOptions", "Prediction", "PreprocessOptions",
-           "SmoothingOptions", "ZoneOptions", "load_model", "read_image"]
+           "Keypoint", "Model", "ModelOptions", "Observation", "Person", "Pipeline", "PipelineOptions", "PoseOptions",
+           "Poses", "Prediction", "PreprocessOptions", "SmoothingOptions", "ZoneOptions", "load_model", "read_image"]
 
 
 def __getattr__(name: str):

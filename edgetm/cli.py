@@ -60,10 +60,12 @@ def _shown(value: Any) -> str:
 
 
 def _adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
-           parse: Callable[[str], Any] | None = None, show_default: bool = True, **kwargs) -> None:
-    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options)."""
+           parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | None = None,
+           **kwargs) -> None:
+    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
+    ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
     info = options.model_fields[field]
-    text = info.description or ""
+    text = text or info.description or ""
     default = info.default
     if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
         kwargs.setdefault("metavar", field.upper())
@@ -162,8 +164,12 @@ def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None
     add("min_keypoints", "--min-keypoints", metavar="N")
     add("conf", "--person-conf", metavar="C")
     add("max_persons", "--max-persons", metavar="N")
-    add("tracking", "--no-tracking", action="store_const", const=False)
+    add("tracking", "--no-tracking", action="store_const", const=False, show_default=False,
+        text="run the estimator on the whole of every frame, without following the person from the last")
     _adder(group, PoseFeatureOptions, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
+    _adder(group, PoseFeatureOptions, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
+           const=False, show_default=False, text="leave the joint angles out of the feature vector (51 values, not "
+           "59), for a classifier trained without them")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -278,7 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame the top-level command; the flag belongs to a subcommand's list
+        print(f"edgetm {args.command}: error: unrecognized arguments: {' '.join(unknown)} (edgetm {args.command} "
+              "--help lists what it takes)", file=sys.stderr)
+        return 2
     try:
         from edgetm import commands
 

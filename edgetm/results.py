@@ -185,10 +185,14 @@ class Poses:
         return self.persons[0].label if self.persons else None
 
     def to_dict(self) -> dict:
+        first = self.persons[0] if self.persons else None
         return {
             "source": self.source,
             "image_size": list(self.image_size),
             "persons": [p.to_dict(self.include_keypoints) for p in self.persons],
             "label": self.label,
+            # The most confident person's, as an image classifier's (Home Assistant reads them).
+            "score": round(first.label_score, 6) if first is not None and first.label is not None else None,
+            "top": [p.to_dict() for p in first.top] if first is not None else [],
             "latency_ms": round_ms(self.latency_ms),
         }

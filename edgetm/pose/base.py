@@ -17,7 +17,8 @@ Estimator = Literal["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"]
 
 
 class PoseFeatureOptions(Options):
-    mirror: bool = Field(False, description="mirror every pose left to right first (for a camera facing the user)")
+    mirror: bool = Field(False, description="mirror every pose left to right before the classifier reads it, for a "
+                         "camera that shows users their mirror image (the keypoints reported stay as seen)")
     angles: bool = Field(True, description="add the eight limb joint angles (elbows, shoulders, hips, knees)")
 
 
@@ -31,8 +32,8 @@ class PoseOptions(Options):
     landmarks: LocalPath | None = Field(None, description="BlazePose: the landmark model (default: "
                                         "pose_landmark_full.tflite, else _heavy or _lite, beside the detector)")
     classifier: ModelOptions | None = Field(None, description="a model mapping the pose feature vector to labels "
-                                            "(what edgetm train makes); without one a pipeline publishes the "
-                                            "number of persons")
+                                            "([1, 59] in, its labels beside it); without one a pipeline publishes "
+                                            "the number of persons")
     min_keypoint_score: float = Field(0.3, ge=0.0, le=1.0, description="keypoints scoring lower are kept but "
                                       "marked not visible, and left out of the features")
     tracking: bool = Field(True, description="find the person where the previous frame had them (MoveNet's crop "

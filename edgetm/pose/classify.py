@@ -18,7 +18,8 @@ class PoseClassifier:
         expected = feature_length(features)
         if spec.shape[-1] != expected or int(np.prod(spec.shape)) != expected:
             raise ConfigError(f"{model.source} takes {list(spec.shape)}, not the {expected}-value pose feature vector",
-                              "train it on edgetm's pose features (angles on: 59 values, off: 51)")
+                              "a pose classifier takes edgetm's pose features: 59 values, or 51 without the joint "
+                              "angles (--no-angles, or features: {angles: false})")
         self.model = model
         self.top_k = top_k
         self.labels = list(model.labels or [])

@@ -43,7 +43,10 @@ def expand_images(arguments: Iterable[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument).expanduser()
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()))
+            images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not images:
+                raise ImageError(f"no images in {argument}", "put .jpg or .png files there")
+            found.extend(images)
         elif not path.exists() and glob.has_magic(argument):
             matches = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
             if not matches:

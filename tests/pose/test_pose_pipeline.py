@@ -54,6 +54,7 @@ def test_a_pose_classifier_labels_a_sequence_of_poses(workout):
     assert changes == [(2, DOWN), (14, UP), (26, DOWN)]  # each after k = 3 results in a row
     payload = seen[13].to_dict()
     assert payload["label"] == UP and payload["smoothed_label"] == DOWN
+    assert payload["score"] > 0.9 and [p["label"] for p in payload["top"]] == [UP, DOWN]  # as an image label's
     assert [p["label"] for p in payload["persons"]] == [UP] and len(payload["persons"][0]["keypoints"]) == 17
 
 
@@ -106,7 +107,7 @@ def test_edgetm_pose_reports_and_draws(workout, tmp_path: Path):
     assert done.returncode == 1  # one image could not be read; the others are still reported
     assert done.stderr.count("\n") == 1 and "c-broken.png" in done.stderr and "Traceback" not in done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert set(lines[0]) == {"source", "image_size", "persons", "label", "latency_ms"}
+    assert set(lines[0]) == {"source", "image_size", "persons", "label", "score", "top", "latency_ms"}
     assert set(lines[0]["persons"][0]) == {"score", "box", "label", "label_score", "top", "keypoints"}
     assert [(line["source"].rsplit("/", 1)[-1], line["label"]) for line in lines] == [("a-dark.png", DOWN),
                                                                                      ("b-bright.png", UP)]
@@ -121,4 +122,24 @@ def test_a_classifier_for_other_features_is_refused(workout, tmp_path: Path):
     wrong = pose_classifier_onnx(tmp_path / "wrong", features=51)  # trained without angles
     done = edgetm("pose", str(workout["model"]), str(workout["video"]), "--classifier", str(wrong))
     assert done.returncode == 1 and done.stderr.count("\n") == 1
-    assert "not the 59-value pose feature vector" in done.stderr
+    assert "not the 59-value pose feature vector" in done.stderr and "--no-angles" in done.stderr
+    photo = tmp_path / "dark.png"
+    cv2.imwrite(str(photo), np.zeros((480, 640, 3), np.uint8))
+    fine = edgetm("pose", str(workout["model"]), str(photo), "--classifier", str(wrong), "--no-angles", "--json")
+    assert fine.returncode == 0, fine.stderr
+    assert json.loads(fine.stdout)["label"] == DOWN  # its wrist weights still read the same places
+
+
+def test_mistakes_get_one_line_each(workout, tmp_path: Path):
+    (tmp_path / "empty").mkdir()
+    for args, message, code in [
+        (["pose", str(workout["model"]), str(tmp_path / "empty")], "no images in", 1),
+        (["pose", str(workout["model"]), str(tmp_path / "empty"), "--conf", "0.4"],
+         "edgetm pose: error: unrecognized arguments: --conf 0.4 (edgetm pose --help lists what it takes)", 2),
+        (["pose", str(workout["model"]), str(tmp_path / "empty"), "--landmarks", "x.tflite"],
+         "landmarks does not apply to the yolo-pose estimator", 1),
+        (["pose", str(workout["model"]), str(tmp_path / "empty"), "--estimator", "movenet"],
+         "is not a MoveNet SinglePose model", 1),
+    ]:
+        done = edgetm(*args)
+        assert done.returncode == code and done.stderr.count("\n") == 1 and message in done.stderr, done.stderr

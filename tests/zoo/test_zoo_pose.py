@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from edgetm.capture.base import Frame
 from edgetm.model import load_model
@@ -127,3 +128,19 @@ def test_info_describes_a_pose_model(zoo: Path, capsys):
     out = capsys.readouterr().out
     assert "task        pose" in out and "pose        blazepose: landmarks pose_landmark_full.tflite" in out
     assert "labels" not in out
+
+
+def test_wrong_parts_are_named(zoo: Path):
+    from edgetm.errors import ConfigError
+    from tests.conftest import DEMO
+
+    landmarks = load_model(zoo / "mediapipe-pose" / "pose_landmark_full.tflite")
+    with pytest.raises(ConfigError, match="is BlazePose's landmark model, which runs after its detector"):
+        build_task(landmarks, PoseOptions())
+    movenet = zoo / "coral-movenet" / "movenet_single_pose_lightning_ptq.tflite"
+    with pytest.raises(ConfigError, match="finds keypoints and takes no labels"):
+        build_task(load_model(movenet, labels=DEMO / "labels.txt"), PoseOptions())
+    with pytest.raises(ConfigError, match="conf and max_persons do not apply to the movenet estimator"):
+        build_task(load_model(movenet), PoseOptions(conf=0.3, max_persons=2))
+    with pytest.raises(ConfigError, match="is not BlazePose's pose detector"):
+        build_task(load_model(movenet), PoseOptions(estimator="blazepose"))
