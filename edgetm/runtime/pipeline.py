@@ -90,6 +90,7 @@ class Pipeline:
         self._iterating = False
         self._last_published = 0.0
         self._last_error_report = 0.0
+        self._unreported = 0
         self._reported_drops = 0
         self._latest: Item | None = None
         self._next_slot = 0.0
@@ -213,10 +214,13 @@ class Pipeline:
         self.stats.error()
         now = time.monotonic()
         if now - self._last_error_report < ERROR_REPORT_INTERVAL_S:
+            self._unreported += 1  # said with the next report, so that none goes unmentioned
             return
         self._last_error_report = now
-        log.warning("pipeline %s: %s", self.name, error)
-        self.sinks.error(str(error), {"pipeline": self.name})
+        more = f" (and {self._unreported} more errors since the last report)" if self._unreported else ""
+        self._unreported = 0
+        log.warning("pipeline %s: %s%s", self.name, error, more)
+        self.sinks.error(f"{error}{more}", {"pipeline": self.name})
 
     def _check_in(self) -> None:
         """Between items: hand source states to the sinks, report a STREAM source losing items,
