@@ -316,7 +316,23 @@ def load_model(
         options = ModelOptions(path=str(path), labels=str(labels) if labels is not None else None, threads=threads,
                                delegate=delegate, providers=tuple(providers) if providers else None,
                                input_size=input_size)
-    located = _locate(Path(options.path).expanduser(), options.delegate, member)
+    return _load(_locate(Path(options.path).expanduser(), options.delegate, member), options)
+
+
+def load_model_bytes(content: bytes, where: str, name: str, *, threads: int | None = None) -> Model:
+    """A model held in memory (one edgetm made, such as a classifier cut at its features):
+    ``where`` names it in messages, ``name``'s suffix says its format."""
+    return _load(_Located(where, name, content, None, None, False), ModelOptions(path=where, threads=threads))
+
+
+def model_bytes(path: str | Path) -> tuple[str, str, bytes]:
+    """Where a model is (file, export folder or zip member), its file name and its bytes."""
+    located = _locate(Path(path).expanduser(), None)
+    content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
+    return located.where, located.name, content
+
+
+def _load(located: _Located, options: ModelOptions) -> Model:
     if located.path is not None:
         with located.path.open("rb") as handle:
             head = handle.read(16)

@@ -139,14 +139,16 @@ def _check(features: np.ndarray, targets: np.ndarray, labels: Sequence[str]) -> 
 
 def train_head(features: np.ndarray, targets: np.ndarray, labels: Sequence[str],
                options: HeadOptions | None = None,
-               progress: Callable[[Epoch], None] | None = None) -> Trained:
-    """Train a head on [N, F] features with integer targets into ``labels``."""
+               progress: Callable[[Epoch], None] | None = None,
+               held_out: tuple[np.ndarray, np.ndarray] | None = None) -> Trained:
+    """Train a head on [N, F] features with integer targets into ``labels``. ``held_out`` gives
+    the training and validation indices (else ``split`` makes them from the seed)."""
     options = options or HeadOptions()
     features = np.ascontiguousarray(features, np.float32)
     targets = np.asarray(targets, np.int64)
     _check(features, targets, labels)
     rng = np.random.default_rng(options.seed)
-    train, val = split(targets, options.val_split, rng)
+    train, val = held_out if held_out is not None else split(targets, options.val_split, rng)
     classes = len(labels)
     counts = np.bincount(targets[train], minlength=classes).astype(np.float64)
     weights = len(train) / (classes * np.maximum(counts, 1)) if options.balance else np.ones(classes)

@@ -78,6 +78,7 @@ class OnnxBase:
         graph.initializer.extend(initializers)
         del graph.output[:]
         graph.output.extend([helper.make_tensor_value_info(self.name, onnx.TensorProto.FLOAT, None)])
+        del model.metadata_props[:]  # the old labels and task describe the old output
         return model
 
     def truncated(self) -> bytes:
@@ -107,6 +108,5 @@ class OnnxBase:
         del graph.output[:]
         graph.output.extend([helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT,
                                                            [None, len(head.labels)])])
-        del model.metadata_props[:]  # the old labels
         helper.set_model_props(model, {"names": repr(dict(enumerate(head.labels)))})
         return model.SerializeToString()
