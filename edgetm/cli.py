@@ -172,6 +172,30 @@ def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None
            "59), for a classifier trained without them")
 
 
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from edgetm.train.retrain import TrainOptions
+
+    add = lambda field, *flags, **kw: _adder(parser, TrainOptions, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
+    add("base", "--base", metavar="MODEL|builtin")
+    parser.add_argument("--data", required=True, metavar="DATASET", help="a folder with one folder of examples per "
+                        "class (images, .wav sound or pose .json)")
+    parser.add_argument("--out", required=True, metavar="OUT", help="the folder to write the model, labels.txt and "
+                        "report.json into")
+    add("epochs", "--epochs", metavar="N")
+    add("batch_size", "--batch-size", metavar="N")
+    add("learning_rate", "--learning-rate", metavar="LR")
+    add("hidden", "--hidden", metavar="UNITS")
+    add("val_split", "--val-split", metavar="F")
+    add("seed", "--seed", metavar="N")
+    add("augment", "--augment", metavar="COPIES")
+    add("patience", "--patience", metavar="EPOCHS")
+    add("balance", "--no-balance", action="store_const", const=False, show_default=False,
+        text="let classes with more examples count more")
+    add("feature_tensor", "--feature-tensor", metavar="NAME")
+    add("threads", "--threads", metavar="N")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     from edgetm.capture import DEFAULT_SOURCE
     from edgetm.capture.camera import CameraOptions
@@ -276,6 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--json", action="store_true", help="one JSON line per window")
 
     commands.add_parser("devices", help="list the cameras and audio inputs edgetm can see")
+
+    train = commands.add_parser("train", help="train a new classification head on your own examples",
+                                description="Train a new head (Dense(100, ReLU) + Dense(N, softmax), as Teachable "
+                                "Machine's) on the features a base gives your examples, and export a model.")
+    _train_arguments(train)
 
     run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")

@@ -213,6 +213,64 @@ def _output_folder(folder: str | None) -> Path | None:
     return Path(folder)
 
 
+class _Progress:
+    """One bar on stderr, redrawn in place on a terminal; elsewhere a line every tenth."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.shown = -1
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, tail: str = "") -> None:
+        tenth = done * 10 // max(total, 1)
+        if not self.tty and tenth == self.shown and done != total:
+            return
+        self.shown = tenth
+        bar = "#" * (done * 20 // max(total, 1))
+        line = f"{self.what:10s} [{bar:20s}] {done}/{total} {tail}"
+        print(f"\r{line}" if self.tty else line, end="" if self.tty and done < total else "\n", file=sys.stderr,
+              flush=True)
+
+
+def train(args: argparse.Namespace) -> int:
+    from edgetm.train.retrain import TrainOptions
+    from edgetm.train.retrain import train as run_training
+
+    options = _options(TrainOptions, given(args).get("train"), "options")
+    examples, epochs = _Progress("features"), _Progress("training")
+
+    def epoch_done(epoch) -> None:
+        val = f" val loss {epoch.val_loss:.4f} accuracy {epoch.val_accuracy:.3f}" if epoch.val_loss is not None else ""
+        epochs(epoch.epoch, options.epochs, f"loss {epoch.loss:.4f} accuracy {epoch.accuracy:.3f}{val}")
+
+    report = run_training(args.data, args.out, options, epoch_done, examples)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    print(f"base        {report.base}")
+    print(f"examples    {report.train_examples} training, {report.val_examples} validation "
+          f"({report.cached} features from the cache)")
+    stopped = f", stopped early at epoch {len(report.epochs)}" if report.stopped_early else ""
+    print(f"accuracy    training {report.accuracy['train']:.3f}" +
+          (f", validation {report.accuracy['val']:.3f}" if report.accuracy["val"] is not None else "") +
+          f" (best epoch {report.best_epoch}{stopped})")
+    width = max(len(label) for label in report.labels)
+    print(f"confusion   on the {report.confusion_on} examples (rows: true, columns: predicted)")
+    for label, row in zip(report.labels, report.confusion, strict=True):
+        accuracy = report.per_class[label]
+        shown = f"{accuracy:.3f}" if accuracy is not None else "  -  "
+        print(f"    {label:{width}s}  {' '.join(f'{v:4d}' for v in row)}   {shown}")
+    for note in report.notes:
+        print(f"note        {note}")
+    print(f"wrote       {report.model}, labels.txt and report.json")
+    out = Path(args.out)
+    use = f"edgetm pose POSE_MODEL IMAGES --classifier {report.model}" if report.base.startswith("builtin pose") \
+        else f"edgetm classify {out} IMAGES" if not report.base.startswith("builtin") else None
+    if use:
+        print(f"use it      {use}")
+    return 0
+
+
 def config_from_arguments(args: argparse.Namespace):
     """The configuration the flags of ``edgetm run MODEL`` describe: only what was given."""
     from edgetm.capture import DEFAULT_SOURCE, parse_source

@@ -44,7 +44,8 @@ class FeatureBase(ABC):
         try:
             vector = np.asarray(self.embed(path), np.float32).reshape(-1)
         except EdgetmError as error:
-            raise ConfigError(f"{path}: {error.message}", "remove it from the dataset or replace it") from None
+            said = error.message if str(path) in error.message else f"{path}: {error.message}"
+            raise ConfigError(said, "remove it from the dataset or replace it") from None
         except (OSError, ValueError) as error:
             raise ConfigError(f"{path} cannot be read ({error})", "remove it from the dataset or replace it") from None
         if vector.shape != (self.size,):

@@ -1,0 +1,158 @@
+"""edgetm train end to end: datasets on disk, bases, the cache, exports that answer as the trained
+head does, and one-line errors for datasets that cannot be trained on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgetm.capture.base import Frame
+from edgetm.errors import ConfigError
+from edgetm.model import load_model
+from edgetm.pose.base import PoseOptions
+from edgetm.tasks import build_task
+from edgetm.train.retrain import TrainOptions, train
+from tests.conftest import DEMO, ROOT
+from tests.modelkit import write
+from tests.pose.posekit import ARMS_UP, STANDING, pose_raw, yolo_pose_onnx
+
+COLOURS = {"blue": (200, 60, 40), "green": (40, 180, 40), "red": (40, 40, 200)}
+
+
+def image_dataset(root: Path, per_class: int = 12, seed: int = 0) -> Path:
+    """Discs of three colours on noise, anywhere in the picture."""
+    rng = np.random.default_rng(seed)
+    for label, colour in COLOURS.items():
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = np.clip(rng.normal(128, 40, (120, 160, 3)), 0, 255).astype(np.uint8)
+            centre = (int(rng.integers(30, 130)), int(rng.integers(30, 90)))
+            cv2.circle(image, centre, 25, colour, -1)
+            cv2.imwrite(str(root / label / f"{i}.jpg"), image)
+    return root
+
+
+@pytest.mark.parametrize("base", ["builtin", str(DEMO), str(DEMO / "model.tflite"), str(DEMO / "model.onnx")])
+def test_a_head_on_each_kind_of_base_learns_and_exports_exactly(tmp_path: Path, base: str):
+    data = image_dataset(tmp_path / "data")
+    report = train(data, tmp_path / "out", TrainOptions(base=base, epochs=40))
+    assert report.accuracy == {"train": 1.0, "val": 1.0} and report.labels == ["blue", "green", "red"]
+    assert report.export_difference < 1e-5 and report.val_examples == 6  # 15% of 12, rounded, per class
+    model = load_model(tmp_path / "out")
+    assert model.labels == ["blue", "green", "red"]
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["accuracy"] == report.accuracy and len(saved["epochs"]) == 40
+    assert saved["confusion"] == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+
+
+def test_the_same_seed_gives_the_same_model_and_the_cache_is_used(tmp_path: Path):
+    data = image_dataset(tmp_path / "data")
+    first = train(data, tmp_path / "a", TrainOptions(base=str(DEMO), epochs=5))
+    second = train(data, tmp_path / "b", TrainOptions(base=str(DEMO), epochs=5))
+    assert first.cached == 0 and second.cached == 36
+    assert (tmp_path / "a" / "model_unquant.tflite").read_bytes() == (tmp_path / "b" / "model_unquant.tflite").read_bytes()
+    changed = cv2.imread(str(data / "red" / "0.jpg"))[:, ::-1]
+    cv2.imwrite(str(data / "red" / "0.jpg"), changed)  # an example changed: embedded again
+    assert train(data, tmp_path / "c", TrainOptions(base=str(DEMO), epochs=5)).cached == 35
+
+
+def test_augmented_copies_train_but_never_validate(tmp_path: Path):
+    data = image_dataset(tmp_path / "data")
+    report = train(data, tmp_path / "out", TrainOptions(base="builtin", epochs=5, augment=2))
+    assert report.train_examples == 30 * 3 and report.val_examples == 6
+
+
+def test_the_exported_classifier_runs_with_edgetm_classify(tmp_path: Path):
+    data = image_dataset(tmp_path / "data")
+    done = subprocess.run([sys.executable, "-m", "edgetm", "train", "--base", str(DEMO / "model.onnx"), "--data",
+                           str(data), "--out", str(tmp_path / "out"), "--epochs", "40"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"use it      edgetm classify {tmp_path / 'out'} IMAGES" in done.stdout
+    assert "training   [####################] 40/40" in done.stderr
+    classified = subprocess.run([sys.executable, "-m", "edgetm", "classify", str(tmp_path / "out"),
+                                 str(data / "red" / "3.jpg"), "--json"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+    assert json.loads(classified.stdout)["label"] == "red"
+
+
+def pose_file(path: Path, points: np.ndarray, rng: np.random.Generator) -> None:
+    from edgetm.pose.skeleton import COCO
+
+    jittered = points * rng.uniform(0.6, 1.6) + rng.normal(0, 3, points.shape) + rng.uniform(-100, 100, 2)
+    path.write_text(json.dumps({"keypoints": [{"name": n, "x": float(x), "y": float(y), "score": 0.9,
+                                               "visible": True} for n, (x, y) in zip(COCO, jittered, strict=True)]}))
+
+
+def test_a_pose_head_labels_poses_in_a_pose_pipeline(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    for label, points in (("arms down", STANDING), ("arms up", ARMS_UP)):
+        (tmp_path / "poses" / label).mkdir(parents=True)
+        for i in range(20):
+            pose_file(tmp_path / "poses" / label / f"{i}.json", points, rng)
+    report = train(tmp_path / "poses", tmp_path / "head", TrainOptions(epochs=30))
+    assert report.base.startswith("builtin pose") and report.accuracy["val"] == 1.0
+    estimator = load_model(write(tmp_path, "pose.onnx", yolo_pose_onnx(pose_raw([(STANDING, 0.9, None)]),
+                                                                   pose_raw([(ARMS_UP, 0.9, None)]))))
+    task = build_task(estimator, PoseOptions(classifier=report.model))
+    for shade, expected in ((0, "arms down"), (255, "arms up")):
+        frame = Frame(image=np.full((480, 640, 3), shade, np.uint8), index=0, captured=0.0, wall=0.0, name="f")
+        assert task.probe(frame).label == expected
+
+
+def tone_dataset(root: Path) -> Path:
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    for label, frequency in (("low", 300.0), ("high", 2500.0)):
+        (root / label).mkdir(parents=True)
+        for i in range(10):
+            t = np.arange(22050) / 22050
+            clip = 0.3 * np.sin(2 * np.pi * frequency * rng.uniform(0.9, 1.1) * t) + rng.normal(0, 0.02, len(t))
+            soundfile.write(str(root / label / f"{i}.wav"), clip.astype(np.float32), 22050)
+    return root
+
+
+def test_a_sound_head_on_log_mel_statistics(tmp_path: Path):
+    pytest.importorskip("soundfile", reason="the audio extra is not installed")
+    report = train(tone_dataset(tmp_path / "tones"), tmp_path / "out", TrainOptions(epochs=30))
+    assert report.base.startswith("builtin log-mel") and report.accuracy == {"train": 1.0, "val": 1.0}
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"only": ["a.jpg"]}, r"has one class \('only'\); a classifier needs two or more"),
+    ({"a": ["a.jpg"], "b": []}, "class 'b' has no examples"),
+    ({"a": ["a.jpg"], "b": ["b.jpg", "notes.txt"]}, r"notes\.txt is not an example edgetm can read"),
+    ({"a": ["a.jpg"], "b": ["b.wav"]}, "mixes kinds of examples"),
+    ({"a": ["a.jpg"], "b*c": ["b.jpg"]}, r"'b\*c' cannot be a label"),
+    ({"a": ["a.jpg"], "b": ["broken.jpg"]}, r"broken\.jpg is not an image OpenCV can decode"),
+])
+def test_datasets_that_cannot_be_trained_on(tmp_path: Path, layout: dict, message: str):
+    good = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes()
+    for label, files in layout.items():
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for name in files:
+            (tmp_path / "data" / label / name).write_bytes(b"broken" if name.startswith("broken") else good)
+    with pytest.raises(ConfigError, match=message):
+        train(tmp_path / "data", tmp_path / "out", TrainOptions(epochs=1))
+    done = subprocess.run([sys.executable, "-m", "edgetm", "train", "--data", str(tmp_path / "data"), "--out",
+                           str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()  # progress lines, then the error
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert lines[-1].startswith("edgetm: error:") and sum("error" in line for line in lines) == 1
+
+
+def test_a_base_that_is_not_an_image_classifier(tmp_path: Path):
+    data = image_dataset(tmp_path / "data", per_class=2)
+    from tests.modelkit import constant_output_onnx
+    from tests.vision.test_detect import NAMES, OBJECTS, v8_raw
+
+    detector = write(tmp_path, "v8.onnx", constant_output_onnx(v8_raw(OBJECTS), names=NAMES))
+    with pytest.raises(ConfigError, match="is a detect model, not an image classifier"):
+        train(data, tmp_path / "out", TrainOptions(base=str(detector)))
