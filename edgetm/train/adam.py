@@ -1,6 +1,8 @@
-"""Adam, in place, for numpy parameters: what trains the demo model and every retrained head."""
+"""Adam, in place, on one flat float32 vector of parameters: what trains every retrained head."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -8,38 +10,38 @@ import numpy as np
 class Adam:
     """Adam (Kingma and Ba) with TensorFlow's defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
 
-    The moments live beside the parameters, and every update is done in place with preallocated
-    scratch, so a step allocates nothing: for a small head, the optimiser's bookkeeping, not the
-    maths, is what a naive numpy version spends its time on.
+    The parameters, their gradients and both moments are each one contiguous vector (a model's
+    layers are views into it), so a step is a dozen whole-vector numpy operations into one
+    preallocated scratch vector, whatever the number of layers. Measured on a 1280 -> 100 -> 3
+    head, that halves the optimiser's time against one update per layer array.
     """
 
-    def __init__(self, params: list[np.ndarray], learning_rate: float = 0.001, beta1: float = 0.9,
-                 beta2: float = 0.999, epsilon: float = 1e-7) -> None:
+    def __init__(self, params: np.ndarray, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-7) -> None:
+        if params.ndim != 1 or not params.flags.c_contiguous:
+            raise ValueError("Adam takes one flat, contiguous parameter vector")
         self.params = params
         self.learning_rate, self.beta1, self.beta2, self.epsilon = learning_rate, beta1, beta2, epsilon
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self._scratch = [np.empty_like(p) for p in params]
+        self.m, self.v, self._scratch = np.zeros_like(params), np.zeros_like(params), np.empty_like(params)
         self.steps = 0
 
-    def step(self, grads: list[np.ndarray], learning_rate: float | None = None) -> None:
+    def step(self, grads: np.ndarray) -> None:
         self.steps += 1
-        rate = self.learning_rate if learning_rate is None else learning_rate
-        b1, b2 = self.beta1, self.beta2
-        # Bias corrections folded into the step size and epsilon (the formulation of the paper's
-        # section 2, which TensorFlow uses): one multiply per element fewer.
-        correction = np.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
-        epsilon = self.epsilon * np.sqrt(1 - b2**self.steps)
-        for param, grad, m, v, scratch in zip(self.params, grads, self.m, self.v, self._scratch, strict=True):
-            np.multiply(grad, 1 - b1, out=scratch)
-            m *= b1
-            m += scratch
-            np.multiply(grad, grad, out=scratch)
-            scratch *= 1 - b2
-            v *= b2
-            v += scratch
-            np.sqrt(v, out=scratch)
-            scratch += epsilon
-            np.divide(m, scratch, out=scratch)
-            scratch *= rate * correction
-            param -= scratch
+        b1, b2, m, v, scratch = self.beta1, self.beta2, self.m, self.v, self._scratch
+        # Bias corrections folded into the step size and epsilon (the paper's section 2 form,
+        # which TensorFlow uses): fewer passes over the vector.
+        # Python floats: a numpy float64 scalar would make every float32 operation go through float64.
+        correction = math.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
+        epsilon = self.epsilon * math.sqrt(1 - b2**self.steps)
+        np.subtract(grads, m, out=scratch)  # m += (1 - b1) (g - m)
+        scratch *= 1 - b1
+        m += scratch
+        np.multiply(grads, grads, out=scratch)  # v += (1 - b2) (g^2 - v)
+        scratch -= v
+        scratch *= 1 - b2
+        v += scratch
+        np.sqrt(v, out=scratch)
+        scratch += epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= -self.learning_rate * correction
+        self.params += scratch

@@ -153,10 +153,12 @@ def train_head(features: np.ndarray, targets: np.ndarray, labels: Sequence[str],
     counts = np.bincount(targets[train], minlength=classes).astype(np.float64)
     weights = len(train) / (classes * np.maximum(counts, 1)) if options.balance else np.ones(classes)
     sizes = [features.shape[1], *([options.hidden] if options.hidden else []), classes]
-    params: list[np.ndarray] = []
-    for fan_in, fan_out in pairwise(sizes):
-        params += [_initial(rng, fan_in, fan_out), np.zeros(fan_out, np.float32)]
-    adam = Adam(params, options.learning_rate)
+    shapes = [shape for fan_in, fan_out in pairwise(sizes) for shape in ((fan_in, fan_out), (fan_out,))]
+    flat, flat_grads = _flat(shapes), _flat(shapes)
+    params, grads = _views(flat, shapes), _views(flat_grads, shapes)
+    for n in range(0, len(params), 2):
+        params[n][...] = _initial(rng, *params[n].shape)
+    adam = Adam(flat, options.learning_rate)
     example_weight = weights[targets].astype(np.float32)
     history: list[Epoch] = []
     best = (math.inf, 0, [p.copy() for p in params])
@@ -166,7 +168,8 @@ def train_head(features: np.ndarray, targets: np.ndarray, labels: Sequence[str],
         total_loss = total_right = 0.0
         for start in range(0, len(order), options.batch_size):
             batch = order[start:start + options.batch_size]
-            loss, right = _step(params, adam, features[batch], targets[batch], example_weight[batch])
+            loss, right = _step(params, grads, features[batch], targets[batch], example_weight[batch])
+            adam.step(flat_grads)
             total_loss += loss * len(batch)
             total_right += right
         record = Epoch(epoch, total_loss / len(order), total_right / len(order), None, None)
@@ -189,6 +192,19 @@ def train_head(features: np.ndarray, targets: np.ndarray, labels: Sequence[str],
                    [round(float(w), 6) for w in weights])
 
 
+def _flat(shapes: list[tuple[int, ...]]) -> np.ndarray:
+    return np.zeros(sum(math.prod(shape) for shape in shapes), np.float32)
+
+
+def _views(flat: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+    """Each layer's array as a view into one flat vector (what the optimiser steps on)."""
+    views, start = [], 0
+    for shape in shapes:
+        views.append(flat[start:start + math.prod(shape)].reshape(shape))
+        start += math.prod(shape)
+    return views
+
+
 def _forward(params: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
     """Every layer's output, the last as probabilities."""
     outputs = [x]
@@ -198,7 +214,9 @@ def _forward(params: list[np.ndarray], x: np.ndarray) -> list[np.ndarray]:
     return outputs
 
 
-def _step(params: list[np.ndarray], adam: Adam, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, int]:
+def _step(params: list[np.ndarray], grads: list[np.ndarray], x: np.ndarray, y: np.ndarray, w: np.ndarray
+          ) -> tuple[float, int]:
+    """Forward and backward on one batch: the gradients written into ``grads``; loss and hits."""
     outputs = _forward(params, x)
     probs = outputs[-1]
     rows = np.arange(len(y))
@@ -208,13 +226,12 @@ def _step(params: list[np.ndarray], adam: Adam, x: np.ndarray, y: np.ndarray, w:
     delta = probs  # d(loss)/d(logits) of weighted cross-entropy through softmax, in place
     delta[rows, y] -= 1
     delta *= (w / len(y))[:, None]
-    grads: list[np.ndarray] = [np.empty(0)] * len(params)
     for n in range(len(params) - 2, -1, -2):
-        grads[n], grads[n + 1] = outputs[n // 2].T @ delta, delta.sum(axis=0)
+        np.matmul(outputs[n // 2].T, delta, out=grads[n])
+        np.sum(delta, axis=0, out=grads[n + 1])
         if n:
             delta = delta @ params[n].T
             delta *= outputs[n // 2] > 0
-    adam.step(grads)
     return loss, right
 
 

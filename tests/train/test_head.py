@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from edgetm.errors import ConfigError
-from edgetm.train.adam import Adam
 from edgetm.train.head import HeadOptions, _forward, _step, split, train_head
 
 
@@ -34,14 +33,9 @@ def test_gradients_match_finite_differences(hidden):
     params = []
     for a, b in pairwise(sizes):
         params += [rng.normal(0, 0.5, (a, b)).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)]
-
-    class Recorder(Adam):
-        def step(self, grads, learning_rate=None):
-            self.seen = [g.copy() for g in grads]
-
-    recorder = Recorder(params)
-    _step(params, recorder, x, y, w)
-    for param, grad in zip(params, recorder.seen, strict=True):
+    grads = [np.zeros_like(p) for p in params]
+    _step(params, grads, x, y, w)
+    for param, grad in zip(params, grads, strict=True):
         flat, numeric = param.reshape(-1), np.zeros(param.size)
         for i in range(param.size):
             kept = flat[i]
