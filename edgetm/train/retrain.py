@@ -19,6 +19,7 @@ from edgetm.train.head import Epoch, HeadOptions, split, train_head
 
 CACHE = ".edgetm-cache"
 REPORT = "report.json"
+EXPORT_NAMES = ("model_unquant.tflite", "model.tflite", "model.onnx")
 # The exported model must give the in-memory head's answers to within this (float32 rounding).
 EXPORT_TOLERANCE = 1e-5
 
@@ -180,6 +181,8 @@ def train(data: str | Path, out: str | Path, options: TrainOptions | None = None
                                4),
                 "val": round(float((predicted == targets[shown]).mean()), 4) if len(val_index) else None}
 
+    for stale in EXPORT_NAMES:  # an earlier run's model would be the one a loader picks from the folder
+        (out / stale).unlink(missing_ok=True)
     model_path = base.export(trained.head, out)
     (out / "labels.txt").write_text("".join(f"{n} {label}\n" for n, label in enumerate(dataset.labels)))
     difference = _check_export(model_path, base, trained.head, features[shown[:16]],
