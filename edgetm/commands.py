@@ -262,7 +262,10 @@ def train(args: argparse.Namespace) -> int:
         print(f"    {label:{width}s}  {' '.join(f'{v:4d}' for v in row)}   {shown}")
     for note in report.notes:
         print(f"note        {note}")
-    print(f"wrote       {report.model}, labels.txt and report.json")
+    from edgetm.train.plots import PLOTS
+
+    drawn = [name for name in PLOTS if (Path(args.out) / name).is_file()]
+    print(f"wrote       {report.model}, labels.txt, report.json{''.join(', ' + name for name in drawn)}")
     out = Path(args.out)
     use = f"edgetm pose POSE_MODEL IMAGES --classifier {report.model}" if report.base.startswith("builtin pose") \
         else f"edgetm classify {out} IMAGES" if not report.base.startswith("builtin") else None

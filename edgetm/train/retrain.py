@@ -192,6 +192,11 @@ def train(data: str | Path, out: str | Path, options: TrainOptions | None = None
                     confusion.tolist(), "validation" if len(val_index) else "training", str(model_path),
                     difference, {"embed": round(embedded - started, 3), "train": round(trained_at - embedded, 3)},
                     cached, notes)
+    from edgetm.train.plots import write_plots
+
+    note = write_plots(report, out)
+    if note:
+        report.notes.append(note)
     (out / REPORT).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
 

@@ -157,3 +157,15 @@ def test_a_base_that_is_not_an_image_classifier(tmp_path: Path):
     detector = write(tmp_path, "v8.onnx", constant_output_onnx(v8_raw(OBJECTS), names=NAMES))
     with pytest.raises(ConfigError, match="is a detect model, not an image classifier"):
         train(data, tmp_path / "out", TrainOptions(base=str(detector)))
+
+
+def test_the_report_is_drawn_or_says_why_not(tmp_path: Path, monkeypatch):
+    data = image_dataset(tmp_path / "data", per_class=4)
+    pytest.importorskip("matplotlib", reason="the plots extra is not installed")
+    train(data, tmp_path / "drawn", TrainOptions(epochs=3))
+    for name in ("accuracy.png", "loss.png", "confusion.png"):
+        assert cv2.imread(str(tmp_path / "drawn" / name)) is not None
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    report = train(data, tmp_path / "plain", TrainOptions(epochs=3))
+    assert "plots not written: matplotlib is not installed (pip install 'edgetm[plots]')" in report.notes
+    assert not (tmp_path / "plain" / "loss.png").exists()
