@@ -301,6 +301,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("devices", help="list the cameras and audio inputs edgetm can see")
 
+    from edgetm.train.collect import CollectOptions
+
+    collect = commands.add_parser("collect", help="save examples of a class from a camera, microphone or file")
+    collect.add_argument("--source", required=True, metavar="SOURCE", help="camera:0, mic, a video, a .wav, a "
+                         "folder of images ... (as for edgetm run)")
+    collect.add_argument("--label", required=True, metavar="NAME", help="the class: examples go into OUT/NAME/")
+    collect.add_argument("--out", required=True, metavar="DATASET", help="the dataset folder")
+    add = lambda field, *flags, **kw: _adder(collect, CollectOptions, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
+    add("count", "--count", metavar="N")
+    add("interval_s", "--interval-s", metavar="S")
+    add("format", "--format", choices=["jpg", "png"])
+    add("window_s", "--window-s", metavar="S")
+    add("pose_model", "--pose-model", metavar="MODEL")
+    add("wait_s", "--wait-s", metavar="S")
+
     train = commands.add_parser("train", help="train a new classification head on your own examples",
                                 description="Train a new head (Dense(100, ReLU) + Dense(N, softmax), as Teachable "
                                 "Machine's) on the features a base gives your examples, and export a model.")

@@ -232,6 +232,20 @@ class _Progress:
               flush=True)
 
 
+def collect(args: argparse.Namespace) -> int:
+    from edgetm.train.collect import CollectOptions
+    from edgetm.train.collect import collect as run_collect
+
+    options = _options(CollectOptions, given(args).get("collect"), "options")
+    result = run_collect(args.source, args.label, args.out, options, _Progress("saved"))
+    skipped = f", {result.skipped} frames without a person skipped" if result.skipped else ""
+    print(f"saved {len(result.saved)} examples into {result.folder}{skipped}")
+    if result.ended and len(result.saved) < options.count:
+        print(f"edgetm: the source ended after {len(result.saved)} of {options.count} examples", file=sys.stderr)
+        return EXIT_USER_ERROR if not result.saved else 0
+    return 0
+
+
 def train(args: argparse.Namespace) -> int:
     from edgetm.train.retrain import TrainOptions
     from edgetm.train.retrain import train as run_training

@@ -1,0 +1,151 @@
+"""``edgetm collect``: examples for a class, from any source, saved where ``edgetm train`` reads
+them (``DATASET/<label>/``): frames as JPEG or PNG, sound as WAV windows, poses as keypoint JSON.
+
+Saving stops cleanly: what was written stays, and a disk that fills up or refuses the file ends
+the run with one line saying how many were saved.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from edgetm.errors import ConfigError
+from edgetm.plugins import Options
+from edgetm.train.dataset import check_label
+
+READ_TIMEOUT_S = 0.5
+
+
+class CollectOptions(Options):
+    count: int = Field(30, ge=1, le=100000, description="examples to save")
+    interval_s: float = Field(0.0, ge=0, le=3600, description="at least this long between two examples (a camera "
+                              "at 30 fps gives near-identical neighbours)")
+    format: Literal["jpg", "png"] = Field("jpg", description="how frames are saved")
+    window_s: float = Field(1.0, gt=0, le=30, description="sound: the length of each saved window (Teachable "
+                            "Machine's models take about a second)")
+    pose_model: str | None = Field(None, description="save the poses this estimator finds (keypoint JSON) instead "
+                                   "of the frames")
+    wait_s: float = Field(10.0, gt=0, le=600, description="a source that gives nothing for this long is an error")
+
+
+@dataclass
+class Collected:
+    folder: Path
+    saved: list[Path] = field(default_factory=list)
+    skipped: int = 0  # frames without a person, for poses
+    ended: bool = False  # the source ran out first
+
+
+def collect(source: str, label: str, out: str | Path, options: CollectOptions | None = None,
+            progress: Callable[[int, int], None] | None = None) -> Collected:
+    from edgetm.capture import Block, EndOfStream, open_source
+
+    options = options or CollectOptions()
+    folder = Path(out).expanduser() / check_label(label)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot create {folder}: {error.strerror or error}", "choose another --out") from None
+    poses = _pose_task(options.pose_model) if options.pose_model else None
+    result = Collected(folder)
+    numbered = len(list(folder.iterdir()))  # names continue after the examples already there
+    reader = open_source(source)
+    reader.start()
+    pending: list[np.ndarray] = []
+    last_saved = -float("inf")
+    waited_since = time.monotonic()
+    try:
+        while len(result.saved) < options.count:
+            try:
+                item = reader.read(READ_TIMEOUT_S)
+            except EndOfStream:
+                result.ended = True
+                break
+            if item is None:
+                if time.monotonic() - waited_since > options.wait_s:
+                    raise ConfigError(f"{reader.name} gave nothing for {options.wait_s:.0f} s",
+                                      "check the source (edgetm devices lists cameras and microphones)")
+                continue
+            waited_since = time.monotonic()
+            if isinstance(item, Block):
+                content = _window(pending, item, options)
+                suffix = "wav"
+            elif item.captured - last_saved < options.interval_s:
+                continue
+            elif poses is not None:
+                content, suffix = _pose(poses, item), "json"
+                if content is None:
+                    result.skipped += 1
+                    continue
+            else:
+                content, suffix = _encode(item.image, options.format), options.format
+            if content is None or (isinstance(item, Block) and item.captured - last_saved < options.interval_s):
+                continue
+            path = folder / f"{label}-{numbered + len(result.saved):05d}.{suffix}"
+            try:
+                path.write_bytes(content)
+            except OSError as error:
+                path.unlink(missing_ok=True)  # a half-written example would poison training
+                raise ConfigError(f"cannot write {path}: {error.strerror or error}",
+                                  f"{len(result.saved)} examples were saved; free some space or choose another "
+                                  "--out") from None
+            last_saved = item.captured
+            result.saved.append(path)
+            if progress is not None:
+                progress(len(result.saved), options.count)
+    finally:
+        reader.stop()
+    return result
+
+
+def _encode(image: np.ndarray, format: str) -> bytes:
+    import cv2
+
+    ok, data = cv2.imencode(f".{format}", image, [cv2.IMWRITE_JPEG_QUALITY, 95] if format == "jpg" else [])
+    if not ok:
+        raise ConfigError(f"a frame could not be encoded as {format}")
+    return data.tobytes()
+
+
+def _window(pending: list[np.ndarray], block, options: CollectOptions) -> bytes | None:
+    """Sound blocks gathered into a window of ``window_s``; its WAV bytes once full."""
+    import soundfile
+
+    pending.append(block.samples.mean(axis=1) if block.samples.ndim == 2 else block.samples)
+    wanted = round(options.window_s * block.rate)
+    if sum(len(p) for p in pending) < wanted:
+        return None
+    joined = np.concatenate(pending)
+    pending.clear()
+    pending.append(joined[wanted:])
+    buffer = io.BytesIO()
+    soundfile.write(buffer, joined[:wanted], block.rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def _pose_task(model: str):
+    from edgetm.model import load_model
+    from edgetm.pose.base import PoseOptions
+    from edgetm.tasks import build_task
+
+    return build_task(load_model(model), PoseOptions(tracking=False))
+
+
+def _pose(task, item) -> bytes | None:
+    persons = task.probe(item).persons
+    if not persons:
+        return None
+    height, width = item.image.shape[:2]
+    return json.dumps({"image_size": [width, height], **persons[0].to_dict()}).encode()
+
+
+__all__ = ["CollectOptions", "Collected", "collect"]
