@@ -194,6 +194,13 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     add("feature_tensor", "--feature-tensor", metavar="NAME")
     add("threads", "--threads", metavar="N")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    swap = parser.add_argument_group("swap the new model into a running edgetm run")
+    swap.add_argument("--swap-into", metavar="URL", help="its MQTT broker: mqtt://host[:port] or mqtts://...")
+    swap.add_argument("--device-id", metavar="ID", help="its device id (default: this machine's hostname)")
+    swap.add_argument("--pipeline", metavar="NAME", default="default", help="the pipeline (default: default)")
+    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", help="its topic prefix (default: edgetm)")
+    swap.add_argument("--password-env", metavar="VAR", help="the broker password's environment variable")
+    swap.add_argument("--password-file", metavar="FILE", help="a file holding the broker password")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -251,6 +251,11 @@ def train(args: argparse.Namespace) -> int:
     from edgetm.train.retrain import train as run_training
 
     options = _options(TrainOptions, given(args).get("train"), "options")
+    swap_flags = [f"--{name.replace('_', '-')}" for name in ("device_id", "password_env", "password_file")
+                  if getattr(args, name)] + [f"--{n}" for n, default in (("pipeline", "default"), ("prefix", "edgetm"))
+                                             if getattr(args, n) != default]
+    if swap_flags and not args.swap_into:
+        raise ConfigError(f"{', '.join(swap_flags)} without --swap-into would be ignored", "add --swap-into URL")
     examples, epochs = _Progress("features"), _Progress("training")
 
     def epoch_done(epoch) -> None:
@@ -285,6 +290,14 @@ def train(args: argparse.Namespace) -> int:
         else f"edgetm classify {out} IMAGES" if not report.base.startswith("builtin") else None
     if use:
         print(f"use it      {use}")
+    if args.swap_into:
+        from edgetm.config import default_device_id
+        from edgetm.train.swap import swap_into
+
+        device = args.device_id or default_device_id()
+        running = swap_into(args.swap_into, device, args.pipeline, Path(args.out), args.prefix, args.password_env,
+                            args.password_file)
+        print(f"swapped     {device}/{args.pipeline} now runs {running}")
     return 0
 
 

@@ -89,13 +89,13 @@ class PipelineConfig(PipelineOptions):
         return {name: getattr(self, name, None) for name in TASKS}
 
 
-def _hostname() -> str:
+def default_device_id() -> str:
     name = socket.gethostname().split(".")[0] or "edgetm"
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:MAX_NAME_LENGTH]
 
 
 class Config(Options):
-    device_id: str = Field(default_factory=_hostname, pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
+    device_id: str = Field(default_factory=default_device_id, pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
                            description="names this device in MQTT topics (default: the hostname)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="how often stats are published")

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 1.0  # how long stopping a pipeline waits for its thread and its source
 SWAP_TIMEOUT_S = 10.0  # how long a swap waits for the loop to reach the next item (one slow inference)
 ERROR_REPORT_INTERVAL_S = 1.0  # a model failing on every frame reports once a second, not 30 times
+MODEL_KEY = "model"  # the retained state naming the model that runs
 
 
 class Pipeline:
@@ -91,6 +92,7 @@ class Pipeline:
         self._last_published = 0.0
         self._last_error_report = 0.0
         self._unreported = 0
+        self._model_announced = False  # base/<pipeline>/model says which model runs, at start and after swaps
         self._reported_drops = 0
         self._latest: Item | None = None
         self._next_slot = 0.0
@@ -207,6 +209,7 @@ class Pipeline:
         if cleared:
             self.sinks.state(self.name, cleared)
         log.info("pipeline %s now runs %s", self.name, new.model.source)
+        self._model_announced = False
         self._switched.set()
 
     # -- the loop -------------------------------------------------------------------------------
@@ -226,6 +229,9 @@ class Pipeline:
         """Between items: hand source states to the sinks, report a STREAM source losing items,
         and take over a swapped-in model."""
         self.heartbeat = time.monotonic()
+        if not self._model_announced:
+            self._model_announced = True
+            self.sinks.state(self.name, [StateChange(MODEL_KEY, self.task.model.source)])
         while self._states:
             self.sinks.source_state(self.name, self._states.popleft())
         dropped = self.source.dropped
