@@ -14,8 +14,9 @@ PACKAGE = ROOT / "edgetm"
 LAYERS = [
     {"errors", "events", "plugins", "results", "scores", "secrets", "edgetm"},
     {"model"},
-    {"vision", "audio", "pose", "capture", "train"},
+    {"vision", "audio", "pose", "capture"},
     {"tasks", "publish"},
+    {"train"},  # retraining draws on every stage: sources to collect from, bases, tasks for poses
     {"config"},
     {"runtime"},
     {"commands", "cli", "__main__"},
