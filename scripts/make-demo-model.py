@@ -3,8 +3,8 @@
 
 No downloads: bananas, tables and clutter are drawn with OpenCV from a seed, so the model is
 reproducible. The network is shaped like a Teachable Machine model: a conv base, global average
-pooling, and a dense head trained on the pooled features (as Teachable Machine trains its head on
-a frozen base). The base's filters are drawn from the seed and frozen; only the head learns.
+pooling and a dense head, trained end to end in plain numpy with the Adam optimiser that trains
+``edgetm train``'s heads (edgetm/train/adam.py).
 
 Writes, in Teachable Machine's export layout:
   model_unquant.tflite  float32, input [-1, 1]
@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgetm.model import Layout, load_model
+from edgetm.train.adam import Adam
 from edgetm.train.export_onnx import to_onnx
 from edgetm.train.export_tflite import calibrate, to_tflite
 from edgetm.train.network import Activation, Conv2D, Dense, GlobalAveragePool, Network, Softmax
@@ -146,19 +147,26 @@ class Trainer:
 
     Global average pooling makes the network's output a mean over output positions, so a random
     subset of positions gives an unbiased estimate of it and of its gradient: each step computes
-    the convolutions only on sampled 7x7 input patches. Plain numpy, Adam, cross-entropy.
+    the convolutions only on sampled 7x7 input patches. Plain numpy, edgetm's Adam, cross-entropy.
     """
 
     def __init__(self, rng: np.random.Generator, c1: int = 16, c2: int = 32, hidden: int = 32, classes: int = 4):
         self.rng = rng
-        self.params = [
+        layers = [
             init(rng, (27, c1), 27), np.zeros(c1),
             init(rng, (9 * c1, c2), 9 * c1), np.zeros(c2),
             init(rng, (c2, hidden), c2), np.zeros(hidden),
             init(rng, (hidden, classes), hidden), np.zeros(classes),
         ]
-        self.moments = [(np.zeros_like(p), np.zeros_like(p)) for p in self.params]
-        self.step_count = 0
+        # One flat vector with each layer a view into it, as edgetm's Adam (the one that trains
+        # retrained heads) takes; the gradients are laid out the same way.
+        self.flat = np.concatenate([layer.ravel() for layer in layers])
+        self.params, offset = [], 0
+        for layer in layers:
+            self.params.append(self.flat[offset:offset + layer.size].reshape(layer.shape))
+            offset += layer.size
+        self.grads = np.zeros_like(self.flat)
+        self.adam = Adam(self.flat, epsilon=1e-8)
 
     def patches(self, images: np.ndarray, per_image: int) -> np.ndarray:
         """[N, P, 3, 3, 27]: for each sampled position, the nine 3x3x3 windows the first conv sees."""
@@ -200,12 +208,9 @@ class Trainer:
             pooled.T @ d3, d3.sum(0),
             a3.T @ d4, d4.sum(0),
         ]
-        self.step_count += 1
-        t = self.step_count
-        for param, grad, (m, v) in zip(self.params, grads, self.moments, strict=True):
-            m[:] = 0.9 * m + 0.1 * grad
-            v[:] = 0.999 * v + 0.001 * grad * grad
-            param -= rate * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        np.concatenate([grad.ravel() for grad in grads], out=self.grads)
+        self.adam.learning_rate = rate
+        self.adam.step(self.grads)
         return loss
 
     def network(self) -> Network:

@@ -41,13 +41,13 @@ def image_dataset(root: Path, per_class: int = 12, seed: int = 0) -> Path:
 @pytest.mark.parametrize("base", ["builtin", str(DEMO), str(DEMO / "model.tflite"), str(DEMO / "model.onnx")])
 def test_a_head_on_each_kind_of_base_learns_and_exports_exactly(tmp_path: Path, base: str):
     data = image_dataset(tmp_path / "data")
-    report = train(data, tmp_path / "out", TrainOptions(base=base, epochs=40))
+    report = train(data, tmp_path / "out", TrainOptions(base=base, epochs=100))
     assert report.accuracy == {"train": 1.0, "val": 1.0} and report.labels == ["blue", "green", "red"]
     assert report.export_difference < 1e-5 and report.val_examples == 6  # 15% of 12, rounded, per class
     model = load_model(tmp_path / "out")
     assert model.labels == ["blue", "green", "red"]
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert saved["accuracy"] == report.accuracy and len(saved["epochs"]) == 40
+    assert saved["accuracy"] == report.accuracy and len(saved["epochs"]) == 100
     assert saved["confusion"] == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
 
 
@@ -72,11 +72,11 @@ def test_augmented_copies_train_but_never_validate(tmp_path: Path):
 def test_the_exported_classifier_runs_with_edgetm_classify(tmp_path: Path):
     data = image_dataset(tmp_path / "data")
     done = subprocess.run([sys.executable, "-m", "edgetm", "train", "--base", str(DEMO / "model.onnx"), "--data",
-                           str(data), "--out", str(tmp_path / "out"), "--epochs", "40"], cwd=ROOT, capture_output=True,
+                           str(data), "--out", str(tmp_path / "out"), "--epochs", "100"], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert f"use it      edgetm classify {tmp_path / 'out'} IMAGES" in done.stdout
-    assert "training   [####################] 40/40" in done.stderr
+    assert "training   [####################] 100/100" in done.stderr
     classified = subprocess.run([sys.executable, "-m", "edgetm", "classify", str(tmp_path / "out"),
                                  str(data / "red" / "3.jpg"), "--json"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=120)
