@@ -103,7 +103,11 @@ def info(args: argparse.Namespace) -> int:
         background = f"; no event: {', '.join(sound['background'])}" if sound["background"] else ""
         print(f"sound       {sound['rate']} Hz {sound['input']}, windows of {sound['window_samples']} samples every "
               f"{sound['hop_samples']}{background}")
-    if "preprocess" in info:
+    if "preprocess" in info and "features" in info["preprocess"]:
+        p = info["preprocess"]
+        print(f"preprocess  edgetm's {p['features']} descriptor ({p['values']} values, from the picture at "
+              f"{p['size'][0]}x{p['size'][1]})")
+    elif "preprocess" in info:
         p = info["preprocess"]
         norm = p["normalize"] if isinstance(p["normalize"], str) else f"mean {p['normalize']['mean']} " \
             f"std {p['normalize']['std']}"
@@ -287,9 +291,9 @@ def train(args: argparse.Namespace) -> int:
     print(f"wrote       {report.model}, labels.txt, report.json{''.join(', ' + name for name in drawn)}")
     out = Path(args.out)
     use = f"edgetm pose POSE_MODEL IMAGES --classifier {report.model}" if report.base.startswith("builtin pose") \
-        else f"edgetm classify {out} IMAGES" if not report.base.startswith("builtin") else None
-    if use:
-        print(f"use it      {use}")
+        else f"edgetm listen {out} --source mic" if report.base.startswith("builtin log-mel") \
+        else f"edgetm classify {out} IMAGES"
+    print(f"use it      {use}")
     if args.swap_into:
         from edgetm.config import default_device_id
         from edgetm.train.swap import swap_into

@@ -20,9 +20,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from edgetm.audio.features import LogMel, LogMelOptions
+from edgetm.audio.features import LogMel, LogMelOptions, LogMelStatistics
 from edgetm.errors import ConfigError
 from edgetm.model.load import DEFAULT_SAMPLE_RATE, RATE_INPUTS
+from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Family, Model
 from edgetm.model.options import ModelOptions
 from edgetm.model.spec import TensorSpec
@@ -33,6 +34,8 @@ from edgetm.scores import ranking, to_probabilities
 # Input lengths that tell the rate when nothing else does: Teachable Machine's 44032 samples (one
 # second at 44.1 kHz in whole 1024-sample frames) and YAMNet's 15600 (0.975 s at 16 kHz).
 RATE_BY_LENGTH = {44032: 44100, 15600: 16000}
+# The longest window a head on the built-in sound features may ask for: a minute at 16 kHz.
+MAX_WINDOW_SAMPLES = 60 * 16000
 # What a model with a single score is taken to detect, when it has no labels.
 SINGLE_LABEL = "event"
 # Teachable Machine's sound projects report a class from a probability of 0.75.
@@ -111,10 +114,19 @@ class SoundModel:
             raise ConfigError(f"{model.source} takes {list(spec.shape)}, an image or other tensor, not sound",
                               "sound models take [1, samples] or a [1, frames, bands] spectrogram")
         self.spectrogram = len(spec.shape) >= 3
-        if self.spectrogram:
+        features = model.metadata.get("features")
+        if features is not None:  # a head trained on edgetm's built-in sound features
+            if features["features"] != BuiltinFeatures.SOUND or not isinstance(features.get("samples"), int) \
+                    or not 0 < features["samples"] <= MAX_WINDOW_SAMPLES:
+                raise ConfigError(f"{model.source} takes {features['features']} features, not sound",
+                                  "edgetm listen runs sound models")
+            statistics = LogMelStatistics()
+            self.features: LogMel | LogMelStatistics | None = statistics
+            self.rate, self.samples = statistics.rate, features["samples"]
+        elif self.spectrogram:
             frames, mels = spec.shape[1], spec.shape[2]
             self.rate = int(model.metadata.get("sample_rate") or audio.get("sample_rate") or DEFAULT_SAMPLE_RATE)
-            self.features: LogMel | None = LogMel(self.rate, options.spectrogram.model_copy(update={"mels": mels}))
+            self.features = LogMel(self.rate, options.spectrogram.model_copy(update={"mels": mels}))
             self.samples = self.features.samples_for(frames)
         else:
             self.samples = spec.shape[-1]

@@ -70,3 +70,25 @@ class LogMel:
         framed = np.pad(samples, (0, max(0, index.max() + 1 - len(samples))))[index] * self._hann
         magnitude = np.abs(np.fft.rfft(framed, n=self.n_fft, axis=1)).astype(np.float32)
         return np.log(magnitude @ self._mel + self.options.log_offset).astype(np.float32)
+
+
+# The built-in sound features (BuiltinFeatures.SOUND) ``edgetm train --base builtin`` trains on, and
+# what runs in front of such a head afterwards (a head-only model whose metadata names them).
+STATISTICS_RATE = 16000
+
+
+class LogMelStatistics:
+    """Samples at 16 kHz -> the mean and standard deviation of each of the 64 log-mel bands of
+    ``LogMel``'s defaults (YAMNet's front-end) over the clip: 128 values."""
+
+    size = 128
+    rate = STATISTICS_RATE
+
+    def __init__(self) -> None:
+        self.front = LogMel(STATISTICS_RATE)
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        if len(samples) < self.front.window:
+            raise ValueError(f"{len(samples)} samples at {self.rate} Hz is shorter than one analysis frame")
+        bands = self.front(samples)
+        return np.concatenate([bands.mean(axis=0), bands.std(axis=0)]).astype(np.float32)

@@ -19,7 +19,7 @@ from edgetm.model.labels import (
     read_labels,
     tflite_associated_files,
 )
-from edgetm.model.metadata import METADATA_NAME, audio_properties, tflite_metadata
+from edgetm.model.metadata import FEATURES_NAME, METADATA_NAME, audio_properties, features_metadata, tflite_metadata
 from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task, is_waveform
 from edgetm.model.options import ModelOptions
 from edgetm.model.spec import Layout, TensorSpec, tensor_layout
@@ -243,9 +243,13 @@ def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int
 
     content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
     embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
-    audio = audio_properties(tflite_metadata(content).get(METADATA_NAME, b""))
+    buffers = tflite_metadata(content)
+    audio = audio_properties(buffers.get(METADATA_NAME, b""))
     if audio is not None:
         metadata = {**metadata, "audio": {"sample_rate": audio.sample_rate, "channels": audio.channels}}
+    features = features_metadata(buffers.get(FEATURES_NAME, b""))
+    if features is not None:
+        metadata = {**metadata, "features": features}
     source = "embedded"
     if not metadata and located.beside_metadata:  # Ultralytics writes metadata.yaml beside its exports
         metadata = located.beside_metadata

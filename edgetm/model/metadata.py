@@ -10,8 +10,22 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from enum import Enum
 
 METADATA_NAME = "TFLITE_METADATA"
+# edgetm's own metadata buffer: a JSON object saying which built-in features a head-only model
+# takes ({"features": "builtin-image-v1", "size": 162, ...}), so that they are made in front of it.
+FEATURES_NAME = "edgetm_features"
+MAX_FEATURES_BYTES = 4096
+
+
+class BuiltinFeatures(str, Enum):
+    """The features edgetm makes without a model, each named by a version: a head trained on one
+    version must be fed the same one."""
+
+    IMAGE = "builtin-image-v1"  # vision/descriptor.py
+    SOUND = "builtin-sound-v1"  # audio/features.py, LogMelStatistics
+    POSE = "builtin-pose-v1"  # pose/features.py
 AUDIO_PROPERTIES = 4  # ContentProperties union: FeatureProperties 1, ImageProperties 2, BoundingBox 3, Audio 4
 
 # Field ids in metadata_schema.fbs.
@@ -94,3 +108,18 @@ def tflite_metadata(content: bytes) -> dict[str, bytes]:
         return found
     except Exception:
         return {}
+
+
+def features_metadata(data: bytes) -> dict | None:
+    """The ``FEATURES_NAME`` buffer as a dict with a string ``features``, or None."""
+    import json
+
+    if not data or len(data) > MAX_FEATURES_BYTES:
+        return None
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("features"), str):
+        return None
+    return parsed

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgetm.audio.classify import TEACHABLE_MACHINE_THRESHOLD, SoundClassifier, SoundOptions
+from edgetm.audio.features import LogMelStatistics
 from edgetm.audio.resample import StreamResampler
 from edgetm.audio.windows import Windows, level_dbfs
 from edgetm.capture.base import Block
@@ -198,5 +199,6 @@ class SoundTask(LabelTask):
     def describe(self) -> dict:
         sound = self.classifier.sound
         return {"sound": {"rate": self.rate, "window_samples": self.samples, "hop_samples": self.hop,
-                          "input": "log-mel spectrogram" if sound.spectrogram else "samples",
+                          "input": "log-mel statistics (built in)" if isinstance(sound.features, LogMelStatistics)
+                          else "log-mel spectrogram" if sound.spectrogram else "samples",
                           "background": [label for label in sound.labels if label not in self.events]}}

@@ -39,6 +39,10 @@ class FeatureBase(ABC):
     def export(self, head: Head, folder: Path) -> Path:
         """Write the model that runs ``head`` on this base's features into ``folder``."""
 
+    def fit(self, paths: list[Path]) -> None:
+        """Learn what the export needs to know of the examples (a sound head's window length)."""
+        return None  # most bases need nothing
+
     def embed_example(self, path: Path) -> np.ndarray:
         """``embed``, with any failure named by the file (unreadable, wrong shape)."""
         try:
@@ -115,23 +119,36 @@ class ModelBase(FeatureBase):
 
 
 class _HeadOnly(FeatureBase):
+    """A built-in base: the export is the head alone, taking the base's vector, with metadata
+    naming the features (``FEATURES_NAME``) so that edgetm puts them in front of it when it runs."""
+
+    def metadata(self) -> dict:
+        return {"features": self.key, "size": self.size}
+
     def export(self, head: Head, folder: Path) -> Path:
+        from edgetm.model.metadata import FEATURES_NAME
         from edgetm.train.export_tflite import to_tflite
 
         path = folder / "model_unquant.tflite"
-        path.write_bytes(to_tflite(head.network()))
+        extra = {FEATURES_NAME: json.dumps(self.metadata()).encode()}
+        path.write_bytes(to_tflite(head.network(), metadata={**extra, **self.tflite_metadata()}))
         return path
+
+    def tflite_metadata(self) -> dict[str, bytes]:
+        return {}
 
 
 class ImageDescriptor(_HeadOnly):
-    """Colour and texture, no model: an 8 x 4 x 4 HSV histogram, gradient orientation histograms
-    (16 bins, weighted by strength) at two scales, and the grey level's mean and spread; square
-    roots of the histograms (Hellinger), so that a linear head compares them well."""
+    """Colour and texture, no model: ``vision/descriptor.py``."""
 
     kind = Kind.IMAGE
     description = "builtin image descriptor (colour and texture histograms, 162 values)"
-    key = "builtin-image-v1"
-    size = 8 * 4 * 4 + 2 * 16 + 2
+
+    def __init__(self) -> None:
+        from edgetm.model.metadata import BuiltinFeatures
+        from edgetm.vision.descriptor import DESCRIPTOR_SIZE
+
+        self.key, self.size = BuiltinFeatures.IMAGE.value, DESCRIPTOR_SIZE
 
     def embed(self, path: Path) -> np.ndarray:
         from edgetm.vision.image import read_image
@@ -139,57 +156,71 @@ class ImageDescriptor(_HeadOnly):
         return self.embed_image(read_image(path))
 
     def embed_image(self, image: np.ndarray) -> np.ndarray:
-        import cv2
+        from edgetm.vision.descriptor import describe_image
 
-        small = cv2.resize(image, (128, 128), interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-        colour = cv2.calcHist([hsv], [0, 1, 2], None, [8, 4, 4], [0, 180, 0, 256, 0, 256]).reshape(-1)
-        parts = [np.sqrt(colour / max(colour.sum(), 1.0))]
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
-        for level in (grey, cv2.pyrDown(grey)):
-            gx, gy = cv2.Sobel(level, cv2.CV_32F, 1, 0), cv2.Sobel(level, cv2.CV_32F, 0, 1)
-            strength, angle = cv2.cartToPolar(gx, gy)
-            bins = np.minimum((angle % np.pi) / np.pi * 16, 15).astype(np.int64)  # orientation, not direction
-            histogram = np.bincount(bins.reshape(-1), strength.reshape(-1), minlength=16)
-            parts.append(np.sqrt(histogram / max(histogram.sum(), 1e-9)))
-        parts.append(np.array([grey.mean(), grey.std()]))
-        return np.concatenate(parts).astype(np.float32)
+        return describe_image(image)
 
 
 class SoundStatistics(_HeadOnly):
     """The mean and standard deviation of each of 64 log-mel bands (YAMNet's front-end, 16 kHz)
-    over a clip: 128 values."""
+    over a clip: 128 values (``audio/features.py``). The exported head listens to windows as long
+    as the middle length of the examples it was trained on."""
 
     kind = Kind.SOUND
     description = "builtin log-mel statistics (64 bands at 16 kHz, mean and spread: 128 values)"
-    key = "builtin-sound-v1"
-    size = 128
-    RATE = 16000
 
     def __init__(self) -> None:
-        from edgetm.audio.features import LogMel
+        from edgetm.audio.features import LogMelStatistics
+        from edgetm.model.metadata import BuiltinFeatures
 
-        self.front = LogMel(self.RATE)
+        self.statistics = LogMelStatistics()
+        self.key, self.size, self.rate = BuiltinFeatures.SOUND.value, self.statistics.size, self.statistics.rate
+        self.window = self.rate  # one second, until fitted to a dataset
+
+    def fit(self, paths: list[Path]) -> None:
+        soundfile = _soundfile()
+        lengths = []
+        for path in paths:
+            try:
+                info = soundfile.info(str(path))
+            except (RuntimeError, OSError):  # read (and reported) when embedded
+                continue
+            lengths.append(round(info.frames * self.rate / info.samplerate))
+        if lengths:
+            self.window = max(self.statistics.front.window, int(np.median(lengths)))
+
+    def metadata(self) -> dict:
+        return {**super().metadata(), "sample_rate": self.rate, "samples": self.window}
+
+    def tflite_metadata(self) -> dict[str, bytes]:
+        from edgetm.model.metadata import METADATA_NAME
+        from edgetm.train.metadata import audio_metadata
+
+        return {METADATA_NAME: audio_metadata(self.rate)}
 
     def embed(self, path: Path) -> np.ndarray:
-        try:
-            import soundfile
-        except ImportError:
-            from edgetm.errors import missing_dependency
-
-            raise missing_dependency("soundfile", extra="audio") from None
-        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        samples, rate = _soundfile().read(str(path), dtype="float32", always_2d=True)
         return self.embed_samples(samples.mean(axis=1), rate)
 
     def embed_samples(self, samples: np.ndarray, rate: int) -> np.ndarray:
         from edgetm.audio.resample import StreamResampler
 
-        resampler = StreamResampler(rate, self.RATE)
+        resampler = StreamResampler(rate, self.rate)
         mono = np.concatenate([resampler(samples), resampler.flush()])
-        if len(mono) < self.front.window:
-            raise ConfigError(f"{len(mono)} samples at {self.RATE} Hz is shorter than one analysis frame")
-        bands = self.front(mono)
-        return np.concatenate([bands.mean(axis=0), bands.std(axis=0)]).astype(np.float32)
+        try:
+            return self.statistics(mono)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+def _soundfile():
+    try:
+        import soundfile
+    except ImportError:
+        from edgetm.errors import missing_dependency
+
+        raise missing_dependency("soundfile", extra="audio") from None
+    return soundfile
 
 
 class PoseBase(_HeadOnly):
@@ -198,8 +229,12 @@ class PoseBase(_HeadOnly):
 
     kind = Kind.POSE
     description = "builtin pose features (59 values)"
-    key = "builtin-pose-v1"
     size = 59
+
+    def __init__(self) -> None:
+        from edgetm.model.metadata import BuiltinFeatures
+
+        self.key = BuiltinFeatures.POSE.value
 
     def embed(self, path: Path) -> np.ndarray:
         from edgetm.pose.base import PoseFeatureOptions

@@ -204,11 +204,13 @@ def to_tflite(
     dynamic_size: bool = False,
     activation_ranges: Sequence[tuple[float, float]] | None = None,
     input_quantization: tuple[float, int] = (PIXEL_INPUT_SCALE, PIXEL_INPUT_ZERO_POINT),
+    metadata: dict[str, bytes] | None = None,
 ) -> bytes:
     """The network as TFLite bytes.
 
     With ``activation_ranges`` (one (min, max) per layer output, from ``calibrate``) the model is
     full-integer uint8; ``input_quantization`` then says what raw input values stand for.
+    ``metadata``: named buffers to carry (see ``FlatbufferGraph.finish``).
     """
     g = FlatbufferGraph()
     S = g.S
@@ -284,7 +286,7 @@ def to_tflite(
         current = output
         if quantized:
             scale_in, zero_in = out_quant[0][0], out_quant[1][0]  # type: ignore[index]
-    return with_labels(g.finish([0], [current]), net.labels)
+    return with_labels(g.finish([0], [current], metadata=metadata), net.labels)
 
 
 def with_labels(model: bytes, labels: Sequence[str]) -> bytes:

@@ -143,6 +143,7 @@ def train(data: str | Path, out: str | Path, options: TrainOptions | None = None
         raise ConfigError(f"{dataset.root} has one class ({dataset.labels[0]!r}); a classifier needs two or more",
                           "add a folder of examples of another class (e.g. background)")
     base = choose_base(options, dataset.kind)
+    base.fit([example.path for example in dataset.examples])
     out = Path(out).expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,13 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.errors import ConfigError
+from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Classification, Prediction
 from edgetm.scores import ranking, to_probabilities
+from edgetm.vision.descriptor import DescriptorInput
 from edgetm.vision.preprocess import Prepared, PreprocessOptions, Preprocessor
 
 # A quantized softmax output has scale 1/256 (TFLite's fixed softmax quantization).
@@ -34,6 +36,23 @@ class ClassifyOptions(Options):
                              "one does, there is no label")
 
 
+def _image_input(model: Model, preprocess: PreprocessOptions | None) -> Preprocessor | DescriptorInput:
+    """What turns frames into the model's input: preprocessing, or for a head trained on the
+    built-in image descriptor, that descriptor."""
+    features = model.metadata.get("features")
+    if features is None:
+        return Preprocessor(model, preprocess)
+    if features["features"] != BuiltinFeatures.IMAGE:
+        command = "edgetm pose POSE_MODEL IMAGES --classifier" if features["features"] == BuiltinFeatures.POSE \
+            else "edgetm listen" if model.task is TaskKind.SOUND else "the command for its kind of input"
+        raise ConfigError(f"{model.source} classifies {features['features']} features, not images", f"use {command}")
+    given = preprocess.model_fields_set if preprocess is not None else set()
+    if given:
+        raise ConfigError(f"{model.source} takes edgetm's built-in image descriptor: preprocessing options "
+                          f"({', '.join(sorted(given))}) do not apply", "leave them out")
+    return DescriptorInput()
+
+
 class Classifier:
     """Classifies BGR frames with a loaded model."""
 
@@ -49,7 +68,7 @@ class Classifier:
         self.options = options = options or ClassifyOptions()
         self.k = options.top_k
         self.threshold = options.threshold
-        self.preprocessor = Preprocessor(model, preprocess)
+        self.preprocessor = _image_input(model, preprocess)
         self._output = model.outputs[0]
         self._softmaxed = _is_quantized_softmax(self._output)
 

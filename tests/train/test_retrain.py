@@ -120,10 +120,61 @@ def tone_dataset(root: Path) -> Path:
     return root
 
 
-def test_a_sound_head_on_log_mel_statistics(tmp_path: Path):
-    pytest.importorskip("soundfile", reason="the audio extra is not installed")
+def test_a_sound_head_on_log_mel_statistics_listens_with_edgetm_listen(tmp_path: Path):
+    soundfile = pytest.importorskip("soundfile", reason="the audio extra is not installed")
     report = train(tone_dataset(tmp_path / "tones"), tmp_path / "out", TrainOptions(epochs=30))
     assert report.base.startswith("builtin log-mel") and report.accuracy == {"train": 1.0, "val": 1.0}
+    model = load_model(tmp_path / "out")
+    assert model.metadata["features"] == {"features": "builtin-sound-v1", "size": 128, "sample_rate": 16000,
+                                          "samples": 16000}  # the examples' length, at 16 kHz
+    # Two seconds of each tone, at another rate: the head hears them window by window.
+    t = np.arange(2 * 44100) / 44100
+    clip = np.concatenate([0.3 * np.sin(2 * np.pi * 300 * t), 0.3 * np.sin(2 * np.pi * 2500 * t)])
+    soundfile.write(str(tmp_path / "both.wav"), clip.astype(np.float32), 44100)
+    info = cli("info", str(tmp_path / "out"))
+    assert "sound       16000 Hz log-mel statistics (built in), windows of 16000 samples every 8000" in info.stdout
+    heard = cli("listen", str(tmp_path / "out"), "--source", str(tmp_path / "both.wav"), "--json")
+    labels = [json.loads(line)["label"] for line in heard.stdout.splitlines()]
+    assert labels[:3] == ["low"] * 3 and labels[-3:] == ["high"] * 3, heard.stdout
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "edgetm", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_an_image_head_on_the_builtin_descriptor_classifies_with_edgetm_classify(tmp_path: Path):
+    data = image_dataset(tmp_path / "data")
+    trained = cli("train", "--data", str(data), "--out", str(tmp_path / "out"), "--epochs", "60")
+    assert f"use it      edgetm classify {tmp_path / 'out'} IMAGES" in trained.stdout
+    info = cli("info", str(tmp_path / "out"))
+    assert "preprocess  edgetm's builtin-image-v1 descriptor (162 values, from the picture at 128x128)" in info.stdout
+    for label in COLOURS:
+        classified = cli("classify", str(tmp_path / "out"), str(data / label / "3.jpg"), "--json")
+        assert json.loads(classified.stdout)["label"] == label
+    refused = subprocess.run([sys.executable, "-m", "edgetm", "classify", str(tmp_path / "out"),
+                              str(data / "red" / "3.jpg"), "--resize", "squash"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "takes edgetm's built-in image descriptor: preprocessing options (resize) do not apply" in refused.stderr
+
+
+def test_a_pose_head_is_not_an_image_classifier(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    for label, points in (("arms down", STANDING), ("arms up", ARMS_UP)):
+        (tmp_path / "poses" / label).mkdir(parents=True)
+        for i in range(4):
+            pose_file(tmp_path / "poses" / label / f"{i}.json", points, rng)
+    train(tmp_path / "poses", tmp_path / "head", TrainOptions(epochs=2))
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
+    refused = subprocess.run([sys.executable, "-m", "edgetm", "classify", str(tmp_path / "head"), str(image)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "classifies builtin-pose-v1 features, not images (use edgetm pose POSE_MODEL IMAGES --classifier" \
+        in refused.stderr
 
 
 @pytest.mark.parametrize("layout, message", [
