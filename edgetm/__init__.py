@@ -6,6 +6,7 @@ The public API is small and loads heavy modules only when used::
     model = edgetm.load_model("models/banana")
     classifier = edgetm.Classifier(model)
     print(classifier(edgetm.read_image("models/banana/samples/ripe-1.jpg")).label)
+    report = edgetm.train("dataset/", "retrained/", edgetm.TrainOptions(base="models/banana"))
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ _EXPORTS = {
     "SmoothingOptions": "edgetm.tasks.smoothing",
     "PipelineOptions": "edgetm.config",
     "Pipeline": "edgetm.runtime.pipeline",
+    "TrainOptions": "edgetm.train.retrain",
+    "CollectOptions": "edgetm.train.collect",
 }
 
 if TYPE_CHECKING:
@@ -51,17 +54,22 @@ if TYPE_CHECKING:
     from edgetm.results import Classification, Detection, Detections, Keypoint, Person, Poses, Prediction
     from edgetm.runtime.pipeline import Pipeline
     from edgetm.tasks.smoothing import SmoothingOptions
+    from edgetm.train.collect import CollectOptions
+    from edgetm.train.retrain import TrainOptions
     from edgetm.vision.classify import Classifier, ClassifyOptions
     from edgetm.vision.detect import DetectOptions, Detector, ZoneOptions
     from edgetm.vision.image import read_image
     from edgetm.vision.preprocess import PreprocessOptions
 
-__all__ = ["Classification", "Classifier", "ClassifyOptions", "DetectOptions", "Detection", "Detections", "Detector",
-           "Keypoint", "Model", "ModelOptions", "Observation", "Person", "Pipeline", "PipelineOptions", "PoseOptions",
-           "Poses", "Prediction", "PreprocessOptions", "SmoothingOptions", "ZoneOptions", "load_model", "read_image"]
+__all__ = ["Classification", "Classifier", "ClassifyOptions", "CollectOptions", "DetectOptions", "Detection",
+           "Detections", "Detector", "Keypoint", "Model", "ModelOptions", "Observation", "Person", "Pipeline",
+           "PipelineOptions", "PoseOptions", "Poses", "Prediction", "PreprocessOptions", "SmoothingOptions",
+           "TrainOptions", "ZoneOptions", "load_model", "read_image", "train"]
 
 
 def __getattr__(name: str):
+    if name == "train":  # the package, callable: edgetm.train(data, out, options) (see edgetm/train)
+        return importlib.import_module("edgetm.train")
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'edgetm' has no attribute {name!r}")

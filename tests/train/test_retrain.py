@@ -63,6 +63,15 @@ def test_the_same_seed_gives_the_same_model_and_the_cache_is_used(tmp_path: Path
     assert train(data, tmp_path / "c", TrainOptions(base=str(DEMO), epochs=5)).cached == 35
 
 
+def test_the_python_api_is_edgetm_train(tmp_path: Path):
+    import edgetm
+
+    data = image_dataset(tmp_path / "data", per_class=4)
+    report = edgetm.train(data, tmp_path / "out", edgetm.TrainOptions(epochs=3, seed=1))
+    assert report.labels == list(COLOURS) and len(report.epochs) == 3
+    assert (tmp_path / "out" / "model_unquant.tflite").is_file() and edgetm.train.retrain.Report is type(report)
+
+
 def test_augmented_copies_train_but_never_validate(tmp_path: Path):
     data = image_dataset(tmp_path / "data")
     report = train(data, tmp_path / "out", TrainOptions(base="builtin", epochs=5, augment=2))
