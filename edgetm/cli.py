@@ -320,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("interval_s", "--interval-s", metavar="S")
     add("format", "--format", choices=["jpg", "png"])
     add("window_s", "--window-s", metavar="S")
+    add("sound_model", "--sound-model", metavar="MODEL")
     add("pose_model", "--pose-model", metavar="MODEL")
     add("wait_s", "--wait-s", metavar="S")
 

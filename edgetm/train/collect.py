@@ -32,6 +32,8 @@ class CollectOptions(Options):
     format: Literal["jpg", "png"] = Field("jpg", description="how frames are saved")
     window_s: float = Field(1.0, gt=0, le=30, description="sound: the length of each saved window (Teachable "
                             "Machine's models take about a second)")
+    sound_model: str | None = Field(None, description="sound: save windows as long as this sound model takes "
+                                    "(instead of window_s)")
     pose_model: str | None = Field(None, description="save the poses this estimator finds (keypoint JSON) instead "
                                    "of the frames")
     wait_s: float = Field(10.0, gt=0, le=600, description="a source that gives nothing for this long is an error")
@@ -56,6 +58,10 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
     except OSError as error:
         raise ConfigError(f"cannot create {folder}: {error.strerror or error}", "choose another --out") from None
     poses = _pose_task(options.pose_model) if options.pose_model else None
+    if options.sound_model:
+        if "window_s" in options.model_fields_set:
+            raise ConfigError("give a window length or a sound model to take it from, not both")
+        options = options.model_copy(update={"window_s": _window_of(options.sound_model)})
     result = Collected(folder)
     numbered = len(list(folder.iterdir()))  # names continue after the examples already there
     reader = open_source(source)
@@ -130,6 +136,20 @@ def _window(pending: list[np.ndarray], block, options: CollectOptions) -> bytes 
     buffer = io.BytesIO()
     soundfile.write(buffer, joined[:wanted], block.rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def _window_of(model: str) -> float:
+    """How long the windows a sound model takes are, in seconds."""
+    from edgetm.audio.classify import SoundModel, SoundOptions
+    from edgetm.model import load_model
+    from edgetm.model.model import TaskKind
+
+    loaded = load_model(model)
+    if loaded.task is not TaskKind.SOUND:
+        raise ConfigError(f"{loaded.source} is a {loaded.task.value} model, not a sound model",
+                          "give --sound-model a model edgetm listen runs")
+    sound = SoundModel(loaded, SoundOptions())
+    return sound.samples / sound.rate
 
 
 def _pose_task(model: str):

@@ -49,6 +49,24 @@ def test_sound_is_saved_in_windows(tmp_path: Path):
     assert rate == 48000 and len(samples) == 24000
 
 
+def test_sound_windows_as_long_as_a_models(tmp_path: Path):
+    soundfile = pytest.importorskip("soundfile", reason="the audio extra is not installed")
+    from tests.audiokit import tm_sound_tflite
+
+    model = tm_sound_tflite(tmp_path)  # Teachable Machine's 44032 samples at 44.1 kHz
+    t = np.arange(48000 * 3) / 48000
+    soundfile.write(str(tmp_path / "tone.wav"), (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000)
+    result = collect(str(tmp_path / "tone.wav"), "tone", tmp_path / "data", CollectOptions(count=2,
+                     sound_model=str(model)))
+    samples, rate = soundfile.read(str(result.saved[0]))
+    assert rate == 48000 and len(samples) == round(44032 / 44100 * 48000)
+    with pytest.raises(ConfigError, match="not both"):
+        collect(str(tmp_path / "tone.wav"), "tone", tmp_path / "data", CollectOptions(window_s=1,
+                sound_model=str(model)))
+    with pytest.raises(ConfigError, match="is a classify model, not a sound model"):
+        collect(str(tmp_path / "tone.wav"), "tone", tmp_path / "data", CollectOptions(sound_model=str(DEMO)))
+
+
 def test_poses_are_saved_as_keypoints(tmp_path: Path):
     estimator = write(tmp_path, "pose.onnx", yolo_pose_onnx(pose_raw([(STANDING, 0.9, None)])))
     result = collect(str(video(tmp_path / "clip.avi", 90, frames=4)), "standing", tmp_path / "poses",
