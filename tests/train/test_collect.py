@@ -93,10 +93,39 @@ def test_a_full_disk_stops_cleanly_and_keeps_what_was_saved(tmp_path: Path, monk
 
 
 def test_names_and_sources_are_checked(tmp_path: Path):
-    for label in ("../escape", "a/b", ".hidden", ""):
+    for label in ("../escape", "a/b", ".hidden", "", "bell\x07"):
         with pytest.raises(ConfigError, match="cannot be a label"):
             collect(str(DEMO / "samples"), label, tmp_path / "data")
     done = subprocess.run([sys.executable, "-m", "edgetm", "collect", "--source", str(tmp_path / "missing.avi"),
                            "--label", "x", "--out", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("error:") == 1
+
+
+def test_a_source_that_ends_or_gives_nothing_is_said(tmp_path: Path, monkeypatch):
+    short = collect(str(video(tmp_path / "clip.avi", 90, frames=3)), "x", tmp_path / "data", CollectOptions(count=10))
+    assert short.ended and len(short.saved) == 3
+    done = subprocess.run([sys.executable, "-m", "edgetm", "collect", "--source", str(tmp_path / "clip.avi"),
+                           "--label", "y", "--out", str(tmp_path / "data"), "--count", "10"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert "saved 3 examples" in done.stdout and "the source ended after 3 of 10 examples" in done.stderr
+
+    from tests.runtime.test_capture import FakeCamera
+
+    camera = FakeCamera()
+    camera.plugged = False  # a camera that is there but sends no frame
+    monkeypatch.setattr(cv2, "VideoCapture", camera.capture)
+    with pytest.raises(ConfigError, match=r"gave nothing for 1 s"):
+        collect("camera:0", "x", tmp_path / "data", CollectOptions(wait_s=1))
+
+
+def test_frames_without_a_person_are_skipped_and_counted(tmp_path: Path):
+    estimator = write(tmp_path, "pose.onnx", yolo_pose_onnx(pose_raw([(STANDING, 0.9, None)]), pose_raw([])))
+    # The generated estimator finds the person in dark frames only (its answer follows the frame's shade).
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (160, 120))
+    for shade in (0, 255, 0, 255, 0):
+        writer.write(np.full((120, 160, 3), shade, np.uint8))
+    writer.release()
+    result = collect(str(clip), "standing", tmp_path / "poses", CollectOptions(count=3, pose_model=str(estimator)))
+    assert len(result.saved) == 3 and result.skipped == 2

@@ -209,6 +209,30 @@ def test_datasets_that_cannot_be_trained_on(tmp_path: Path, layout: dict, messag
     assert lines[-1].startswith("edgetm: error:") and sum("error" in line for line in lines) == 1
 
 
+def test_what_edgetm_pose_json_prints_is_a_pose_example(tmp_path: Path):
+    from edgetm.train.bases import PoseBase
+
+    estimator = write(tmp_path, "pose.onnx", yolo_pose_onnx(pose_raw([(STANDING, 0.9, None)])))
+    cv2.imwrite(str(tmp_path / "frame.png"), np.zeros((240, 320, 3), np.uint8))
+    line = cli("pose", str(estimator), str(tmp_path / "frame.png"), "--json").stdout.splitlines()[0]
+    (tmp_path / "printed.json").write_text(line)
+    person = json.loads(line)["persons"][0]
+    (tmp_path / "person.json").write_text(json.dumps(person))
+    base = PoseBase()
+    features = base.embed(tmp_path / "printed.json")
+    assert features.shape == (59,) and np.array_equal(features, base.embed(tmp_path / "person.json"))
+
+
+def test_a_pose_file_of_the_wrong_shape(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "poses" / label).mkdir(parents=True)
+        pose_file(tmp_path / "poses" / label / "0.json", STANDING, rng)
+    (tmp_path / "poses" / "b" / "short.json").write_text(json.dumps({"keypoints": [{"x": 1, "y": 2}] * 16}))
+    with pytest.raises(ConfigError, match=r"short\.json does not hold 17 keypoints"):
+        train(tmp_path / "poses", tmp_path / "out", TrainOptions(epochs=1))
+
+
 def test_a_base_that_is_not_an_image_classifier(tmp_path: Path):
     data = image_dataset(tmp_path / "data", per_class=2)
     from tests.modelkit import constant_output_onnx
