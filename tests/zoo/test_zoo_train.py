@@ -79,3 +79,51 @@ def test_a_sound_head_on_teachable_machines_recordings(zoo: Path, tmp_path: Path
     guessed = [report.labels[int(head.run(base.embed_samples(window, rate)[None])[0].argmax())]
                for _, window, rate in held]
     assert guessed == [label for label, _, _ in held]
+
+
+def squat_frames(zoo: Path, lying: bool, count: int, seed: int) -> list[np.ndarray]:
+    """The squatting person of MoveNet's sample, at random sizes and places on grey, upright or
+    turned on their side (a person on the floor)."""
+    import cv2
+
+    person = cv2.imread(str(zoo / "coral-movenet" / "squat.bmp"))
+    if lying:
+        person = cv2.rotate(person, cv2.ROTATE_90_CLOCKWISE)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        canvas = np.full((660, 660, 3), 128, np.uint8)
+        scale = rng.uniform(0.7, 1.0)
+        small = cv2.resize(person, (int(person.shape[1] * scale), int(person.shape[0] * scale)))
+        y, x = (int(rng.integers(0, 660 - n + 1)) for n in small.shape[:2])
+        canvas[y:y + small.shape[0], x:x + small.shape[1]] = small
+        frames.append(canvas)
+    return frames
+
+
+def test_a_pose_head_on_keypoints_movenet_collected(zoo: Path, tmp_path: Path):
+    """Keypoint sequences collected by MoveNet from clips train a pose head that tells a person up
+    from a person lying down in frames it has not seen."""
+    import cv2
+
+    from edgetm.capture.base import Frame
+    from edgetm.pose.base import PoseOptions
+    from edgetm.tasks import build_task
+    from edgetm.train.collect import CollectOptions, collect
+
+    movenet = zoo / "coral-movenet" / "movenet_single_pose_lightning_ptq.tflite"
+    for label, lying in (("up", False), ("lying", True)):
+        clip = tmp_path / f"{label}.avi"
+        writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (660, 660))
+        for frame in squat_frames(zoo, lying, 24, seed=0):
+            writer.write(frame)
+        writer.release()
+        collected = collect(str(clip), label, tmp_path / "poses", CollectOptions(count=24, pose_model=str(movenet)))
+        assert len(collected.saved) == 24
+    report = train(tmp_path / "poses", tmp_path / "head", TrainOptions())
+    assert report.base.startswith("builtin pose") and report.accuracy == {"train": 1.0, "val": 1.0}
+    task = build_task(load_model(movenet), PoseOptions(classifier=report.model, tracking=False))
+    for label, lying in (("up", False), ("lying", True)):
+        for n, image in enumerate(squat_frames(zoo, lying, 8, seed=1)):
+            frame = Frame(image=image, index=n, captured=float(n), wall=float(n), name="held back")
+            assert task.probe(frame).label == label
