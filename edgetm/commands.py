@@ -266,6 +266,10 @@ def train(args: argparse.Namespace) -> int:
         val = f" val loss {epoch.val_loss:.4f} accuracy {epoch.val_accuracy:.3f}" if epoch.val_loss is not None else ""
         epochs(epoch.epoch, options.epochs, f"loss {epoch.loss:.4f} accuracy {epoch.accuracy:.3f}{val}")
 
+    if args.swap_into:
+        from edgetm.train.swap import broker_settings
+
+        broker_settings(args.swap_into, args.password_env, args.password_file)  # mistakes there cost no training
     report = run_training(args.data, args.out, options, epoch_done, examples)
     if args.json:
         print(json.dumps(report.to_dict()))
@@ -299,8 +303,13 @@ def train(args: argparse.Namespace) -> int:
         from edgetm.train.swap import swap_into
 
         device = args.device_id or default_device_id()
-        running = swap_into(args.swap_into, device, args.pipeline, Path(args.out), args.prefix, args.password_env,
-                            args.password_file)
+        try:
+            running = swap_into(args.swap_into, device, args.pipeline, Path(args.out), args.prefix,
+                                args.password_env, args.password_file)
+        except ConfigError as error:
+            raise ConfigError(error.message, f"{error.hint + '; ' if error.hint else ''}the model is written: to "
+                              f"try again, publish {{\"model\": \"{Path(args.out).resolve()}\"}} to "
+                              f"{args.prefix}/{device}/{args.pipeline}/set") from None
         print(f"swapped     {device}/{args.pipeline} now runs {running}")
     return 0
 

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from edgetm.errors import ConfigError
 from edgetm.plugins import Options
-from edgetm.train.dataset import check_label
+from edgetm.train.dataset import Kind, check_label
 
 READ_TIMEOUT_S = 0.5
 
@@ -57,6 +57,7 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"cannot create {folder}: {error.strerror or error}", "choose another --out") from None
+    given = set(options.model_fields_set)
     poses = _pose_task(options.pose_model) if options.pose_model else None
     if options.sound_model:
         if "window_s" in options.model_fields_set:
@@ -82,6 +83,8 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
                                       "check the source (edgetm devices lists cameras and microphones)")
                 continue
             waited_since = time.monotonic()
+            if not result.saved and not pending:
+                _check_applies(given, isinstance(item, Block), folder, reader.name)
             if isinstance(item, Block):
                 content = _window(pending, item, options)
                 suffix = "wav"
@@ -111,6 +114,23 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
     finally:
         reader.stop()
     return result
+
+
+def _check_applies(given: set[str], sound: bool, folder: Path, source: str) -> None:
+    """Options for the other kind of source are errors, not ignored; one label folder holds one
+    kind of example (as training needs)."""
+    from edgetm.train.dataset import kind_of
+
+    foreign = given & ({"format", "pose_model"} if sound else {"window_s", "sound_model"})
+    if foreign:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(foreign))
+        raise ConfigError(f"{flags} {'does' if len(foreign) == 1 else 'do'} not apply to {source}, which gives "
+                          f"{'sound' if sound else 'frames'}", "leave them out")
+    kinds = {kind_of(path) for path in folder.iterdir()} - {None}
+    wanted = Kind.SOUND if sound else (Kind.POSE if "pose_model" in given else Kind.IMAGE)
+    if kinds - {wanted}:
+        raise ConfigError(f"{folder} holds {', '.join(sorted(k.value for k in kinds))} examples; these would be "
+                          f"{wanted.value}s", "collect them under another label or into another --out")
 
 
 def _encode(image: np.ndarray, format: str) -> bytes:

@@ -31,6 +31,11 @@ _KINDS = {**dict.fromkeys(IMAGE_SUFFIXES, Kind.IMAGE), **dict.fromkeys(SOUND_SUF
           **dict.fromkeys(POSE_SUFFIXES, Kind.POSE)}
 
 
+def kind_of(path: Path) -> Kind | None:
+    """What kind of example a file is, by its suffix; None for anything else."""
+    return _KINDS.get(path.suffix.lower())
+
+
 def check_label(name: str) -> str:
     """A label usable as a folder name: no separators, no leading dot, at most 100 characters."""
     if not LABEL_PATTERN.match(name) or name != name.strip():
@@ -82,7 +87,7 @@ def read_dataset(root: str | Path) -> Dataset:
             raise ConfigError(f"class {folder.name!r} has no examples ({folder} is empty)",
                               "collect some, or remove the folder")
         for path in files:
-            kind = _KINDS.get(path.suffix.lower())
+            kind = kind_of(path)
             if kind is None or not path.is_file():
                 raise ConfigError(f"{path} is not an example edgetm can read",
                                   "examples are images, .wav/.flac/.ogg sound or pose .json files")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edgetm.errors import ConfigError
 from edgetm.plugins import Options
@@ -33,6 +33,12 @@ class HeadOptions(Options):
     balance: bool = Field(True, description="weigh each class's examples so that every class counts the same")
     patience: int | None = Field(None, ge=1, description="stop when the validation loss has not improved for this "
                                  "many epochs, and keep the best weights (default: train every epoch)")
+
+    @model_validator(mode="after")
+    def _patience_needs_validation(self) -> HeadOptions:
+        if self.patience is not None and self.val_split == 0:
+            raise ValueError("patience stops on the validation loss: with val_split 0 there is none")
+        return self
 
 
 @dataclass

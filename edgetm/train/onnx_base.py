@@ -91,22 +91,28 @@ class OnnxBase:
 
         model = self._cut()
         graph = model.graph
-        nodes = [helper.make_node("Flatten", [self.name], ["head/features"], axis=1)]
-        current = "head/features"
+        # A base that is itself a retrained model already holds head/... names: take fresh ones.
+        taken = {name for node in graph.node for name in (*node.input, *node.output)}
+        taken |= {init.name for init in graph.initializer} | {value.name for value in graph.input}
+        prefix = next(p for p in ("head", *(f"head{k}" for k in range(2, 1000)))
+                      if not any(name == p or name.startswith(p + "/") for name in taken))
+        scores = next(name for name in ("scores", *(f"scores{k}" for k in range(2, 1000))) if name not in taken)
+        nodes = [helper.make_node("Flatten", [self.name], [f"{prefix}/features"], axis=1)]
+        current = f"{prefix}/features"
         for n, (weights, bias) in enumerate(head.layers):
+            dense = f"{prefix}/dense{n}"
             graph.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(weights, np.float32),
-                                                              f"head/dense{n}/weights"),
-                                      numpy_helper.from_array(bias.astype(np.float32), f"head/dense{n}/bias")])
-            nodes.append(helper.make_node("Gemm", [current, f"head/dense{n}/weights", f"head/dense{n}/bias"],
-                                          [f"head/dense{n}"]))
-            current = f"head/dense{n}"
+                                                              f"{dense}/weights"),
+                                      numpy_helper.from_array(bias.astype(np.float32), f"{dense}/bias")])
+            nodes.append(helper.make_node("Gemm", [current, f"{dense}/weights", f"{dense}/bias"], [dense]))
+            current = dense
             if n < len(head.layers) - 1:
                 nodes.append(helper.make_node("Relu", [current], [f"{current}/relu"]))
                 current = f"{current}/relu"
-        nodes.append(helper.make_node("Softmax", [current], ["scores"], axis=1))
+        nodes.append(helper.make_node("Softmax", [current], [scores], axis=1))
         graph.node.extend(nodes)
         del graph.output[:]
-        graph.output.extend([helper.make_tensor_value_info("scores", onnx.TensorProto.FLOAT,
+        graph.output.extend([helper.make_tensor_value_info(scores, onnx.TensorProto.FLOAT,
                                                            [None, len(head.labels)])])
         helper.set_model_props(model, {"names": repr(dict(enumerate(head.labels)))})
         return model.SerializeToString()

@@ -62,6 +62,9 @@ class Report:
 
 def choose_base(options: TrainOptions, kind: Kind) -> FeatureBase:
     if options.base == BUILTIN:
+        if options.feature_tensor is not None:
+            raise ConfigError("a feature tensor is chosen in a model base; the built-in bases have none",
+                              "leave --feature-tensor out, or give --base MODEL")
         return builtin_base(kind)
     if kind is not Kind.IMAGE:
         raise ConfigError(f"the examples are {kind.value}s; a model base takes images", "use --base builtin")
@@ -142,9 +145,12 @@ def train(data: str | Path, out: str | Path, options: TrainOptions | None = None
     if len(dataset.labels) < 2:
         raise ConfigError(f"{dataset.root} has one class ({dataset.labels[0]!r}); a classifier needs two or more",
                           "add a folder of examples of another class (e.g. background)")
+    out = Path(out).expanduser()
+    if out.resolve() == dataset.root.resolve() or dataset.root.resolve() in out.resolve().parents:
+        raise ConfigError(f"{out} is inside the dataset {dataset.root}: the model would become an example",
+                          "choose an output folder outside the dataset")
     base = choose_base(options, dataset.kind)
     base.fit([example.path for example in dataset.examples])
-    out = Path(out).expanduser()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

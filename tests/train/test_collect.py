@@ -129,3 +129,17 @@ def test_frames_without_a_person_are_skipped_and_counted(tmp_path: Path):
     writer.release()
     result = collect(str(clip), "standing", tmp_path / "poses", CollectOptions(count=3, pose_model=str(estimator)))
     assert len(result.saved) == 3 and result.skipped == 2
+
+
+def test_options_for_the_other_kind_of_source_and_mixed_folders_are_refused(tmp_path: Path):
+    soundfile = pytest.importorskip("soundfile", reason="the audio extra is not installed")
+    clip = video(tmp_path / "clip.avi", 90)
+    soundfile.write(str(tmp_path / "tone.wav"), np.zeros(48000, np.float32), 48000)
+    with pytest.raises(ConfigError, match=r"--window-s does not apply to .*clip\.avi, which gives frames"):
+        collect(str(clip), "x", tmp_path / "data", CollectOptions(window_s=0.5))
+    with pytest.raises(ConfigError, match=r"--format does not apply to .*tone\.wav, which gives sound"):
+        collect(str(tmp_path / "tone.wav"), "x", tmp_path / "data", CollectOptions(format="png"))
+    collect(str(clip), "x", tmp_path / "data", CollectOptions(count=2))
+    with pytest.raises(ConfigError, match="holds image examples; these would be sounds"):
+        collect(str(tmp_path / "tone.wav"), "x", tmp_path / "data", CollectOptions(count=1))
+    assert len(list((tmp_path / "data" / "x").iterdir())) == 2

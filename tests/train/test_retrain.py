@@ -72,6 +72,15 @@ def test_the_python_api_is_edgetm_train(tmp_path: Path):
     assert (tmp_path / "out" / "model_unquant.tflite").is_file() and edgetm.train.retrain.Report is type(report)
 
 
+@pytest.mark.parametrize("export", ["model.onnx", "model_unquant.tflite"])
+def test_a_retrained_model_is_a_base_for_the_next_round(tmp_path: Path, export: str):
+    data = image_dataset(tmp_path / "data", per_class=4)
+    first = train(data, tmp_path / "first", TrainOptions(base=str(DEMO / export), epochs=2))
+    second = train(data, tmp_path / "second", TrainOptions(base=first.model, epochs=2))
+    assert Path(second.model).name == export and second.export_difference < 1e-5
+    assert load_model(tmp_path / "second").labels == list(COLOURS)
+
+
 def test_augmented_copies_train_but_never_validate(tmp_path: Path):
     data = image_dataset(tmp_path / "data")
     report = train(data, tmp_path / "out", TrainOptions(base="builtin", epochs=5, augment=2))
@@ -221,6 +230,17 @@ def test_what_edgetm_pose_json_prints_is_a_pose_example(tmp_path: Path):
     base = PoseBase()
     features = base.embed(tmp_path / "printed.json")
     assert features.shape == (59,) and np.array_equal(features, base.embed(tmp_path / "person.json"))
+
+
+def test_options_that_would_be_ignored_and_an_output_inside_the_dataset(tmp_path: Path):
+    data = image_dataset(tmp_path / "data", per_class=2)
+    with pytest.raises(ConfigError, match="the built-in bases have none"):
+        train(data, tmp_path / "out", TrainOptions(feature_tensor="x"))
+    with pytest.raises(ValueError, match="with val_split 0 there is none"):
+        TrainOptions(val_split=0, patience=3)
+    for out in (data, data / "red" / "model"):
+        with pytest.raises(ConfigError, match="is inside the dataset"):
+            train(data, out, TrainOptions(epochs=1))
 
 
 def test_a_pose_file_of_the_wrong_shape(tmp_path: Path):

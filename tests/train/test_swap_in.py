@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -48,6 +49,12 @@ def test_a_trained_model_is_swapped_in_under_load(broker, banana_video: Path, tm
         (models / "broken" / "model_unquant.tflite").write_bytes(b"TFL3 but not really a model")
         with pytest.raises(ConfigError, match="trainer/default kept its model: swap in pipeline default refused"):
             swap_into(broker.url, "trainer", "default", models / "broken", timeout_s=15)
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match="trainer/elsewhere kept its model: no pipeline named 'elsewhere'"):
+            swap_into(broker.url, "trainer", "elsewhere", models / "colours", timeout_s=15)
+        with pytest.raises(ConfigError, match="no edgetm runs as someone-else: edgetm/someone-else/status has never"):
+            swap_into(broker.url, "someone-else", "default", models / "colours", timeout_s=15)
+        assert time.monotonic() - started < 5  # said at once, not after the wait for an answer
         seen = len(probe.on(f"{BASE}/default/result"))
         probe.wait_for(lambda m: len(probe.on(f"{BASE}/default/result")) >= seen + 5, 15)
         assert json.loads(probe.on(f"{BASE}/default/result")[-1])["top"][0]["label"] in ("blue", "green", "red")
@@ -72,3 +79,18 @@ def test_swapping_into_nothing_says_so(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "edgetm", "train", "--data", str(tmp_path), "--out", str(tmp_path),
                            "--pipeline", "x"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "--pipeline without --swap-into would be ignored" in done.stderr
+
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--swap-into", "http://127.0.0.1"], "http://127.0.0.1 is not an MQTT URL"),
+    (["--swap-into", "mqtt://127.0.0.1", "--password-env", "EDGETM_TEST_UNSET"], "a password is given but "
+     "mqtt://127.0.0.1 names no user"),
+    (["--swap-into", "mqtt://me@127.0.0.1", "--password-file", "/nonexistent/secret"], "/nonexistent/secret"),
+])
+def test_swap_settings_are_checked_before_training(tmp_path: Path, flags: list[str], message: str):
+    data = image_dataset(tmp_path / "data", per_class=2)
+    done = subprocess.run([sys.executable, "-m", "edgetm", "train", "--data", str(data), "--out",
+                           str(tmp_path / "out"), *flags], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists() and "training" not in done.stderr
