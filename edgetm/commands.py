@@ -243,7 +243,7 @@ def collect(args: argparse.Namespace) -> int:
     options = _options(CollectOptions, given(args).get("collect"), "options")
     result = run_collect(args.source, args.label, args.out, options, _Progress("saved"))
     skipped = f", {result.skipped} frames without a person skipped" if result.skipped else ""
-    print(f"saved {len(result.saved)} examples into {result.folder}{skipped}")
+    print(f"saved {len(result.saved)} example{'' if len(result.saved) == 1 else 's'} into {result.folder}{skipped}")
     if result.ended and len(result.saved) < options.count:
         print(f"edgetm: the source ended after {len(result.saved)} of {options.count} examples", file=sys.stderr)
         return EXIT_USER_ERROR if not result.saved else 0

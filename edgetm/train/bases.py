@@ -70,6 +70,9 @@ class ModelBase(FeatureBase):
         from edgetm.vision.preprocess import Preprocessor
 
         self.model = load_model(source, threads=threads)
+        if "features" in self.model.metadata:
+            raise ConfigError(f"{self.model.source} is a head on edgetm's {self.model.metadata['features']['features']}"
+                              " features, not an image classifier", "train again with --base builtin")
         if self.model.task in (TaskKind.SOUND, TaskKind.DETECT, TaskKind.POSE) or len(self.model.input.shape) != 4:
             raise ConfigError(f"{self.model.source} is a {self.model.task.value} model, not an image classifier",
                               "use an image classifier or embedding model as the base, or --base builtin")

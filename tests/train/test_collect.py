@@ -143,3 +143,14 @@ def test_options_for_the_other_kind_of_source_and_mixed_folders_are_refused(tmp_
     with pytest.raises(ConfigError, match="holds image examples; these would be sounds"):
         collect(str(tmp_path / "tone.wav"), "x", tmp_path / "data", CollectOptions(count=1))
     assert len(list((tmp_path / "data" / "x").iterdir())) == 2
+
+
+def test_examples_are_at_least_the_interval_apart(tmp_path: Path, monkeypatch):
+    from tests.runtime.test_capture import FakeCamera
+
+    camera = FakeCamera(frame_interval_s=0.005)
+    monkeypatch.setattr(cv2, "VideoCapture", camera.capture)
+    result = collect("camera:0", "x", tmp_path / "data", CollectOptions(count=3, interval_s=0.2))
+    stamps = sorted(path.stat().st_mtime for path in result.saved)
+    assert len(result.saved) == 3 and camera.count > 20  # frames in between were passed over
+    assert stamps[2] - stamps[0] >= 0.35

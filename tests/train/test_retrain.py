@@ -234,6 +234,9 @@ def test_what_edgetm_pose_json_prints_is_a_pose_example(tmp_path: Path):
 
 def test_options_that_would_be_ignored_and_an_output_inside_the_dataset(tmp_path: Path):
     data = image_dataset(tmp_path / "data", per_class=2)
+    train(data, tmp_path / "builtin", TrainOptions(epochs=1))
+    with pytest.raises(ConfigError, match="is a head on edgetm's builtin-image-v1 features"):
+        train(data, tmp_path / "out", TrainOptions(base=str(tmp_path / "builtin"), epochs=1))
     with pytest.raises(ConfigError, match="the built-in bases have none"):
         train(data, tmp_path / "out", TrainOptions(feature_tensor="x"))
     with pytest.raises(ValueError, match="with val_split 0 there is none"):
