@@ -23,6 +23,15 @@ class ModelError(EdgetmError):
     """The model file is missing, corrupt, unsupported or needs something we do not have."""
 
 
+class NoHeadError(ModelError):
+    """A model has no dense layer before its output: nothing to cut a classification head off at
+    (an embedding model, whose output is its features)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"{where} has no dense layer before its output to find its features at",
+                         "name the feature tensor (--feature-tensor), or use an embedding model")
+
+
 class LabelsError(EdgetmError):
     """A labels file is unreadable or does not match the model's output."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgetm.errors import ConfigError, EdgetmError, ModelError
+from edgetm.errors import ConfigError, EdgetmError, NoHeadError
 from edgetm.train.dataset import Kind
 from edgetm.train.head import Head
 
@@ -81,9 +81,7 @@ class ModelBase(FeatureBase):
         try:
             self.graph = graph_type(content, where, tensor)
             self.embedding_model = False
-        except ModelError as error:
-            if tensor is not None or "no dense layer" not in error.message:
-                raise
+        except NoHeadError:  # only searched for when no tensor is named
             # No head to take off: an embedding extractor, whose output is the features.
             output = self.model.outputs[0].name
             self.graph = graph_type(content, where, output)

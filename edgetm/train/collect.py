@@ -70,6 +70,7 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
     pending: list[np.ndarray] = []
     last_saved = -float("inf")
     waited_since = time.monotonic()
+    checked = False
     try:
         while len(result.saved) < options.count:
             try:
@@ -83,8 +84,9 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
                                       "check the source (edgetm devices lists cameras and microphones)")
                 continue
             waited_since = time.monotonic()
-            if not result.saved and not pending:
+            if not checked:  # the first item tells what the source gives
                 _check_applies(given, isinstance(item, Block), folder, reader.name)
+                checked = True
             if isinstance(item, Block):
                 content = _window(pending, item, options)
                 suffix = "wav"

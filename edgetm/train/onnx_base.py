@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgetm.errors import ModelError, missing_dependency
+from edgetm.errors import ModelError, NoHeadError, missing_dependency
 from edgetm.train.head import Head
 
 PASS_THROUGH = ("Softmax", "LogSoftmax", "Sigmoid", "Reshape", "Flatten", "Squeeze", "Identity", "Relu", "Clip",
@@ -51,8 +51,7 @@ class OnnxBase:
             else:
                 break
         if features is None:
-            raise ModelError(f"{self.where} has no dense layer before its output to find its features at",
-                             "name the feature tensor (--feature-tensor), or use an embedding model")
+            raise NoHeadError(self.where)
         return features
 
     def _cut(self):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgetm.errors import ModelError
+from edgetm.errors import ModelError, NoHeadError
 from edgetm.train.export_tflite import FlatbufferGraph
 from edgetm.train.head import Head
 
@@ -57,8 +57,7 @@ class TFLiteBase:
             else:
                 break
         if features is None:
-            raise ModelError(f"{self.where} has no dense layer before its output to find its features at",
-                             "name the feature tensor (--feature-tensor), or use an embedding model")
+            raise NoHeadError(self.where)
         return features
 
     @property

@@ -109,12 +109,18 @@ def pose_file(path: Path, points: np.ndarray, rng: np.random.Generator) -> None:
                                                "visible": True} for n, (x, y) in zip(COCO, jittered, strict=True)]}))
 
 
-def test_a_pose_head_labels_poses_in_a_pose_pipeline(tmp_path: Path):
+def pose_dataset(root: Path, per_class: int) -> Path:
+    """Arms down and arms up, each pose jittered, sized and placed at random."""
     rng = np.random.default_rng(0)
     for label, points in (("arms down", STANDING), ("arms up", ARMS_UP)):
-        (tmp_path / "poses" / label).mkdir(parents=True)
-        for i in range(20):
-            pose_file(tmp_path / "poses" / label / f"{i}.json", points, rng)
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            pose_file(root / label / f"{i}.json", points, rng)
+    return root
+
+
+def test_a_pose_head_labels_poses_in_a_pose_pipeline(tmp_path: Path):
+    pose_dataset(tmp_path / "poses", 20)
     report = train(tmp_path / "poses", tmp_path / "head", TrainOptions(epochs=30))
     assert report.base.startswith("builtin pose") and report.accuracy["val"] == 1.0
     estimator = load_model(write(tmp_path, "pose.onnx", yolo_pose_onnx(pose_raw([(STANDING, 0.9, None)]),
@@ -180,11 +186,7 @@ def test_an_image_head_on_the_builtin_descriptor_classifies_with_edgetm_classify
 
 
 def test_a_pose_head_is_not_an_image_classifier(tmp_path: Path):
-    rng = np.random.default_rng(0)
-    for label, points in (("arms down", STANDING), ("arms up", ARMS_UP)):
-        (tmp_path / "poses" / label).mkdir(parents=True)
-        for i in range(4):
-            pose_file(tmp_path / "poses" / label / f"{i}.json", points, rng)
+    pose_dataset(tmp_path / "poses", 4)
     train(tmp_path / "poses", tmp_path / "head", TrainOptions(epochs=2))
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
