@@ -149,8 +149,9 @@ class LiveSource(Source):
         item = self._item(data, self._count, now, time.time())
         self._count += 1
         self._last_item_at = now
-        self.dropped += self._handoff.put(item)
+        # The state first: whoever reads this item has already heard that the source is back.
         self._set_state(self._state_for(item))
+        self.dropped += self._handoff.put(item)
 
     def _run(self) -> None:
         delays = self.backoff.delays()

@@ -314,7 +314,8 @@ def test_an_http_stream_that_ends_is_reopened(banana_video: Path):
         source.on_state(states.append)
         source.start()
         assert source.read(10.0) is not None
-        wait_until(lambda: source.reconnects >= 1, 20)  # 30 frames, then the stream ended and was reopened
+        wait_until(lambda: len(states) >= 3, 20)  # 30 frames, then the stream ended and was reopened
+        assert source.reconnects >= 1
         assert source.read(10.0) is not None
         source.stop()
         assert states[:3] == [SourceState.ONLINE, SourceState.OFFLINE, SourceState.ONLINE]
