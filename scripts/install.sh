@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-audio,train}"
-apt_packages=(python3-venv python3-pip libportaudio2 ffmpeg mosquitto mosquitto-clients)
+apt_packages=(python3-venv python3-pip libportaudio2 ffmpeg mosquitto mosquitto-clients openssl)
 
 missing=()
 for package in "${apt_packages[@]}"; do

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -37,18 +38,30 @@ def wait_for_port(port: int, timeout_s: float = START_TIMEOUT_S) -> None:
 class Broker:
     """mosquitto with persistence (saved every second) so sessions survive a kill and restart."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tls: Certificates | None = None, users: dict[str, str] | None = None) -> None:
+        """``tls``: listen with TLS only, on a server certificate signed by ``tls.ca``; ``users``:
+        refuse anyone but these (name -> password)."""
         self.executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(self.executable).exists():
             pytest.skip("mosquitto is not installed (scripts/install.sh installs it)")
         self.folder = folder
         self.port = free_port()
+        self.tls = tls
         self.config = folder / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-            f"persistence_location {folder}/\nautosave_interval 1\nlog_dest file {folder}/mosquitto.log\n"
-            "max_queued_messages 10000\n"
-        )
+        lines = [f"listener {self.port} 127.0.0.1", "persistence true", f"persistence_location {folder}/",
+                 "autosave_interval 1", f"log_dest file {folder}/mosquitto.log", "max_queued_messages 10000"]
+        if os.geteuid() == 0:  # mosquitto would drop to its own user, who cannot read pytest's private folders
+            lines.append("user root")
+        if tls is not None:
+            lines += [f"cafile {tls.ca}", f"certfile {tls.server_cert}", f"keyfile {tls.server_key}"]
+        if users:
+            passwords = folder / "passwords"
+            passwords.write_text("".join(f"{name}:{password}\n" for name, password in users.items()))
+            subprocess.run(["mosquitto_passwd", "-U", str(passwords)], check=True, timeout=30)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.config.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -72,9 +85,50 @@ class Broker:
                 self.kill()
             self.process = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the broker's socket stays open, and nothing answers."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """A private CA and a server certificate it signed, for the names given."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+
+    @classmethod
+    def make(cls, folder: Path, names: tuple[str, ...] = ("localhost",), ips: tuple[str, ...] = ("127.0.0.1",)):
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("openssl is not installed (scripts/install.sh installs it)")
+        folder.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = folder / "ca.pem", folder / "ca.key"
+        cert, key, request = folder / "server.pem", folder / "server.key", folder / "server.csr"
+        extensions = folder / "san.ext"
+        extensions.write_text("subjectAltName=" + ",".join([*(f"DNS:{n}" for n in names), *(f"IP:{i}" for i in ips)])
+                              + "\n")
+
+        def run(*args: str) -> None:
+            subprocess.run([openssl, *args], check=True, timeout=60, capture_output=True)
+
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edgetm test CA",
+            "-keyout", str(ca_key), "-out", str(ca))
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={names[0] if names else 'server'}",
+            "-keyout", str(key), "-out", str(request))
+        run("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-days", "2", "-extfile", str(extensions), "-out", str(cert))
+        return cls(ca, cert, key)
 
 
 class Probe:

@@ -43,6 +43,11 @@ class Sink(ABC):
         """True once nothing can be delivered here any more (the reader of a pipe went away)."""
         return False
 
+    @property
+    def problem(self) -> str | None:
+        """Why this sink cannot deliver now, in one sentence (None while it can)."""
+        return None
+
     def add_pipeline(self, info: PipelineInfo) -> None:  # noqa: B027 - optional
         """A pipeline that publishes here, or the same pipeline with new entities (a model swap)."""
 

@@ -94,6 +94,20 @@ class Sinks(Sink):
         return bool(self.sinks) and all(gone(sink) for sink in self.sinks)
 
     @property
+    def problems(self) -> dict[str, str]:
+        """What keeps each sink from delivering now, by sink type."""
+        found: dict[str, str] = {}
+        for sink in self.sinks:
+            try:
+                problem = sink.problem
+            except Exception:
+                self.failures[type(sink).__name__] += 1
+                continue
+            if problem:
+                found[getattr(getattr(sink, "config", None), "type", type(sink).__name__)] = problem
+        return found
+
+    @property
     def frames_dropped(self) -> int:
         return sum(feed.dropped for feed in self._feeds)
 

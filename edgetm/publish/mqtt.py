@@ -34,15 +34,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from edgetm.errors import NAME_PATTERN, EdgetmError, missing_dependency
+from edgetm.errors import NAME_PATTERN, ConfigError, EdgetmError, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
+from edgetm.publish import mqtt_link
 from edgetm.publish.base import CommandHandler, PipelineInfo, Sink, SinkContext, SinkOptions
 from edgetm.secrets import read_secret, reject_inline_password
 
@@ -69,7 +71,8 @@ class MqttOptions(SinkOptions):
     url: str = Field("mqtt://localhost", description="mqtt://[user@]host[:port] or mqtts:// for TLS")
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_file: str | None = Field(None, description="file holding the password")
-    client_id: str | None = Field(None, max_length=128, description="default: edgetm-{device}")
+    client_id: str | None = Field(None, max_length=128, description="default: edgetm-{device}-{8 hex digits "
+                                  "from this machine's id}, so that no two installations share one")
     keepalive_s: int = Field(30, ge=5, le=3600)
     qos: Literal[0, 1, 2] = Field(1, description="QoS of results, labels and status")
     retain: bool = Field(True, description="retain status, labels and source states")
@@ -89,6 +92,13 @@ class MqttOptions(SinkOptions):
             raise ValueError("names no host")
         reject_inline_password(url, "mqtt url")
         return url
+
+    @model_validator(mode="after")
+    def _tls_needs_mqtts(self) -> MqttOptions:
+        # TLS settings on a plain connection would be ignored, and the user believes the link is encrypted.
+        if urlsplit(self.url).scheme in ("mqtt", "tcp") and self.tls != TlsOptions():
+            raise ValueError("tls settings are given but the url starts with mqtt://; use mqtts:// for TLS")
+        return self
 
     def open(self, context: SinkContext) -> MqttSink:
         return MqttSink(self, context.device_id, context.on_command)
@@ -122,6 +132,9 @@ class MqttSink(Sink):
         self._announced: dict[str, set[str]] = {}  # pipeline -> its Home Assistant config topics
         self.dropped = 0
         self.connects = 0
+        self.client_id = config.client_id or mqtt_link.default_client_id(device)
+        self.link = mqtt_link.Link(f"{self._host}:{self._port}", self.client_id)
+        self._accepted = False  # whether the broker answered the current attempt (refused or not)
         self._client = self._make_client()
         self._client.connect_async(self._host, self._port, config.keepalive_s)
         self._client.loop_start()
@@ -129,23 +142,38 @@ class MqttSink(Sink):
     # -- connection -----------------------------------------------------------------------------
     def _make_client(self):
         mqtt = self._mqtt
-        client_id = self.config.client_id or f"edgetm-{self.device}"
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol)
+        client = mqtt_link.client_class(mqtt)(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                              protocol=self._protocol)
         client.will_set(f"{self.base}/status", "offline", qos=1, retain=True)
         if self._username:
             client.username_pw_set(self._username, self._password)
         if self._tls:
-            tls = self.config.tls
-            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
-                           cert_reqs=ssl.CERT_REQUIRED)
-            if tls.insecure:
-                log.warning("MQTT TLS certificate verification is off (tls.insecure)")
-                client.tls_insecure_set(True)
+            self._set_tls(client)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.on_connect = self._handle_connect
+        client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         return client
+
+    def _set_tls(self, client) -> None:
+        tls = self.config.tls
+        for key in ("ca_file", "cert_file", "key_file"):
+            path = getattr(tls, key)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"mqtt tls.{key} {path} does not exist", "give the path of a PEM file")
+        try:
+            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
+                           cert_reqs=ssl.CERT_REQUIRED)
+        except ssl.SSLError as error:
+            which = "tls.ca_file" if "X509" in str(error) or tls.cert_file is None else "tls.cert_file / tls.key_file"
+            raise ConfigError(f"mqtt {which}: no certificate could be read ({error.reason or error})",
+                              "give PEM files (-----BEGIN CERTIFICATE-----)") from None
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"mqtt TLS settings cannot be used: {error}") from None
+        if tls.insecure:
+            log.warning("MQTT TLS certificate verification is off (tls.insecure)")
+            client.tls_insecure_set(True)
 
     @property
     def connected(self) -> bool:
@@ -155,7 +183,25 @@ class MqttSink(Sink):
     def queued(self) -> int:
         return len(self._pending)
 
+    @property
+    def problem(self) -> str | None:
+        return self.link.problem
+
+    @property
+    def failed_attempts(self) -> int:
+        return self.link.failed_attempts
+
+    def health(self) -> dict:
+        """The connection as stats show it."""
+        return {"connected": self._connected, "problem": self.link.problem,
+                "failed_attempts": self.link.failed_attempts, "queued": self.queued, "dropped": self.dropped,
+                "reconnects": max(self.connects - 1, 0)}
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        self.link.failed(mqtt_link.cause(client.connect_error, self._host, self._port, self._tls))
+
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._accepted = True
         if self._closing:  # a connection that completed after close() gave up on it
             client.disconnect()
             return
@@ -165,10 +211,10 @@ class MqttSink(Sink):
                 log.info("broker does not speak MQTT 5; using 3.1.1")
                 threading.Thread(target=self._downgrade, name="edgetm-mqtt-downgrade", daemon=True).start()
             else:
-                log.warning("MQTT broker refused the connection: %s", reason_code)
+                self.link.failed(mqtt_link.refused(str(reason_code)))
             return
         self.connects += 1
-        log.info("connected to MQTT broker %s:%s", self._host, self._port)
+        self.link.up()
         client.subscribe([(f"{self.base}/+/set", 1), (f"{self.base}/reload", 1)])
         if self.config.homeassistant.enabled:
             client.subscribe(ha.status_topic(self.config.homeassistant), 1)
@@ -195,9 +241,20 @@ class MqttSink(Sink):
 
     def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
-            self._connected = False
-        if not self._closing:
-            log.warning("MQTT connection lost (%s); reconnecting", reason_code)
+            was_connected, self._connected = self._connected, False
+        answered, self._accepted = self._accepted, False
+        if self._closing:
+            return
+        if was_connected:
+            if self.link.down(str(reason_code)):
+                client.reconnect_delay_set(*mqtt_link.TAKEOVER_DELAYS_S)
+            elif not self.link.taken_over:
+                client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        elif not answered:  # closed before any CONNACK: not an MQTT listener, or a TLS one spoken to in plain
+            hint = "; if it is a TLS port, use mqtts://" if not self._tls else ""
+            self.link.failed(f"{self._host}:{self._port} closed the connection before the broker answered "
+                             f"({reason_code}){hint}")
+        # else: the broker refused this attempt, and _handle_connect said why
 
     # -- publishing -----------------------------------------------------------------------------
     def _send(self, topic: str, payload: str | bytes, qos: int, retain: bool = False):
@@ -278,8 +335,7 @@ class MqttSink(Sink):
         self._retain(f"{self.base}/{pipeline}/source", state.value)
 
     def stats(self, payload: dict) -> None:
-        payload = {**payload, "mqtt": {"connected": self._connected, "queued": self.queued,
-                                       "dropped": self.dropped, "reconnects": max(self.connects - 1, 0)}}
+        payload = {**payload, "mqtt": self.health()}
         with self._lock:
             if self._connected:
                 self._send(f"{self.base}/stats", json.dumps(payload), 0)
@@ -334,6 +390,10 @@ class MqttSink(Sink):
         """
         deadline = time.monotonic() + timeout_s
         self._closing = True
+        if self.link.problem is not None:  # the exit summary: what was not delivered, and why
+            log.warning("MQTT: %s at exit: %s; %d result(s) held and %d dropped were not delivered",
+                        "never connected" if self.connects == 0 else "disconnected", self.link.problem,
+                        len(self._pending), self.dropped)
         with self._lock:
             connected = self._connected
             info = self._send(f"{self.base}/status", "offline", 1, retain=True) if connected else None

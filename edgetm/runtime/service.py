@@ -43,6 +43,13 @@ FLUSH_TIMEOUT_S = 1.0
 STUCK_AFTER_S = 30.0
 
 
+def status_line(stats: dict) -> str:
+    """systemd's one-line status: each pipeline's rate and source, then whatever keeps a sink from delivering."""
+    parts = [f"{n} {p['fps']} fps {p['source']}" for n, p in stats["pipelines"].items()]
+    parts += [f"{sink}: {problem}" for sink, problem in stats.get("sink_problems", {}).items()]
+    return "; ".join(parts)
+
+
 def _normal(path: str | Path) -> Path:
     """An absolute path with ``..`` worked out, links left as they are (a link placed in a models
     folder by someone who may write there is theirs to place)."""
@@ -209,6 +216,7 @@ class Service:
             "uptime_s": round(time.monotonic() - self.started, 1),
             **self.process.snapshot(),
             "sink_failures": dict(self.sinks.failures),
+            "sink_problems": self.sinks.problems,
             "pipelines": {name: p.status() for name, p in list(self.pipelines.items())},
         }
 
@@ -236,16 +244,19 @@ class Service:
         systemd.notify("READY=1", f"STATUS=running {len(self.pipelines)} pipeline(s)")
         next_stats = time.monotonic() + self.config.stats_interval_s
         next_ping = time.monotonic()
+        problems: dict[str, str] = {}
         try:
             while not self.stop_requested.wait(TICK_S):
                 now = time.monotonic()
                 self._check_watches()
+                if self.sinks.problems != problems:  # said at once, not at the next stats interval
+                    problems = self.sinks.problems
+                    systemd.notify(f"STATUS={status_line(self.stats())}")
                 if now >= next_stats:
                     next_stats = now + self.config.stats_interval_s
                     payload = self.stats()
                     self.sinks.stats(payload)
-                    summary = ", ".join(f"{n} {p['fps']} fps {p['source']}" for n, p in payload["pipelines"].items())
-                    systemd.notify(f"STATUS={summary}")
+                    systemd.notify(f"STATUS={status_line(payload)}")
                 if watchdog and now >= next_ping and self._healthy():
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2
