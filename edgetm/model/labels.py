@@ -6,6 +6,7 @@ import ast
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import yaml
@@ -14,7 +15,8 @@ from edgetm.errors import LabelsError
 
 # Teachable Machine writes "{index} {name}"; the name may itself contain spaces and digits.
 _INDEXED = re.compile(r"^\s*(\d+)[ \t:]\s*(.*?)\s*$")
-_MAX_LABELS_BYTES = 16 * 1024 * 1024
+MAX_LABELS_BYTES = 16 * 1024 * 1024
+_BOUNDED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
 def parse_labels(text: str, source: str = "labels") -> list[str]:
@@ -56,7 +58,7 @@ def read_labels(path: Path) -> list[str]:
         raise LabelsError(f"labels file {path} does not exist")
     if path.is_dir():
         raise LabelsError(f"{path} is a folder, not a labels file")
-    if path.stat().st_size > _MAX_LABELS_BYTES:
+    if path.stat().st_size > MAX_LABELS_BYTES:
         raise LabelsError(f"{path} is too large to be a labels file")
     raw = path.read_bytes()
     try:
@@ -102,15 +104,20 @@ def tflite_associated_files(content: bytes) -> dict[str, bytes]:
     The metadata tools append associated files (labels, Ultralytics' metadata) as a zip archive
     after the flatbuffer, so the model file is also a readable zip.
     """
+    found: dict[str, bytes] = {}
+    budget = MAX_LABELS_BYTES  # for all of them: a model could pack a thousand files
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            return {
-                info.filename: archive.read(info)
-                for info in archive.infolist()
-                if not info.is_dir() and info.file_size <= _MAX_LABELS_BYTES
-            }
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+            for info in archive.infolist():
+                # zipfile never unpacks more than a member's stated size, so stated sizes bound the
+                # total; bzip2 and LZMA it would unpack without a bound before stopping there.
+                if info.is_dir() or info.file_size > budget or info.compress_type not in _BOUNDED:
+                    continue
+                budget -= info.file_size
+                found[info.filename] = archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
         return {}
+    return found
 
 
 def embedded_tflite_labels(files: dict[str, bytes]) -> tuple[list[str] | None, dict]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -12,6 +14,7 @@ import numpy as np
 from edgetm.errors import ConfigError, LabelsError, ModelError
 from edgetm.model.backend import Backend
 from edgetm.model.labels import (
+    MAX_LABELS_BYTES,
     embedded_tflite_labels,
     names_from_mapping,
     parse_labels,
@@ -19,7 +22,14 @@ from edgetm.model.labels import (
     read_labels,
     tflite_associated_files,
 )
-from edgetm.model.metadata import FEATURES_NAME, METADATA_NAME, audio_properties, features_metadata, tflite_metadata
+from edgetm.model.metadata import (
+    FEATURES_NAME,
+    MAX_METADATA_BYTES,
+    METADATA_NAME,
+    audio_properties,
+    features_metadata,
+    tflite_metadata,
+)
 from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task, is_waveform
 from edgetm.model.options import ModelOptions
 from edgetm.model.spec import Layout, TensorSpec, tensor_layout
@@ -31,8 +41,17 @@ _TM_ZIPS = ("converted_tflite.zip", "converted_tflite_quantized.zip", "converted
 # A MediaPipe Tasks bundle (.task) is a zip of TFLite models; a pose landmarker's runs first.
 TASK_BUNDLE = ".task"
 TASK_FIRST_MODEL = "pose_detector.tflite"
-_MAX_MEMBER_BYTES = 1 << 30
-_MAX_METADATA_BYTES = 1 << 20
+# The most of a model edgetm reads: the largest exports it runs (YOLOv8x / YOLO11x in ONNX) are
+# about 250 MB, so twice that leaves room while a zip bomb, whose header may claim anything and
+# whose megabyte can inflate to gigabytes, cannot take a Raspberry Pi's memory.
+MAX_MODEL_BYTES = 512 << 20
+# Unpacked per read: small beside any model, large enough that counting costs nothing.
+_CHUNK_BYTES = 1 << 20
+# Python's zipfile bounds what one read of deflated data unpacks; bzip2 and LZMA data it unpacks
+# without a bound, so one small read could fill the memory before anything is counted. Teachable
+# Machine exports and MediaPipe bundles use deflate or no compression.
+_UNPACKED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
 DEFAULT_IMAGE_SIZE = 224
 # A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
@@ -108,6 +127,28 @@ def _pick(names: Sequence[str], delegate: str | None, where: str) -> str:
     raise ModelError(f"{where} holds no .tflite or .onnx model")
 
 
+def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limit: int, error: type[ModelError],
+            check: Callable[[bytes], object] | None = None) -> bytes:
+    """A member's bytes, unpacked a chunk at a time and counted (its header's size is only a claim),
+    into one buffer whose bytes are handed on without another copy. ``check`` sees the first chunk,
+    so a member that is no model is refused before the rest is unpacked."""
+    if info.compress_type not in _UNPACKED:
+        raise error(f"{where} is compressed with method {info.compress_type} (bzip2, LZMA, ...), which edgetm does "
+                    "not unpack", "zip it again with the usual deflate compression")
+    if info.file_size > limit:
+        raise error(f"{where} is larger than {limit >> 20} MB ({info.file_size} bytes unpacked)",
+                    "this is not an export edgetm can run")
+    buffer = io.BytesIO()  # getvalue() hands over its own bytes object, and growing it does not copy twice
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK_BYTES):
+            if check is not None and not buffer.tell():
+                check(chunk[:16])
+            if buffer.tell() + len(chunk) > limit:
+                raise error(f"{where} unpacks to more than {limit >> 20} MB", "this is not an export edgetm can run")
+            buffer.write(chunk)
+    return buffer.getvalue()
+
+
 def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> _Located:
     where = str(path)
     try:
@@ -117,18 +158,25 @@ def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> _L
                 raise ModelError(f"{where} holds no {member}", f"it holds {', '.join(i.filename for i in members)}")
             chosen = member or _pick([i.filename for i in members], delegate, where)
             info = next(i for i in members if i.filename == chosen)
-            if info.file_size > _MAX_MEMBER_BYTES:
-                raise ModelError(f"{where}: {chosen} is too large ({info.file_size} bytes)")
-            content = archive.read(info)
+            name = PurePosixPath(chosen).name
+            content = _unpack(archive, info, f"{where}:{chosen}", MAX_MODEL_BYTES, ModelError,
+                              lambda head: _format(f"{where}:{chosen}", name, head))
             folder = PurePosixPath(chosen).parent
             labels_name = str(folder / "labels.txt") if str(folder) != "." else "labels.txt"
             labels = None
-            if labels_name in archive.namelist():
-                labels = (f"{where}:{labels_name}", archive.read(labels_name).decode("utf-8", errors="replace"))
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as error:
-        raise ModelError(f"{where} is not a readable zip file ({error})", "download the export again") from None
-    return _Located(f"{where}:{chosen}", PurePosixPath(chosen).name, content, None, labels,
-                    path.name in _TM_ZIPS or PurePosixPath(chosen).name in _PREFERENCE)
+            labels_info = next((i for i in members if i.filename == labels_name), None)
+            if labels_info is not None:
+                text = _unpack(archive, labels_info, f"{where}:{labels_name}", MAX_LABELS_BYTES, LabelsError)
+                labels = (f"{where}:{labels_name}", text.decode("utf-8", errors="replace"))
+    except _ZIP_ERRORS as error:
+        raise ModelError(f"{where} is not a readable zip file ({_first_line(error)})",
+                         "download the export again") from None
+    return _Located(f"{where}:{chosen}", name, content, None, labels, path.name in _TM_ZIPS or name in _PREFERENCE)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _locate(path: Path, delegate: str | None, member: str | None = None) -> _Located:
@@ -142,35 +190,52 @@ def _locate(path: Path, delegate: str | None, member: str | None = None) -> _Loc
         if not any(f.endswith((".tflite", ".onnx")) for f in files) and zips:
             return _from_zip(path / zips[0], delegate)
         path = path / _pick(files, delegate, str(path))
+    if not path.is_file():  # a pipe or a device would block or never end
+        raise ModelError(f"{path} is not a regular file", "give the path to a model file or an export folder")
     with path.open("rb") as handle:
         head = handle.read(16)
     if zipfile.is_zipfile(path) and head[4:8] != b"TFL3" and not path.name.lower().endswith(".keras"):
         return _from_zip(path, delegate)
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise ModelError(f"{path} is larger than {MAX_MODEL_BYTES >> 20} MB ({path.stat().st_size} bytes)",
+                         "this is not an export edgetm can run")
     labels_path = path.parent / "labels.txt"
     beside = None
     if labels_path.is_file():
+        if labels_path.stat().st_size > MAX_LABELS_BYTES:
+            raise LabelsError(f"{labels_path} is too large to be a labels file")
         beside = (str(labels_path), labels_path.read_text(encoding="utf-8", errors="replace"))
     metadata_path = path.parent / "metadata.yaml"
     metadata = None
-    if metadata_path.is_file() and metadata_path.stat().st_size < _MAX_METADATA_BYTES:
+    if metadata_path.is_file() and metadata_path.stat().st_size < MAX_METADATA_BYTES:
         parsed = parse_literal(metadata_path.read_text(encoding="utf-8", errors="replace"), dict)
         metadata = parsed if isinstance(parsed, dict) and "names" in parsed else None
     return _Located(str(path), path.name, None, path, beside, path.name in _PREFERENCE, metadata)
 
 
-def _format(located: _Located, head: bytes) -> ModelFormat:
+def _read(path: Path) -> bytes:
+    """A model file's bytes in one read, no more than ``MAX_MODEL_BYTES`` even if it grew since it
+    was measured."""
+    with path.open("rb") as handle:
+        content = handle.read(min(path.stat().st_size, MAX_MODEL_BYTES) + 1)
+    if len(content) > MAX_MODEL_BYTES:
+        raise ModelError(f"{path} is larger than {MAX_MODEL_BYTES >> 20} MB", "this is not an export edgetm can run")
+    return content
+
+
+def _format(where: str, name: str, head: bytes) -> ModelFormat:
     if not head:
-        raise ModelError(f"{located.where} is empty", "copy or export the model again")
+        raise ModelError(f"{where} is empty", "copy or export the model again")
     if head[4:8] == b"TFL3":
         return ModelFormat.TFLITE
-    name = located.name.lower()
+    lower = name.lower()
     # An ONNX ModelProto starts with field 1 (ir_version, varint): byte 0x08.
-    if name.endswith(".onnx") or (head[:1] == b"\x08" and not name.endswith(".tflite")):
+    if lower.endswith(".onnx") or (head[:1] == b"\x08" and not lower.endswith(".tflite")):
         return ModelFormat.ONNX
-    if name.endswith(".tflite"):
-        raise ModelError(f"{located.where} is not a valid TensorFlow Lite model (corrupt or truncated?)",
+    if lower.endswith(".tflite"):
+        raise ModelError(f"{where} is not a valid TensorFlow Lite model (corrupt or truncated?)",
                          "copy or export it again")
-    raise _explain_non_model(located.where, located.name, head)
+    raise _explain_non_model(where, name, head)
 
 
 def _resolver(size: tuple[int, int] | None, samples: int | None = None):
@@ -241,7 +306,7 @@ _Opened = tuple[Backend, dict, list[str] | None, str]
 def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.tflite import TFLiteBackend
 
-    content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
+    content = located.content if located.content is not None else _read(located.path)  # type: ignore[arg-type]
     embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
     buffers = tflite_metadata(content)
     audio = audio_properties(buffers.get(METADATA_NAME, b""))
@@ -332,7 +397,7 @@ def load_model_bytes(content: bytes, where: str, name: str, *, threads: int | No
 def model_bytes(path: str | Path) -> tuple[str, str, bytes]:
     """Where a model is (file, export folder or zip member), its file name and its bytes."""
     located = _locate(Path(path).expanduser(), None)
-    content = located.content if located.content is not None else located.path.read_bytes()  # type: ignore[union-attr]
+    content = located.content if located.content is not None else _read(located.path)  # type: ignore[arg-type]
     return located.where, located.name, content
 
 
@@ -342,7 +407,7 @@ def _load(located: _Located, options: ModelOptions) -> Model:
             head = handle.read(16)
     else:
         head = (located.content or b"")[:16]
-    fmt = _format(located, head)
+    fmt = _format(located.where, located.name, head)
 
     opener = _open_tflite if fmt is ModelFormat.TFLITE else _open_onnx
     backend, metadata, embedded, embedded_source = opener(located, options, options.input_size)

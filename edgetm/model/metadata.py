@@ -17,6 +17,8 @@ METADATA_NAME = "TFLITE_METADATA"
 # takes ({"features": "builtin-image-v1", "size": 162, ...}), so that they are made in front of it.
 FEATURES_NAME = "edgetm_features"
 MAX_FEATURES_BYTES = 4096
+# Metadata (TFLite's buffers, Ultralytics' metadata.yaml) is kilobytes; more is not metadata.
+MAX_METADATA_BYTES = 1 << 20
 
 
 class BuiltinFeatures(str, Enum):
@@ -103,7 +105,8 @@ def tflite_metadata(content: bytes) -> dict[str, bytes]:
         for i in range(model.MetadataLength()):
             entry = model.Metadata(i)
             data = model.Buffers(entry.Buffer())
-            if entry.Name() and data is not None and data.DataLength():
+            # Only small buffers are copied: a corrupt model's entry may point at its weights.
+            if entry.Name() and data is not None and 0 < data.DataLength() <= MAX_METADATA_BYTES:
                 found[entry.Name().decode("utf-8", "replace")] = data.DataAsNumpy().tobytes()
         return found
     except Exception:
