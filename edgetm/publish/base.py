@@ -48,6 +48,9 @@ class Sink(ABC):
         """Why this sink cannot deliver now, in one sentence (None while it can)."""
         return None
 
+    def ready(self) -> None:  # noqa: B027 - optional
+        """Every pipeline of the service is registered: commands may be handled now."""
+
     def add_pipeline(self, info: PipelineInfo) -> None:  # noqa: B027 - optional
         """A pipeline that publishes here, or the same pipeline with new entities (a model swap)."""
 

@@ -126,6 +126,9 @@ class Sinks(Sink):
         for sink in self.sinks:
             self._call(sink, method, *args)
 
+    def ready(self) -> None:
+        self._each("ready")
+
     def add_pipeline(self, info: PipelineInfo) -> None:
         self._each("add_pipeline", info)
 

@@ -40,18 +40,27 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from edgetm.errors import NAME_PATTERN, ConfigError, EdgetmError, missing_dependency
+from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, ConfigError, EdgetmError, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
 from edgetm.publish import mqtt_link
 from edgetm.publish.base import CommandHandler, PipelineInfo, Sink, SinkContext, SinkOptions
+from edgetm.ratelimit import RateLimit
 from edgetm.secrets import read_secret, reject_inline_password
 
 log = logging.getLogger(__name__)
 
 # Commands are a few bytes of JSON; anything larger is refused before parsing.
 MAX_COMMAND_BYTES = 4096
+# Commands that come before the pipelines are registered wait for them; more than a user sends by hand is a flood.
+MAX_HELD_COMMANDS = 32
+# Refused commands are said (log and error topic) 20 at once (more than anyone sends by hand), then one a
+# second with the count held back.
+REJECT_BURST = 20
+REJECT_INTERVAL_S = 1.0
+# Home Assistant's birth message asks for every discovery config again; a flood of them must not become one.
+BIRTH_INTERVAL_S = 10.0
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 NAME = re.compile(NAME_PATTERN)
@@ -76,7 +85,8 @@ class MqttOptions(SinkOptions):
     keepalive_s: int = Field(30, ge=5, le=3600)
     qos: Literal[0, 1, 2] = Field(1, description="QoS of results, labels and status")
     retain: bool = Field(True, description="retain status, labels and source states")
-    prefix: str = Field("edgetm", pattern=r"^[A-Za-z0-9_\-/]+$")
+    prefix: str = Field("edgetm", pattern=PREFIX_PATTERN, max_length=MAX_PREFIX_LENGTH,
+                        description="the first levels of every topic: {prefix}/{device}/...")
     protocol: Literal["auto", "5", "3.1.1"] = Field("auto", description="auto: MQTT 5, falling back to 3.1.1")
     queue_size: int = Field(1000, ge=0, le=1_000_000, description="results held while disconnected")
     tls: TlsOptions = Field(default_factory=TlsOptions)
@@ -135,6 +145,14 @@ class MqttSink(Sink):
         self.client_id = config.client_id or mqtt_link.default_client_id(device)
         self.link = mqtt_link.Link(f"{self._host}:{self._port}", self.client_id)
         self._accepted = False  # whether the broker answered the current attempt (refused or not)
+        # Pipelines registered; commands before that are held in _held (without a handler there is nothing to wait for).
+        self._ready = on_command is None
+        self._held: list[tuple[str, bytes]] = []
+        self._retained_commands: set[str] = set()  # topics whose retained command was reported
+        self._rejections = RateLimit(REJECT_INTERVAL_S, REJECT_BURST)
+        self.rejected = 0
+        self._last_birth = -BIRTH_INTERVAL_S
+        self._birth_timer: threading.Timer | None = None
         self._client = self._make_client()
         self._client.connect_async(self._host, self._port, config.keepalive_s)
         self._client.loop_start()
@@ -195,7 +213,7 @@ class MqttSink(Sink):
         """The connection as stats show it."""
         return {"connected": self._connected, "problem": self.link.problem,
                 "failed_attempts": self.link.failed_attempts, "queued": self.queued, "dropped": self.dropped,
-                "reconnects": max(self.connects - 1, 0)}
+                "reconnects": max(self.connects - 1, 0), "rejected_commands": self.rejected}
 
     def _handle_connect_fail(self, client, userdata) -> None:
         self.link.failed(mqtt_link.cause(client.connect_error, self._host, self._port, self._tls))
@@ -352,11 +370,36 @@ class MqttSink(Sink):
         topic = message.topic
         if self.config.homeassistant.enabled and topic == ha.status_topic(self.config.homeassistant):
             if message.payload == b"online":
-                with self._lock:
-                    self._send_discovery()
+                self._birth()
             return
-        if len(message.payload) > MAX_COMMAND_BYTES:
-            self._reject(topic, f"command of {len(message.payload)} bytes is larger than {MAX_COMMAND_BYTES}")
+        if message.retain:
+            # A retained command would act again at every reconnect (a retained "paused" pauses the
+            # pipeline each time the link comes back): commands act once, when they are sent.
+            if topic not in self._retained_commands:
+                self._retained_commands.add(topic)
+                self._reject(topic, f"ignored a retained command; commands act once, when sent (clear it: "
+                                    f"mosquitto_pub -r -n -t '{topic}')", limited=False)
+            return
+        with self._lock:
+            if not self._ready:  # the pipelines are not registered yet: the command waits for them
+                if len(self._held) < MAX_HELD_COMMANDS:
+                    self._held.append((topic, bytes(message.payload)))
+                    return
+            else:
+                self._held.clear()
+        self._dispatch(topic, bytes(message.payload))
+
+    def ready(self) -> None:
+        """Every pipeline is registered: hand over the commands that came before."""
+        with self._lock:
+            self._ready = True
+            held, self._held = self._held, []
+        for topic, payload in held:
+            self._dispatch(topic, payload)
+
+    def _dispatch(self, topic: str, payload: bytes) -> None:
+        if len(payload) > MAX_COMMAND_BYTES:
+            self._reject(topic, f"command of {len(payload)} bytes is larger than {MAX_COMMAND_BYTES}")
             return
         if topic == f"{self.base}/reload":
             pipeline = None
@@ -369,16 +412,41 @@ class MqttSink(Sink):
             self._reject(topic, "commands are not accepted here")
             return
         try:
-            self._on_command(pipeline, bytes(message.payload))
+            self._on_command(pipeline, payload)
         except EdgetmError as error:
             self._reject(topic, str(error))
         except Exception as error:  # a bug in a handler must not kill the network thread
             log.exception("command on %s failed", topic)
             self._reject(topic, f"command failed: {type(error).__name__}")
 
-    def _reject(self, topic: str, reason: str) -> None:
-        log.warning("rejected command on %s: %s", topic, reason)
-        self.error(reason, {"topic": topic})
+    def _reject(self, topic: str, reason: str, limited: bool = True) -> None:
+        """Say a refused command on the log and the error topic; a flood is said at a bounded rate."""
+        self.rejected += 1
+        held_back = self._rejections.allow() if limited else 0
+        if held_back is None:
+            return
+        more = f" ({held_back} more rejected commands not shown)" if held_back else ""
+        log.warning("rejected command on %s: %s%s", topic, reason, more)
+        self.error(reason, {"topic": topic, **({"suppressed": held_back} if held_back else {})})
+
+    def _birth(self) -> None:
+        """Home Assistant came (back) online: announce everything again, at most once per
+        ``BIRTH_INTERVAL_S``; a birth within that interval is answered when it ends."""
+        with self._lock:
+            now = time.monotonic()
+            wait = self._last_birth + BIRTH_INTERVAL_S - now
+            if wait <= 0:
+                self._last_birth = now
+                self._send_discovery()
+            elif self._birth_timer is None:
+                self._birth_timer = threading.Timer(wait, self._birth_due)
+                self._birth_timer.daemon = True
+                self._birth_timer.start()
+
+    def _birth_due(self) -> None:
+        with self._lock:
+            self._birth_timer = None
+        self._birth()
 
     # -- shutdown -------------------------------------------------------------------------------
     def close(self, timeout_s: float = 1.0) -> None:

@@ -83,13 +83,14 @@ class Service:
         else:
             self._watches.pop(pipeline.name, None)
 
-    def _build_all(self, configs: list[PipelineConfig]) -> list[Pipeline]:
-        """Every pipeline built, or none: one that fails releases those built before it."""
+    def _build_all(self, configs: list[PipelineConfig], probe: bool = False) -> list[Pipeline]:
+        """Every pipeline built, or none: one that fails releases those built before it. With ``probe``
+        (a reload, while others run) each model is first tried in a child process."""
         built: list[Pipeline] = []
         try:
             for config in configs:
                 try:
-                    built.append(build_pipeline(config, self.sinks))
+                    built.append(build_pipeline(config, self.sinks, probe))
                 except EdgetmError as error:
                     raise EdgetmError(f"pipeline {config.name}: {error}") from None
         except BaseException:
@@ -169,7 +170,7 @@ class Service:
                  and c.model_copy(update={"model": old[name].model}) == old[name]]
         rebuilt = [c for name, c in new.items() if c != old.get(name) and c not in swaps]
         try:
-            built = self._build_all(rebuilt)
+            built = self._build_all(rebuilt, probe=True)
         except EdgetmError as error:
             raise EdgetmError(f"still running the previous configuration: {error}") from None
         for name in [n for n in old if n not in new]:
@@ -237,6 +238,7 @@ class Service:
             self._open_sinks()
             for pipeline, config in zip(self._build_all(self.config.pipelines), self.config.pipelines, strict=True):
                 self._start(pipeline, config)
+            self.sinks.ready()
         except BaseException:
             self._close()
             raise
