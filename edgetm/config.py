@@ -99,6 +99,9 @@ class Config(Options):
                            description="names this device in MQTT topics (default: the hostname)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="how often stats are published")
+    stuck_after_s: float = Field(30.0, ge=1.0, le=3600.0, description="a pipeline that makes no progress for this "
+                                 "long (a model call or device that hangs) stops systemd's watchdog and edgetm "
+                                 "exits non-zero, to be restarted")
     pipelines: list[PipelineConfig] = Field(min_length=1)
     sinks: list[SinkOptions] = Field(default_factory=lambda: [StdoutOptions()])
 

@@ -5,7 +5,8 @@ Threads: each pipeline runs in its own; the MQTT network thread only validates c
 the slow ones (a model swap, a reload) to one control thread, which does them one at a time, so a
 swap never overlaps a reload. The main loop wakes every ``TICK_S`` to publish stats when due,
 check watched model files, and tell systemd's watchdog that every pipeline still makes progress
-(one that has not looped for ``STUCK_AFTER_S`` withholds the ping, so systemd restarts us).
+(one that has not looped for ``stuck_after_s`` withholds the ping, and edgetm exits with ``EXIT_STUCK``
+so that systemd restarts it).
 
 Reloads rebuild only the pipelines whose configuration changed, and a change of model alone is a
 swap into the running pipeline (its source stays open). Everything new is built before anything
@@ -39,8 +40,11 @@ from edgetm.runtime.watch import FileWatch
 log = logging.getLogger(__name__)
 
 TICK_S = 0.25
+EXIT_FAILED = 1  # a pipeline failed: its file or folder gave no result, or a bug stopped it
 FLUSH_TIMEOUT_S = 1.0
-STUCK_AFTER_S = 30.0
+# A pipeline stuck in a call that never returns cannot be stopped from Python: the process exits
+# with this status (BSD's EX_SOFTWARE) so that systemd (Restart=on-failure) starts it afresh.
+EXIT_STUCK = 70
 
 
 def status_line(stats: dict) -> str:
@@ -221,9 +225,11 @@ class Service:
             "pipelines": {name: p.status() for name, p in list(self.pipelines.items())},
         }
 
-    def _healthy(self) -> bool:
+    def _stuck(self) -> list[str]:
+        """Pipelines that have made no progress for ``stuck_after_s``."""
         now = time.monotonic()
-        return all(p.finished or now - p.heartbeat < STUCK_AFTER_S for p in list(self.pipelines.values()))
+        return [name for name, p in list(self.pipelines.items())
+                if not p.finished and now - p.heartbeat >= self.config.stuck_after_s]
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -247,6 +253,7 @@ class Service:
         next_stats = time.monotonic() + self.config.stats_interval_s
         next_ping = time.monotonic()
         problems: dict[str, str] = {}
+        status = 0
         try:
             while not self.stop_requested.wait(TICK_S):
                 now = time.monotonic()
@@ -259,7 +266,13 @@ class Service:
                     payload = self.stats()
                     self.sinks.stats(payload)
                     systemd.notify(f"STATUS={status_line(payload)}")
-                if watchdog and now >= next_ping and self._healthy():
+                stuck = self._stuck()
+                if stuck:  # the watchdog goes unfed from here on, and we leave to be restarted
+                    self._error(f"pipeline {', '.join(stuck)} made no progress for {self.config.stuck_after_s:g} s "
+                                "(a model call or device that hangs); exiting to be restarted")
+                    status = EXIT_STUCK
+                    break
+                if watchdog and now >= next_ping:
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2
                 if all(p.finished for p in list(self.pipelines.values())):
@@ -269,16 +282,19 @@ class Service:
                     break
         finally:
             systemd.notify("STOPPING=1")
-            self._close()
-        return 0
+            failed = self._close()
+        return status or (EXIT_FAILED if failed else 0)
 
-    def _close(self) -> None:
+    def _close(self) -> bool:
+        """Stop everything and sum up each pipeline. True if one failed: a bug stopped it, or its source
+        ran out without a result (the pipeline said why as it ended)."""
         self._control.shutdown(wait=False, cancel_futures=True)
+        failed = False
         for pipeline in list(self.pipelines.values()):
             pipeline.stop(STOP_TIMEOUT_S)
-            if pipeline.source.problem:  # a file that could not be read to its end
-                self._error(f"pipeline {pipeline.name}: {pipeline.source.problem}", {"pipeline": pipeline.name})
+            failed = failed or pipeline.crashed or (pipeline.ended and not pipeline.stats.results)
             stats = pipeline.stats.snapshot()
             log.info("pipeline %s: %d results at %.1f fps, %d errors, %d items dropped", pipeline.name,
                      stats["results"], pipeline.stats.overall_fps(), stats["errors"], pipeline.source.dropped)
         self.sinks.close(FLUSH_TIMEOUT_S)
+        return failed
