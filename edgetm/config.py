@@ -33,14 +33,22 @@ MAX_CONFIG_BYTES = 1 << 20
 MOVED = {("pipelines", "*", "threshold"): "smoothing.threshold", ("pipelines", "*", "top_k"): "classify.top_k",
          ("pipelines", "*", "zone"): "detect.zone", ("pipelines", "*", "snapshot"): "detect.snapshot"}
 MAX_NAME_LENGTH = 64  # names become MQTT topic levels and Home Assistant ids
+# The slowest rate a pipeline is limited to: one in 1000 s. Anything slower looks like a pipeline
+# that stopped, and near zero ``1 / rate`` overflows to infinity, so that nothing is published again
+# (retained state is published on every change whatever the rate).
+MIN_RATE_HZ = 0.001
+# Longer numbers mean nothing to any setting; Python refuses to read integers of more than 4300
+# digits at all.
+MAX_NUMBER_CHARACTERS = 100
 
 
 class PipelineOptions(StageOptions):
     """How a pipeline runs its task, besides the task's own options."""
 
-    max_rate_hz: float | None = Field(None, gt=0, le=1000, description="most results published per second "
-                                      "(retained state is sent on every change)")
-    max_fps: float | None = Field(None, gt=0, le=1000, description="most inferences per second (saves CPU)")
+    max_rate_hz: float | None = Field(None, ge=MIN_RATE_HZ, le=1000, description="most results published per "
+                                      "second (retained state is sent on every change)")
+    max_fps: float | None = Field(None, ge=MIN_RATE_HZ, le=1000, description="most inferences per second (saves "
+                                  "CPU)")
 
 
 class PipelineConfig(PipelineOptions):
@@ -161,6 +169,45 @@ def parse_config(data: object, what: str = "configuration", folder: Path | None 
     return resolve_paths(config, folder) if folder is not None else config  # type: ignore[return-value]
 
 
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``, but a key given twice in one mapping is an error (PyYAML keeps the last
+    one silently, so that a setting written twice would quietly lose), and so is a number longer
+    than any setting takes."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with << may be overridden: that is what merging is for
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    line = first.setdefault(key, key_node.start_mark.line)
+                except TypeError:  # an unhashable key: PyYAML's own error says so
+                    continue
+                if line != key_node.start_mark.line:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key '{key}' is given twice (first at line {line + 1})", key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def _number(tag: str):
+    construct = _Loader.yaml_constructors[tag]
+
+    def checked(loader: _Loader, node):
+        if len(node.value) > MAX_NUMBER_CHARACTERS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of {len(node.value)} characters is longer than any setting takes",
+                node.start_mark)
+        return construct(loader, node)
+
+    return checked
+
+
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _Loader.add_constructor(_tag, _number(_tag))
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a configuration file."""
     path = Path(path).expanduser()
@@ -173,7 +220,7 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

@@ -61,6 +61,14 @@ def missing_dependency(module: str, extra: str | None = None, apt: str | None = 
 
 # Names that become MQTT topic levels and Home Assistant ids.
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+# Topic prefixes: levels of the same characters joined by single slashes. No empty level (a
+# leading, trailing or double slash), no wildcard (+ #), no control character or NUL.
+PREFIX_PATTERN = r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$"
+MAX_PREFIX_LENGTH = 128
+# The longest topic edgetm makes. MQTT allows 65,535 bytes, but a topic as long as that is a
+# mistake that brokers and paho handle badly; prefixes, device and pipeline names are bounded
+# (and long labels cut, see ``events.topic_level``) so that every topic stays under this.
+MAX_TOPIC_BYTES = 1024
 
 
 def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None = None) -> ConfigError:
@@ -84,6 +92,8 @@ def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None =
             message = f"type must be one of {context.get('expected_tags', '')}"
         elif kind == "string_pattern_mismatch" and context.get("pattern") == NAME_PATTERN:
             message = "may hold only letters, digits and . _ -"
+        elif kind == "string_pattern_mismatch" and context.get("pattern") == PREFIX_PATTERN:
+            message = "must be topic levels of letters, digits, _ and - joined by single / (like home/edgetm)"
         problems.append(f"{path}: {message}" if path else message)
     shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
     return ConfigError(f"{what}: {shown}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -104,6 +105,18 @@ class Observation:
         return payload
 
 
+# The longest topic level a label becomes, in bytes: a model's labels are as long as its maker
+# wrote them, and the topics they name must stay short (``errors.MAX_TOPIC_BYTES``).
+MAX_LEVEL_BYTES = 128
+
+
 def topic_level(text: str) -> str:
-    """Text as one MQTT topic level: wildcards and separators replaced."""
-    return re.sub(r"[+#/\x00]", "_", text) or "_"
+    """Text as one MQTT topic level: wildcards, separators and control characters replaced. A
+    level longer than ``MAX_LEVEL_BYTES`` is cut and ends in a hash of the whole, so that two long
+    labels stay two levels."""
+    level = re.sub(r"[+#/\x00-\x1f\x7f]", "_", text) or "_"
+    encoded = level.encode()
+    if len(encoded) <= MAX_LEVEL_BYTES:
+        return level
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return encoded[:MAX_LEVEL_BYTES - 9].decode(errors="ignore") + "~" + digest

@@ -18,9 +18,10 @@ from edgetm.errors import ConfigError
 
 
 class Options(BaseModel):
-    """Settings of one stage or plugin: strict (unknown keys are errors), immutable once made."""
+    """Settings of one stage or plugin: strict (unknown keys are errors, and so are NaN and
+    infinity, which no setting means), immutable once made."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 P = TypeVar("P")

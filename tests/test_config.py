@@ -133,3 +133,199 @@ def test_tls_verifies_certificates_by_default(tmp_path: Path):
     context = sink._client._ssl_context
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     sink.close(0.1)
+
+
+def _numbers(annotation, metadata=(), where=""):
+    """(where, constraints) of every int or float a field's annotation holds, also inside tuples,
+    lists and nested options; constraints are those on the number itself."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+    from pydantic.fields import FieldInfo
+
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        inner, *extra = typing.get_args(annotation)
+        flat = [m for e in extra for m in (e.metadata if isinstance(e, FieldInfo) else [e])]
+        yield from _numbers(inner, (*metadata, *flat), where)
+    elif origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            yield from _numbers(arg, metadata, where)
+    elif origin in (tuple, list, dict):  # the container's constraints (lengths) are not its items'
+        for arg in typing.get_args(annotation):
+            if arg is not Ellipsis:
+                yield from _numbers(arg, (), f"{where}[]")
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield from _model_numbers(annotation)
+    elif annotation in (int, float):
+        yield where, metadata
+
+
+def _model_numbers(model, seen=None):
+    """("Model.field", constraints) of every number in ``model`` and the models it holds."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    for name, field in model.model_fields.items():
+        for where, constraints in _numbers(field.annotation, tuple(field.metadata), name):
+            yield (where if "." in where else f"{model.__name__}.{where}"), constraints
+
+
+def _option_classes():
+    """Every options model in edgetm, in the configuration or not (training, commands over MQTT)."""
+    import importlib
+    import pkgutil
+
+    import edgetm
+    from edgetm.plugins import Options
+    from edgetm.runtime.control import SetCommand
+
+    for module in pkgutil.walk_packages(edgetm.__path__, "edgetm."):
+        if module.name not in ("edgetm.__main__",):
+            try:
+                importlib.import_module(module.name)
+            except ImportError:  # an optional extra that is not installed here
+                continue
+    found, todo = [SetCommand], [Options]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def test_every_number_has_bounds():
+    """Any int or float a user can set has a lower and an upper bound: a number out of all sense
+    (a 4000-digit threshold, a rate of 5e-324) is refused by name, never carried into the runtime."""
+    import annotated_types as at
+
+    from edgetm.config import schema
+
+    unbounded = set()
+    for model in (schema(), *_option_classes()):
+        for where, constraints in _model_numbers(model):
+            low = any(isinstance(c, at.Ge | at.Gt) for c in constraints)
+            high = any(isinstance(c, at.Le | at.Lt) for c in constraints)
+            if not (low and high):
+                unbounded.add(where)
+    assert sorted(unbounded) == []
+
+
+def _pipeline(**extra) -> dict:
+    return {"pipelines": [{"model": "m", "source": "camera:0", **extra}]}
+
+
+@pytest.mark.parametrize("data, message", [
+    (_pipeline(model={"path": "m", "input_size": [-5, 0]}), "pipelines.0.model.input_size.0: Input should be greater"),
+    (_pipeline(smoothing={"threshold": int("9" * 4000)}), "pipelines.0.smoothing.threshold"),
+    (_pipeline(smoothing={"threshold": float("nan")}), "pipelines.0.smoothing.threshold"),
+    (_pipeline(max_rate_hz=5e-324), "pipelines.0.max_rate_hz: Input should be greater than or equal to 0.001"),
+    (_pipeline(max_fps=1e-300), "pipelines.0.max_fps: Input should be greater than or equal to 0.001"),
+    (_pipeline(preprocess={"mean": [0, 0, float("inf")], "std": [1, 1, 1]}), "pipelines.0.preprocess.mean.2"),
+    (_pipeline(source={"type": "camera", "reconnect_initial_s": 5e-324}), "reconnect_initial_s"),
+    (_pipeline(source={"type": "camera", "width": int("9" * 4000)}), "pipelines.0.source.camera.width"),
+    (_pipeline(detect={"zone": {"points": [[0, 0], [1, 0], [1, 1e308]]}}), "zone.points.2.1"),
+])
+def test_numbers_out_of_all_sense_are_refused_by_name(data, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("pipelines:\n  - model: m\n    source: camera:0\n    max_rate_hz: 5\n    max_rate_hz: 6\n",
+     "at line 5: the key 'max_rate_hz' is given twice (first at line 4)"),
+    ("device_id: a\npipelines:\n  - model: m\n    source: camera:0\ndevice_id: b\n",
+     "at line 5: the key 'device_id' is given twice (first at line 1)"),
+    ("pipelines:\n  - model: m\n    source: camera:0\n    smoothing: {threshold: " + "9" * 5000 + "}\n",
+     "at line 4: a number of 5000 characters is longer than any setting takes"),
+    ("pipelines:\n  - model: m\n    source: camera:0\n    smoothing: {threshold: " + "9" * 4000 + "}\n",
+     "at line 4: a number of 4000 characters"),
+])
+def test_yaml_mistakes_are_one_line_with_the_line_number(tmp_path: Path, text, message):
+    file = tmp_path / "edgetm.yaml"
+    file.write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(file)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_yaml_merge_keys_may_still_override(tmp_path: Path):
+    file = tmp_path / "edgetm.yaml"
+    file.write_text("base: &base {model: m, source: 'camera:0', max_fps: 5}\n"
+                    "pipelines:\n  - <<: *base\n    max_fps: 2\n")
+    with pytest.raises(ConfigError, match="base: unknown key"):  # merging works; the anchor's key is unknown
+        load_config(file)
+    file.write_text("pipelines:\n  - &one {model: m, source: 'camera:0', max_fps: 5}\n"
+                    "  - <<: *one\n    name: second\n    max_fps: 2\n")
+    config = load_config(file)
+    assert [p.max_fps for p in config.pipelines] == [5, 2] and config.pipelines[1].name == "second"
+
+
+LONG = "a" * 65_600
+
+
+@pytest.mark.parametrize("data, message", [
+    ({**_pipeline(), "device_id": LONG}, "device_id: String should have at most 64 characters"),
+    (_pipeline(name=LONG), "pipelines.0.name: String should have at most 64 characters"),
+    (_pipeline(name="a+b"), "pipelines.0.name: may hold only"),
+    ({**_pipeline(), "device_id": "pi\x00"}, "device_id: may hold only"),
+    ({**_pipeline(), "sinks": [{"type": "mqtt", "prefix": LONG}]}, "sinks.0.mqtt.prefix: String should have at most"),
+    *[({**_pipeline(), "sinks": [{"type": "mqtt", "prefix": prefix}]},
+       "sinks.0.mqtt.prefix: must be topic levels of letters, digits, _ and - joined by single /")
+      for prefix in ("", "/edgetm", "edgetm/", "home//edgetm", "home/+/x", "home/#", "a b", "a\x00b", "a\nb")],
+    ({**_pipeline(), "sinks": [{"type": "mqtt", "homeassistant": {"prefix": "ha//x"}}]},
+     "sinks.0.mqtt.homeassistant.prefix: must be topic levels"),
+    (_pipeline(detect={"classes": ["person", "c" * 200]}), "pipelines.0.detect.classes.1: String should have at most"),
+])
+def test_names_in_topics_are_checked(data, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        parse_config(data)
+    assert len(str(raised.value)) < 400  # the error does not repeat what it refuses
+
+
+def test_prefixes_with_levels_are_fine():
+    config = parse_config({**_pipeline(), "sinks": [{"type": "mqtt", "prefix": "home/sensors/edgetm-1"}]})
+    assert config.sink("mqtt").prefix == "home/sensors/edgetm-1"
+
+
+def test_the_longest_topic_is_bounded():
+    """The longest names the configuration takes, and the longest label a model may have, still make
+    topics far below MQTT's 65,535 bytes."""
+    from edgetm.config import MAX_NAME_LENGTH
+    from edgetm.errors import MAX_TOPIC_BYTES
+    from edgetm.events import Entity, EntityKind
+    from edgetm.publish import homeassistant as ha
+    from edgetm.publish.mqtt import MqttOptions
+    from edgetm.tasks.detect import count_key
+    from edgetm.vision.detect import ClassName
+
+    prefix = MqttOptions.model_fields["prefix"].metadata
+    longest_prefix = next(m.max_length for m in prefix if hasattr(m, "max_length"))
+    ha_prefix = next(m.max_length for m in ha.HomeAssistantOptions.model_fields["prefix"].metadata
+                     if hasattr(m, "max_length"))
+    longest_class = "\U0001F34C" * next(m.max_length for m in ClassName.__metadata__[0].metadata
+                                        if hasattr(m, "max_length"))
+    device = pipeline = "d" * MAX_NAME_LENGTH
+    label = "\U0001F34C" * 10_000  # four bytes each
+    base = f"{'p' * longest_prefix}/{device}"
+    topics = [f"{base}/{pipeline}/{count_key(label)}", f"{base}/{pipeline}/snapshot",
+              ha.config_topic(ha.HomeAssistantOptions(prefix="h" * ha_prefix), device, pipeline,
+                              Entity(count_key(label), EntityKind.COUNT, suffix=longest_class))]
+    assert max(len(t.encode()) for t in topics) <= MAX_TOPIC_BYTES < 65_535
+    assert count_key(label) != count_key(label[:-1] + "x")  # long labels stay apart
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b'{"max_rate_hz": 5e-324}', "max_rate_hz: Input should be greater than or equal to 0.001"),
+    (b'{"threshold": ' + b"9" * 4000 + b"}", "threshold: Input should be less than or equal to 1"),
+    (b'{"max_rate_hz": -' + b"9" * 4000 + b"}", "max_rate_hz: Input should be greater than or equal to 0.001"),
+])
+def test_set_commands_take_the_same_bounds(payload, message):
+    """Over MQTT as in the configuration: a rate that would stop all results, a number too long for
+    a float, each refused by name."""
+    from edgetm.runtime.control import parse_set
+
+    with pytest.raises(ConfigError, match=message):
+        parse_set(payload)

@@ -25,7 +25,7 @@ from edgetm.errors import ConfigError
 from edgetm.model.load import DEFAULT_SAMPLE_RATE, RATE_INPUTS
 from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Family, Model
-from edgetm.model.options import ModelOptions
+from edgetm.model.options import MAX_SAMPLES, ModelOptions
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Prediction, SoundResult
@@ -47,8 +47,8 @@ class GateOptions(Options):
     Silero VAD: classify only while there is speech or sound)."""
 
     model: ModelOptions = Field(description="the gating model (path, and input_samples for models of open length)")
-    hop_samples: int | None = Field(None, ge=1, description="samples between its windows (default: its input "
-                                    "length: no overlap)")
+    hop_samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="samples between its windows "
+                                    "(default: its input length: no overlap)")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="its first score must reach this in a window for "
                              "the main model to run on the windows that overlap it")
 
@@ -64,8 +64,8 @@ class SoundOptions(Options):
     type: Literal["sound"] = "sound"
     overlap: float = Field(0.5, ge=0.0, le=0.95, description="how much each window shares with the one before "
                            "(a new window every window x (1 - overlap))")
-    hop_samples: int | None = Field(None, ge=1, description="samples between windows, at the model's rate "
-                                    "(instead of overlap; a streaming model's chunk)")
+    hop_samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="samples between windows, at the "
+                                    "model's rate (instead of overlap; a streaming model's chunk)")
     partial: Literal["drop", "pad"] = Field("drop", description="at the end of a file: drop the last, partial "
                                             "window, or pad it with silence")
     top_k: int = Field(3, ge=1, le=1000, description="predictions to report, best first")

@@ -22,9 +22,10 @@ class LogMelOptions(Options):
     n_fft: int | None = Field(None, ge=16, le=65536, description="FFT size (default: the window rounded up to a "
                               "power of two)")
     mels: int = Field(64, ge=1, le=512, description="mel bands (default: from the model's input)")
-    fmin_hz: float = Field(125.0, ge=0, description="lowest band edge")
-    fmax_hz: float = Field(7500.0, gt=0, description="highest band edge")
-    log_offset: float = Field(0.001, gt=0, description="added before the log, so silence stays finite")
+    # Band edges up to half the highest sample rate edgetm takes (384 kHz).
+    fmin_hz: float = Field(125.0, ge=0, le=192_000, description="lowest band edge")
+    fmax_hz: float = Field(7500.0, gt=0, le=192_000, description="highest band edge")
+    log_offset: float = Field(0.001, gt=0, le=1000, description="added before the log, so silence stays finite")
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

@@ -122,9 +122,12 @@ class SourceOptions(Options):
 class LiveOptions(SourceOptions):
     """Options every live source has."""
 
-    stale_after_s: float = Field(5.0, gt=0, description="no item for this long: the source is stale")
-    reconnect_initial_s: float = Field(1.0, gt=0, description="first delay before reopening a failed source")
-    reconnect_max_s: float = Field(30.0, gt=0, description="longest delay between reopening attempts")
+    # Reopening more often than every 50 ms (faster than a camera's frames) only keeps a core busy
+    # and floods the log; an hour is as long as a source should go unwatched.
+    stale_after_s: float = Field(5.0, ge=0.1, le=3600, description="no item for this long: the source is stale")
+    reconnect_initial_s: float = Field(1.0, ge=0.05, le=3600, description="first delay before reopening a failed "
+                                       "source")
+    reconnect_max_s: float = Field(30.0, ge=0.05, le=3600, description="longest delay between reopening attempts")
 
     def backoff(self) -> Backoff:
         return Backoff(self.reconnect_initial_s, max(self.reconnect_max_s, self.reconnect_initial_s))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -11,13 +11,20 @@ from pydantic import Field
 from edgetm.capture.base import LiveOptions
 from edgetm.capture.live import LiveSource
 
+# Linux numbers video devices /dev/video0 to /dev/video255.
+MAX_VIDEO_DEVICE = 255
+# Wider than the largest camera sensors (64 MP: 9152x6944).
+MAX_FRAME_SIDE = 16384
+
 
 class CameraOptions(LiveOptions):
     type: Literal["camera"] = "camera"
-    device: int | str = Field(0, description="index (0) or device path (/dev/video0)")
-    width: int | None = Field(640, gt=0, description="requested frame width; the driver may pick the nearest")
-    height: int | None = Field(480, gt=0, description="requested frame height")
-    fps: float | None = Field(None, gt=0, description="requested frame rate")
+    device: Annotated[int, Field(ge=0, le=MAX_VIDEO_DEVICE)] | str = Field(0, description="index (0) or device "
+                                                                          "path (/dev/video0)")
+    width: int | None = Field(640, ge=1, le=MAX_FRAME_SIDE, description="requested frame width; the driver may "
+                              "pick the nearest")
+    height: int | None = Field(480, ge=1, le=MAX_FRAME_SIDE, description="requested frame height")
+    fps: float | None = Field(None, ge=0.1, le=1000, description="requested frame rate")
     fourcc: str | None = Field(None, min_length=4, max_length=4,
                                description="pixel format, e.g. MJPG for higher rates over USB 2")
 

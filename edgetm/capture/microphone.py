@@ -10,7 +10,7 @@ usual backoff; one that sends only zeros for ``silent_after_s`` is reported ``si
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -25,12 +25,14 @@ STALL_S = 2.0  # a stream that delivers nothing for this long (beyond a block) h
 
 class MicOptions(LiveOptions):
     type: Literal["mic"] = "mic"
-    device: int | str | None = Field(None, description="input device: its index, or part of its name "
-                                     "(default: the system's default input)")
+    device: Annotated[int, Field(ge=0, le=1023)] | str | None = Field(None, description="input device: its index, "
+                                                                     "or part of its name (default: the system's "
+                                                                     "default input)")
     rate: int | None = Field(None, ge=1000, le=384_000, description="sample rate (default: the device's)")
     channels: int = Field(1, ge=1, le=32, description="channels to record; they are mixed to mono")
     block_s: float = Field(0.05, gt=0.0, le=2.0, description="seconds of sound per block")
-    silent_after_s: float = Field(5.0, gt=0.0, description="only zeros for this long: the microphone is silent")
+    silent_after_s: float = Field(5.0, ge=0.1, le=3600, description="only zeros for this long: the microphone is "
+                                  "silent")
     buffer_s: float = Field(4.0, gt=0.0, le=600.0, description="seconds the ring buffer holds: how far the "
                             "pipeline may fall behind the microphone before samples are lost")
 

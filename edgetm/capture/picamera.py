@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.capture.base import LiveOptions
+from edgetm.capture.camera import MAX_FRAME_SIDE
 from edgetm.capture.live import LiveSource
 from edgetm.errors import missing_dependency
 
@@ -17,10 +18,10 @@ CAPTURE_TIMEOUT_S = 5.0
 
 class Picamera2Options(LiveOptions):
     type: Literal["picamera2"] = "picamera2"
-    camera: int = Field(0, ge=0, description="camera number")
-    width: int = Field(640, gt=0)
-    height: int = Field(480, gt=0)
-    fps: float | None = Field(None, gt=0, description="frame rate (default: the sensor mode's)")
+    camera: int = Field(0, ge=0, le=15, description="camera number")
+    width: int = Field(640, ge=1, le=MAX_FRAME_SIDE)
+    height: int = Field(480, ge=1, le=MAX_FRAME_SIDE)
+    fps: float | None = Field(None, ge=0.1, le=1000, description="frame rate (default: the sensor mode's)")
 
     def open(self) -> Picamera2Source:
         return Picamera2Source(self)

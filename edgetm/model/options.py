@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 from pydantic import Field
 
 from edgetm.plugins import LocalPath, Options
+
+# The longest side of a model input: over three times YOLO's largest (1280), and a float input of
+# 4096x4096 already takes 200 MB.
+MAX_INPUT_SIDE = 4096
+Side = Annotated[int, Field(ge=1, le=MAX_INPUT_SIDE)]
+# The most samples of sound one call or one step takes: over ten minutes at 16 kHz.
+MAX_SAMPLES = 10_000_000
 
 
 class ModelOptions(Options):
@@ -17,9 +25,9 @@ class ModelOptions(Options):
     delegate: str | None = Field(None, max_length=4096, description="TFLite delegate: edgetpu or a library path")
     providers: tuple[str, ...] | None = Field(None, min_length=1, description="ONNX Runtime execution providers, "
                                               "preferred first (default: TensorRT, CUDA, CPU, those present)")
-    input_size: tuple[int, int] | None = Field(None, description="[width, height] for models with dynamic input "
+    input_size: tuple[Side, Side] | None = Field(None, description="[width, height] for models with dynamic input "
                                                "(default: from the model's metadata, else 224x224)")
-    input_samples: int | None = Field(None, ge=1, le=10_000_000, description="sound models with a dynamic input "
+    input_samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="sound models with a dynamic input "
                                       "length: samples per call (default: one second)")
     sample_rate: int | None = Field(None, ge=1000, le=384_000, description="sound models: the rate they take "
                                     "(default: from their metadata, else their input length, else 16000)")

@@ -13,6 +13,7 @@ import json
 from pydantic import Field
 
 from edgetm import __version__
+from edgetm.errors import PREFIX_PATTERN
 from edgetm.events import Entity, EntityKind
 from edgetm.plugins import Options
 from edgetm.publish.base import PipelineInfo
@@ -20,7 +21,7 @@ from edgetm.publish.base import PipelineInfo
 
 class HomeAssistantOptions(Options):
     enabled: bool = Field(False, description="announce each pipeline's state as Home Assistant sensors")
-    prefix: str = Field("homeassistant", pattern=r"^[A-Za-z0-9_\-/]+$", max_length=100,
+    prefix: str = Field("homeassistant", pattern=PREFIX_PATTERN, max_length=100,
                         description="discovery prefix")
 
 

@@ -7,6 +7,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgetm.config import MIN_RATE_HZ
 from edgetm.errors import ConfigError, from_validation
 
 MAX_PATH_LENGTH = 4096  # PATH_MAX on Linux
@@ -20,7 +21,8 @@ class SetCommand(BaseModel):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="the score a result must reach to count (a "
                                      "label's smoothing threshold, a detector's confidence)")
     paused: bool | None = Field(None, description="stop inferring (the source keeps running)")
-    max_rate_hz: float | None = Field(None, gt=0.0, le=1000.0, description="most results published per second")
+    max_rate_hz: float | None = Field(None, ge=MIN_RATE_HZ, le=1000.0, description="most results published per "
+                                      "second")
     model: str | None = Field(None, min_length=1, max_length=MAX_PATH_LENGTH, pattern=r"^[^\x00-\x1f]+$",
                               description="a model file or folder on the device to swap in (relative paths are "
                               "taken from the configuration file's folder)")
@@ -43,10 +45,12 @@ def parse_set(payload: bytes) -> SetCommand:
     data = _json(payload)
     if not isinstance(data, dict):
         raise ConfigError("command must be a JSON object like {\"threshold\": 0.7}")
-    if isinstance(data.get("threshold"), int) and not isinstance(data.get("threshold"), bool):
-        data["threshold"] = float(data["threshold"])  # 1 means 1.0; strict mode would refuse it
-    if isinstance(data.get("max_rate_hz"), int) and not isinstance(data.get("max_rate_hz"), bool):
-        data["max_rate_hz"] = float(data["max_rate_hz"])
+    for name in ("threshold", "max_rate_hz"):
+        value = data.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            # 1 means 1.0 (strict mode would refuse it); an integer too large for a float is clamped,
+            # to be refused as out of range by name.
+            data[name] = float(min(max(value, -(2**1023)), 2**1023))
     try:
         return SetCommand.model_validate(data)
     except ValidationError as error:

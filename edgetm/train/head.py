@@ -29,10 +29,10 @@ class HeadOptions(Options):
     batch_size: int = Field(16, ge=1, le=4096, description="examples per step")
     learning_rate: float = Field(0.001, gt=0, le=1, description="Adam's step size")
     val_split: float = Field(0.15, ge=0, lt=1, description="share of each class held back for validation")
-    seed: int = Field(0, description="the same seed, data and options give the same weights")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="the same seed, data and options give the same weights")
     balance: bool = Field(True, description="weigh each class's examples so that every class counts the same")
-    patience: int | None = Field(None, ge=1, description="stop when the validation loss has not improved for this "
-                                 "many epochs, and keep the best weights (default: train every epoch)")
+    patience: int | None = Field(None, ge=1, le=10000, description="stop when the validation loss has not improved "
+                                 "for this many epochs, and keep the best weights (default: train every epoch)")
 
     @model_validator(mode="after")
     def _patience_needs_validation(self) -> HeadOptions:

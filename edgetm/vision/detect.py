@@ -21,7 +21,7 @@ import enum
 import math
 import time
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
@@ -51,9 +51,15 @@ class BoxUnits(enum.Enum):
     PIXELS = "pixels"  # model input pixels
 
 
+# Zone corners may lie outside the frame, but not beyond the largest frame there is.
+Coordinate = Annotated[float, Field(ge=-16384, le=16384)]
+# A class name becomes a topic level and part of a Home Assistant id.
+ClassName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
 class ZoneOptions(Options):
-    points: list[tuple[float, float]] = Field(min_length=3, max_length=1000, description="polygon corners "
-                                              "[[x, y], ...]")
+    points: list[tuple[Coordinate, Coordinate]] = Field(min_length=3, max_length=1000, description="polygon "
+                                                        "corners [[x, y], ...]")
     units: Literal["fraction", "pixels"] = Field("fraction", description="fractions of the frame (0..1) or pixels")
 
     def zone(self) -> Zone:
@@ -68,7 +74,7 @@ class DetectOptions(Options):
     conf: float = Field(0.25, ge=0.0, le=1.0, description="confidence threshold")
     iou: float = Field(0.45, ge=0.0, le=1.0, description="NMS IoU threshold")
     agnostic: bool = Field(False, description="NMS across classes instead of per class")
-    classes: tuple[str, ...] | None = Field(None, min_length=1, description="keep (and count) only these labels")
+    classes: tuple[ClassName, ...] | None = Field(None, min_length=1, description="keep (and count) only these labels")
     max_det: int = Field(300, ge=1, le=10000, description="most detections per image")
     layout: DetectLayout | None = Field(None, description="output layout: yolov8, yolov5, yolox, end2end, ssd "
                                         "(default: from the model's shapes)")

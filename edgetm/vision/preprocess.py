@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -80,6 +80,11 @@ NORMALIZATIONS: dict[str, Normalization] = {
 PIXELS = "pixels"
 
 
+# Pixels are 0..255: these leave room for any linear normalisation while keeping inputs finite.
+Mean = Annotated[float, Field(ge=-10_000, le=10_000)]
+Std = Annotated[float, Field(ge=0.001, le=10_000)]
+
+
 class PreprocessOptions(Options):
     """How frames become the model's input. Each setting left out is chosen from the model."""
 
@@ -90,8 +95,8 @@ class PreprocessOptions(Options):
     normalize: Literal["tm", "unit", "imagenet", "raw", "pixels"] | None = Field(
         None, description="tm: [-1, 1]; unit: [0, 1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs take "
         "raw pixels (default: from the model)")
-    mean: tuple[float, float, float] | None = Field(None, description="custom mean in pixel units, R,G,B (with std)")
-    std: tuple[float, float, float] | None = Field(None, description="custom std in pixel units, R,G,B (with mean)")
+    mean: tuple[Mean, Mean, Mean] | None = Field(None, description="custom mean in pixel units, R,G,B (with std)")
+    std: tuple[Std, Std, Std] | None = Field(None, description="custom std in pixel units, R,G,B (with mean)")
     color: ColorOrder | None = Field(None, description="channel order the model takes (default: rgb; bgr for YOLOX)")
     pad_value: int = Field(114, ge=0, le=255, description="letterbox grey, as Ultralytics trains with")
     centre: bool | None = Field(None, description="letterbox in the middle (Ultralytics) or, if false, the "
@@ -101,8 +106,6 @@ class PreprocessOptions(Options):
     def _mean_with_std(self) -> PreprocessOptions:
         if (self.mean is None) != (self.std is None):
             raise ValueError("mean and std go together")
-        if self.std is not None and min(self.std) <= 0:
-            raise ValueError("std values must be positive")
         if self.mean is not None and self.normalize is not None:
             raise ValueError("give normalize or mean and std, not both")
         return self
