@@ -11,13 +11,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from edgetm import __version__
-from edgetm.errors import EdgetmError
+from edgetm.errors import EdgetmError, problems
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the flag and where to look, not the usage again."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists what it takes)\n")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,23 +82,33 @@ def _adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
     if kwargs.get("action") in ("store_true", "store_const"):
         group.add_argument(*flags, dest=dest, help=text, default=argparse.SUPPRESS, **kwargs)
         return
+    check = _checker(options, field, parse, whole=kwargs.get("action") != "append")
+    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
+
+
+def _checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] | None = None,
+             whole: bool = True) -> Callable[[str], Any]:
+    """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
+    ``whole``: an appended value is checked with the rest by the options model)."""
+    info = options.model_fields[field]
     adapter: list[TypeAdapter] = []  # built on first use: --help need not pay for it
 
     def check(text_value: str):
         value = parse(text_value) if parse else text_value
-        if kwargs.get("action") == "append":
-            return value  # checked as a whole by the options model
+        if not whole:
+            return value
         if not adapter:
             annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            adapter.append(TypeAdapter(annotation))
+            strict_numbers = ConfigDict(allow_inf_nan=options.model_config.get("allow_inf_nan", True))
+            adapter.append(TypeAdapter(annotation, config=strict_numbers))
         try:
             adapter[0].validate_python(value)
             return value  # as given: the options model makes it its own type (and argparse checks choices)
         except ValidationError as error:
-            raise argparse.ArgumentTypeError(error.errors(include_url=False)[0]["msg"]) from None
+            raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None
 
     check.__name__ = field  # argparse names the type in "invalid <type> value" messages
-    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
+    return check
 
 
 def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
@@ -173,6 +190,8 @@ def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from edgetm.config import Config, PipelineConfig
+    from edgetm.publish.mqtt import MqttOptions
     from edgetm.train.retrain import TrainOptions
 
     add = lambda field, *flags, **kw: _adder(parser, TrainOptions, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
@@ -196,9 +215,13 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     swap = parser.add_argument_group("swap the new model into a running edgetm run")
     swap.add_argument("--swap-into", metavar="URL", help="its MQTT broker: mqtt://host[:port] or mqtts://...")
-    swap.add_argument("--device-id", metavar="ID", help="its device id (default: this machine's hostname)")
-    swap.add_argument("--pipeline", metavar="NAME", default="default", help="the pipeline (default: default)")
-    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", help="its topic prefix (default: edgetm)")
+    # Checked as ``edgetm run`` checks them: they make the topic the model is sent on.
+    swap.add_argument("--device-id", metavar="ID", type=_checker(Config, "device_id"),
+                      help="its device id (default: this machine's hostname)")
+    swap.add_argument("--pipeline", metavar="NAME", default="default", type=_checker(PipelineConfig, "name"),
+                      help="the pipeline (default: default)")
+    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=_checker(MqttOptions, "prefix"),
+                      help="its topic prefix (default: edgetm)")
     swap.add_argument("--password-env", metavar="VAR", help="the broker password's environment variable")
     swap.add_argument("--password-file", metavar="FILE", help="a file holding the broker password")
 
@@ -256,7 +279,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgetm",
         description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
     )

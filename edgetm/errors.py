@@ -75,7 +75,14 @@ def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None =
     """A pydantic ValidationError as one line naming each bad key path and what is allowed.
 
     ``moved`` names keys that now live elsewhere, by key path (``*`` for any list index)."""
-    problems = []
+    found = problems(error, moved)
+    shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+    return ConfigError(f"{what}: {shown}")
+
+
+def problems(error, moved: dict[tuple[str, ...], str] | None = None, paths: bool = True) -> list[str]:
+    """What is wrong, one phrase per bad value (after its key path, unless ``paths`` is false)."""
+    found = []
     for item in error.errors(include_url=False):
         pattern = tuple("*" if isinstance(part, int) else str(part) for part in item.get("loc", ()))
         path = ".".join(str(part) for part in item.get("loc", ()) if not str(part).startswith("function-"))
@@ -94,6 +101,5 @@ def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None =
             message = "may hold only letters, digits and . _ -"
         elif kind == "string_pattern_mismatch" and context.get("pattern") == PREFIX_PATTERN:
             message = "must be topic levels of letters, digits, _ and - joined by single / (like home/edgetm)"
-        problems.append(f"{path}: {message}" if path else message)
-    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-    return ConfigError(f"{what}: {shown}")
+        found.append(f"{path}: {message}" if path and paths else message)
+    return found

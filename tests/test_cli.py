@@ -103,3 +103,35 @@ def test_user_errors_are_one_line(args, message):
 def test_bad_arguments_are_usage_errors():
     result = run_cli("classify", str(DEMO), "x.jpg", "--threshold", "2")
     assert result.returncode == 2 and "--threshold: Input should be less than or equal to 1" in result.stderr
+
+
+LONG = "a" * 65_600
+TRAIN = ["train", "--data", "no-data", "--out", "no-out", "--swap-into", "mqtt://localhost"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", str(DEMO), "--device-id", LONG], "argument --device-id: String should have at most 64 characters"),
+    (["run", str(DEMO), "--device-id", "my pi"], "argument --device-id: may hold only letters, digits and . _ -"),
+    (["run", str(DEMO), "--name", "a+b"], "argument --name: may hold only letters, digits and . _ -"),
+    (["run", str(DEMO), "--name", LONG], "argument --name: String should have at most 64 characters"),
+    (["run", str(DEMO), "--mqtt", "mqtt://localhost", "--prefix", "home//edgetm"],
+     "argument --prefix: must be topic levels of letters, digits, _ and - joined by single /"),
+    (["run", str(DEMO), "--mqtt", "mqtt://localhost", "--prefix", LONG],
+     "argument --prefix: String should have at most 128 characters"),
+    ([*TRAIN, "--prefix", "edgetm/#"], "argument --prefix: must be topic levels"),
+    ([*TRAIN, "--device-id", LONG], "argument --device-id: String should have at most 64 characters"),
+    ([*TRAIN, "--pipeline", "a/b"], "argument --pipeline: may hold only letters, digits and . _ -"),
+    (["run", str(DEMO), "--input-size=-5x0"], "argument --input-size: Input should be greater than or equal to 1"),
+    (["run", str(DEMO), "--max-rate", "5e-324"], "argument --max-rate: Input should be greater than or equal to 0.001"),
+    (["run", str(DEMO), "--threshold", "nan"], "argument --threshold: Input should be a finite number"),
+    (["run", str(DEMO), "--top-k", "9" * 5000], "argument --top-k:"),
+])
+def test_names_and_numbers_on_the_command_line_are_one_line_errors(args, message):
+    """Flags go through the same checks as the configuration, and a mistake is one short line (not
+    the usage, not the value again), exit status 2."""
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[:2000]
+    assert lines[0].startswith(f"edgetm {args[0]}: error: ") and message in lines[0], lines[0][:500]
+    assert len(lines[0]) < 300
