@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from edgetm.errors import ConfigError, EdgetmError
+from edgetm.results import to_json
 
 EXIT_USER_ERROR = 1
 
@@ -84,7 +84,7 @@ def info(args: argparse.Namespace) -> int:
     except EdgetmError as error:
         info["runs_as"] = f"not runnable as {' or '.join(TASKS)}: {error}"
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(to_json(info, str(model.source), indent=2))
         return 0
     runtime = ", ".join(f"{k} {v}" if k != "backend" else str(v) for k, v in info.items()
                         if k in ("backend", "threads", "delegate", "providers"))
@@ -139,7 +139,7 @@ def classify(args: argparse.Namespace) -> int:
     for path, prepared in images:
         result = classifier.infer(prepared, source=str(path))  # type: ignore[arg-type]
         if args.json:
-            print(json.dumps(result.to_dict()), flush=True)
+            print(to_json(result.to_dict(), str(path)), flush=True)
         else:
             top = ", ".join(f"{p.label} {p.score:.3f}" for p in result.top)
             total = sum(result.latency_ms.values())
@@ -169,7 +169,7 @@ def detect(args: argparse.Namespace) -> int:
         if out_dir is not None:
             cv2.imwrite(str(out_dir / f"{path.stem}.jpg"), annotate(image, result.detections))
         if args.json:
-            print(json.dumps(result.to_dict()), flush=True)
+            print(to_json(result.to_dict(), str(path)), flush=True)
             continue
         counts = ", ".join(f"{n} {label}" for label, n in result.counts().items()) or "nothing"
         print(f"{path}: {len(result.detections)} objects ({counts})  {sum(result.latency_ms.values()):.1f} ms")
@@ -195,7 +195,7 @@ def pose(args: argparse.Namespace) -> int:
         if out_dir is not None:
             cv2.imwrite(str(out_dir / f"{path.stem}.jpg"), draw_skeletons(image, result.persons))  # type: ignore[arg-type]
         if args.json:
-            print(json.dumps(result.to_dict()), flush=True)
+            print(to_json(result.to_dict(), str(path)), flush=True)
             continue
         count = len(result.persons)
         print(f"{path}: {count} {'person' if count == 1 else 'persons'}  {sum(result.latency_ms.values()):.1f} ms")
@@ -272,7 +272,7 @@ def train(args: argparse.Namespace) -> int:
         broker_settings(args.swap_into, args.password_env, args.password_file)  # mistakes there cost no training
     report = run_training(args.data, args.out, options, epoch_done, examples)
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(to_json(report.to_dict(), "training"))
         return 0
     print(f"base        {report.base}")
     print(f"examples    {report.train_examples} training, {report.val_examples} validation "
@@ -389,7 +389,7 @@ def listen(args: argparse.Namespace) -> int:
         if windows == 1 and not args.json:
             print(f"{'T_START':>8s} {'T_END':>8s}  {'LABEL':20s} {'SCORE':>6s} {'DBFS':>7s}   TOP {options.top_k}")
         if args.json:
-            print(json.dumps(result.to_dict()), flush=True)
+            print(to_json(result.to_dict(), text), flush=True)
             continue
         top = ", ".join(f"{p.label} {p.score:.3f}" for p in result.top)
         label = "(quiet)" if result.gated else result.label or "-"

@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 
+from edgetm.errors import ModelError
 from edgetm.events import round_ms
+
+
+def non_finite(payload: object) -> str | None:
+    """The key path of the first number in a payload that JSON cannot carry (NaN or infinity:
+    ``json.dumps`` would write them as ``NaN``, which standard parsers refuse), or None."""
+    if isinstance(payload, float):
+        return None if math.isfinite(payload) else ""
+    if isinstance(payload, dict):
+        items = payload.items()
+    elif isinstance(payload, list | tuple):
+        items = enumerate(payload)
+    else:
+        return None
+    for key, value in items:
+        found = non_finite(value)
+        if found is not None:
+            return f"{key}.{found}" if found else str(key)
+    return None
+
+
+def check_finite(payload: dict, what: str) -> None:
+    """A ``ModelError`` naming where ``payload`` holds NaN or infinity, which no JSON may carry."""
+    where = non_finite(payload)
+    if where is not None:
+        raise ModelError(f"{what} gave a number that is not finite ({where}), so nothing is published for it",
+                         "a broken or wrongly converted model, or an input it was not made for")
+
+
+def to_json(payload: dict, what: str, **options) -> str:
+    """``payload`` as standard JSON; NaN or infinity in it is a ``ModelError`` saying where."""
+    try:
+        return json.dumps(payload, allow_nan=False, **options)
+    except ValueError:
+        check_finite(payload, what)
+        raise
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,124 @@ def test_names_and_numbers_on_the_command_line_are_one_line_errors(args, message
     assert len(lines) == 1, result.stderr[:2000]
     assert lines[0].startswith(f"edgetm {args[0]}: error: ") and message in lines[0], lines[0][:500]
     assert len(lines[0]) < 300
+
+
+def strict_json(text: str | bytes):
+    """JSON as the standard has it: NaN, Infinity and -Infinity are refused."""
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def nan_model(folder: Path) -> Path:
+    """An image classifier (a folder with labels) whose four scores are NaN on dark pictures and
+    fixed, finite ones on bright pictures."""
+    onnx = pytest.importorskip("onnx", reason="onnx not installed")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Sub", ["mean", "middle"], ["centred"]),
+        helper.make_node("Sqrt", ["centred"], ["root"]),  # NaN below the middle
+        helper.make_node("Mul", ["root", "zero"], ["nothing"]),
+        helper.make_node("Add", ["nothing", "scores"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "nan", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.float32(0.25), "middle"), numpy_helper.from_array(np.float32(0.0), "zero"),
+         numpy_helper.from_array(np.array([[0.1, 0.7, 0.1, 0.1]], np.float32), "scores")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    (folder / "nan-model").mkdir()
+    (folder / "nan-model" / "model.onnx").write_bytes(model.SerializeToString())
+    (folder / "nan-model" / "labels.txt").write_text("0 a\n1 b\n2 c\n3 d\n")
+    return folder / "nan-model"
+
+
+def bright_and_dark(folder: Path, count: int = 6) -> Path:
+    """Pictures alternately white (even numbers) and black (odd)."""
+    import cv2
+    import numpy as np
+
+    (folder / "frames").mkdir()
+    for n in range(count):
+        cv2.imwrite(str(folder / "frames" / f"{n}.png"), np.full((48, 64, 3), 0 if n % 2 else 255, np.uint8))
+    return folder / "frames"
+
+
+def test_a_model_that_gives_nan_is_an_error_and_no_nan_is_written(tmp_path: Path):
+    model, frames = nan_model(tmp_path), bright_and_dark(tmp_path)
+    out = tmp_path / "results.jsonl"
+    result = run_cli("run", str(model), "--source", str(frames), "--smoothing", "off", "--jsonl", str(out),
+                     "--log-level", "info")
+    assert result.returncode == 0, result.stderr
+    for lines in (result.stdout.splitlines(), out.read_text().splitlines()):
+        assert [strict_json(line)["frame"] for line in lines] == [0, 2, 4]  # nothing for the NaN frames
+    said = [line for line in result.stderr.splitlines() if "NaN" in line]
+    assert 1 <= len(said) <= 2  # at most once a second, and the rest counted at the end
+    assert "3 results" in result.stderr and "3 errors" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Image by image, the first NaN is a one-line error.
+    classified = run_cli("classify", str(model), str(frames), "--json")
+    assert classified.returncode == 1
+    assert [strict_json(line)["source"] for line in classified.stdout.splitlines()] == [str(frames / "0.png")]
+    lines = classified.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgetm: error: ") and "NaN" in lines[0], classified.stderr
+
+
+def test_nan_over_mqtt_is_an_error_in_stats_and_never_a_payload(tmp_path: Path, broker):
+    import signal
+
+    import cv2
+    import numpy as np
+
+    from tests.broker import Probe
+
+    model = nan_model(tmp_path)
+    video = tmp_path / "flicker.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (64, 48))
+    for n in range(30):
+        writer.write(np.full((48, 64, 3), 0 if n % 2 else 255, np.uint8))
+    writer.release()
+    probe = Probe(broker.port, ["edgetm/nan/#"])
+    process = subprocess.Popen([sys.executable, "-m", "edgetm", "run", str(model), "--source", str(video), "--loop",
+                                "--realtime", "--smoothing", "off", "--mqtt", broker.url, "--device-id", "nan",
+                                "--stdout", "--stats-interval", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        stats = probe.wait_for(lambda m: [s for s in map(strict_json, probe.on("edgetm/nan/stats"))
+                                          if s["pipelines"]["default"]["errors"] > 0], 60)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        probe.close()
+    assert process.returncode == 0, stderr
+    pipeline = stats[-1]["pipelines"]["default"]
+    assert pipeline["results"] > 0 and pipeline["errors"] > 0
+    payloads = [(topic, payload) for topic, payload, _ in probe.messages if payload[:1] in (b"{", b"[")]
+    assert {topic for topic, _ in payloads} >= {"edgetm/nan/default/result", "edgetm/nan/stats", "edgetm/nan/error"}
+    for topic, payload in payloads:
+        assert strict_json(payload) is not None, topic  # every JSON payload is standard JSON
+    assert all(strict_json(p)["score"] == 0.7 for p in probe.on("edgetm/nan/default/result"))
+    assert "NaN" in strict_json(probe.on("edgetm/nan/error")[0])["error"]
+    assert [strict_json(line)["score"] for line in stdout.splitlines()] == [0.7] * len(stdout.splitlines())
+
+
+def test_every_json_writer_is_strict():
+    """json.dumps writes NaN and Infinity, which are no JSON: every call in edgetm refuses them."""
+    import ast
+
+    loose = []
+    for path in sorted((ROOT / "edgetm").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("dump", "dumps") and getattr(node.func.value, "id", None) == "json"):
+                strict = any(k.arg == "allow_nan" and getattr(k.value, "value", True) is False for k in node.keywords)
+                if not strict:
+                    loose.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert loose == []

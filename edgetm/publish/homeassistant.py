@@ -75,5 +75,5 @@ def discovery(options: HomeAssistantOptions, base: str, device: str, info: Pipel
         else:
             payload.update({"state_class": "measurement", "icon": entity.icon or "mdi:counter"})
         payload.update(common)
-        announcements.append((config_topic(options, device, info.name, entity), json.dumps(payload)))
+        announcements.append((config_topic(options, device, info.name, entity), json.dumps(payload, allow_nan=False)))
     return announcements

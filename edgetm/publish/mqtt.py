@@ -324,7 +324,7 @@ class MqttSink(Sink):
 
     def result(self, observation: Observation) -> None:
         topic = f"{self.base}/{observation.pipeline}/result"
-        payload = json.dumps(observation.to_dict())
+        payload = json.dumps(observation.to_dict(), allow_nan=False)  # the pipeline let no NaN through
         qos = self.config.qos
         with self._lock:
             if self._connected:
@@ -356,10 +356,10 @@ class MqttSink(Sink):
         payload = {**payload, "mqtt": self.health()}
         with self._lock:
             if self._connected:
-                self._send(f"{self.base}/stats", json.dumps(payload), 0)
+                self._send(f"{self.base}/stats", json.dumps(payload, allow_nan=False), 0)
 
     def error(self, message: str, detail: dict | None = None) -> None:
-        payload = json.dumps({"error": message, **(detail or {}), "timestamp": time.time()})
+        payload = json.dumps({"error": message, **(detail or {}), "timestamp": time.time()}, allow_nan=False)
         with self._lock:
             if self._connected:
                 self._send(f"{self.base}/error", payload, 1)

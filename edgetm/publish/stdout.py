@@ -50,7 +50,7 @@ class JsonLines(Sink):
         self._closed = False
 
     def result(self, observation: Observation) -> None:
-        line = json.dumps(observation.to_dict())
+        line = json.dumps(observation.to_dict(), allow_nan=False)  # the pipeline let no NaN through
         with self._lock:
             if self._closed:
                 return

@@ -35,6 +35,7 @@ from edgetm.model.model import Model
 from edgetm.model.options import ModelOptions
 from edgetm.plugins import Options, type_name
 from edgetm.publish import PipelineInfo, Sink, Sinks
+from edgetm.results import check_finite
 from edgetm.runtime.control import SetCommand
 from edgetm.runtime.feed import IDLE, Fed, Feed
 from edgetm.runtime.stats import PipelineStats
@@ -303,6 +304,8 @@ class Pipeline:
     def _observe(self, unit: Unit) -> Observation:
         task, item = self.task, unit.item
         result = task.infer(unit.input, item)
+        # Before tracking: a NaN taken into the smoothed state would spoil every later result.
+        check_finite(result.to_dict(), f"{self.model_name} on item {item.index}")
         tracked = task.track(result, item)
         self._latest = item
         if tracked.changes:

@@ -94,7 +94,7 @@ class ModelBase(FeatureBase):
         self.quantized_input = not np.issubdtype(self.model.input.dtype, np.floating)
         self.description = f"{where}: {'output' if self.embedding_model else 'features'} {self.graph.name} " \
                            f"({self.size})"
-        preprocessing = json.dumps(self.preprocessor.describe(), sort_keys=True, default=str)
+        preprocessing = json.dumps(self.preprocessor.describe(), sort_keys=True, default=str, allow_nan=False)
         self.key = hashlib.sha256(content + self.graph.name.encode() + preprocessing.encode()).hexdigest()[:24]
 
     def embed(self, path: Path) -> np.ndarray:
@@ -131,7 +131,7 @@ class _HeadOnly(FeatureBase):
         from edgetm.train.export_tflite import to_tflite
 
         path = folder / "model_unquant.tflite"
-        extra = {FEATURES_NAME: json.dumps(self.metadata()).encode()}
+        extra = {FEATURES_NAME: json.dumps(self.metadata(), allow_nan=False).encode()}
         path.write_bytes(to_tflite(head.network(), metadata={**extra, **self.tflite_metadata()}))
         return path
 

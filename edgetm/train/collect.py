@@ -8,7 +8,6 @@ the run with one line saying how many were saved.
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pydantic import Field
 
 from edgetm.errors import ConfigError
 from edgetm.plugins import Options
+from edgetm.results import to_json
 from edgetm.train.dataset import Kind, check_label
 
 READ_TIMEOUT_S = 0.5
@@ -187,7 +187,7 @@ def _pose(task, item) -> bytes | None:
     if not persons:
         return None
     height, width = item.image.shape[:2]
-    return json.dumps({"image_size": [width, height], **persons[0].to_dict()}).encode()
+    return to_json({"image_size": [width, height], **persons[0].to_dict()}, "the pose estimator").encode()
 
 
 __all__ = ["CollectOptions", "Collected", "collect"]

@@ -3,7 +3,6 @@ any runtime loads, laid out like a Teachable Machine export (the model file and 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.errors import ConfigError
+from edgetm.results import to_json
 from edgetm.train.bases import BUILTIN, FeatureBase, ModelBase, builtin_base
 from edgetm.train.dataset import Dataset, Kind, read_dataset
 from edgetm.train.head import Epoch, HeadOptions, split, train_head
@@ -204,7 +204,7 @@ def train(data: str | Path, out: str | Path, options: TrainOptions | None = None
     note = write_plots(report, out)
     if note:
         report.notes.append(note)
-    (out / REPORT).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (out / REPORT).write_text(to_json(report.to_dict(), "training", indent=2) + "\n")
     return report
 
 

@@ -92,8 +92,8 @@ def swap_into(url: str, device: str, pipeline: str, model: Path, prefix: str = "
                               "check --device-id (edgetm run's default is its hostname) and --prefix")
         with changed:
             sent[0] = True
-        client.publish(f"{base}/{pipeline}/set", json.dumps({"model": target}), qos=1).wait_for_publish(
-            CONNECT_TIMEOUT_S)
+        command = json.dumps({"model": target}, allow_nan=False)
+        client.publish(f"{base}/{pipeline}/set", command, qos=1).wait_for_publish(CONNECT_TIMEOUT_S)
         deadline = time.monotonic() + timeout_s
         with changed:
             while True:
