@@ -80,14 +80,24 @@ class EndOfStream(Exception):
 
 class Source(ABC):
     """A source of items. ``read`` returns the next item, None when none came within the timeout,
-    or raises ``EndOfStream``; ``dropped`` counts items lost under the delivery policy."""
+    or raises ``EndOfStream``; ``dropped`` counts items lost under the delivery policy, ``rejected``
+    what the device gave that is no item (garbage in place of a frame), the last reason in
+    ``rejection``.
+
+    ``problem`` is what is wrong, in one sentence naming the source: for a live source, what is
+    wrong now (it cannot be opened, it gives nothing; None again after the next good item), told to
+    ``on_problem`` listeners when it starts; for a finite source, why it ended early or gave nothing,
+    set when it ends and said by whoever ran it, with the exit status.
+    """
 
     name: str
     delivery: ClassVar[Delivery] = Delivery.STREAM
     item: ClassVar[type[Item]] = Frame
     dropped: int = 0
     reconnects: int = 0
-    problem: str | None = None  # why a finite source ended early, when it knows (ffmpeg's complaint)
+    rejected: int = 0
+    rejection: str | None = None
+    problem: str | None = None
 
     def start(self) -> None:  # noqa: B027 - optional
         """Begin capturing (live sources start their thread here)."""
@@ -104,6 +114,9 @@ class Source(ABC):
 
     def on_state(self, callback: Callable[[SourceState], None]) -> None:  # noqa: B027 - optional
         """Be told about state changes (live sources; see the threading contract above)."""
+
+    def on_problem(self, callback: Callable[[str], None]) -> None:  # noqa: B027 - optional
+        """Be told of each new problem of a live source, once (same thread rules as ``on_state``)."""
 
     def prefer(self, rate: int | None = None) -> None:  # noqa: B027 - optional
         """What the task would like, before ``start``: a sound source that can decode at any rate

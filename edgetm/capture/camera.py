@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -32,12 +35,33 @@ class CameraOptions(LiveOptions):
         return CameraSource(self)
 
 
+def opencv():
+    """cv2, with OpenCV's and FFmpeg's own log lines turned off unless asked for (OPENCV_LOG_LEVEL,
+    OPENCV_FFMPEG_LOGLEVEL): they repeat at every attempt to reopen a device and at every frame of a
+    broken file, while edgetm says once what failed."""
+    import cv2
+
+    _quiet()
+    return cv2
+
+
+@functools.cache
+def _quiet() -> None:
+    import cv2
+
+    if "OPENCV_FFMPEG_LOGLEVEL" not in os.environ:
+        os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"  # AV_LOG_QUIET; read once, at FFmpeg's first use
+    logging = getattr(cv2.utils, "logging", None)
+    if "OPENCV_LOG_LEVEL" not in os.environ and logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+
+
 class OpenCVSource(LiveSource):
     """A live source read through ``cv2.VideoCapture``; subclasses open it."""
 
     def _grab(self, capture) -> np.ndarray | None:
         ok, image = capture.read()
-        return image if ok and image is not None else None
+        return image if ok and image is not None else None  # (True, None) is a failed read too
 
     def _close(self, capture) -> None:
         capture.release()
@@ -49,14 +73,18 @@ class CameraSource(OpenCVSource):
         self.config = config
 
     def _open(self):
-        import cv2
-
+        cv2 = opencv()
         # V4L2 directly on Linux: the default backend probing can pick GStreamer and hang.
-        backend = cv2.CAP_V4L2 if platform.system() == "Linux" else cv2.CAP_ANY
-        capture = cv2.VideoCapture(self.config.device, backend)
+        linux = platform.system() == "Linux"
+        capture = cv2.VideoCapture(self.config.device, cv2.CAP_V4L2 if linux else cv2.CAP_ANY)
         if not capture.isOpened():
             capture.release()
-            raise OSError(f"cannot open camera {self.config.device}")
+            device = Path(self.config.device if isinstance(self.config.device, str) else
+                          f"/dev/video{self.config.device}")
+            if linux and not device.exists():
+                raise OSError(f"there is no {device}")
+            raise OSError("OpenCV cannot open it: in use by another program, or no permission (on Linux: is "
+                          "this user in the video group?)")
         c = self.config
         if c.fourcc:
             capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*c.fourcc))

@@ -21,7 +21,8 @@ class ImagesOptions(SourceOptions):
 
 
 class ImageFiles(Source):
-    """Decodes one file per ``read``; an unreadable file raises ImageError for that frame only."""
+    """Decodes one file per ``read``; an unreadable file raises ImageError for that frame only, and
+    if no file could be read, the source's ``problem`` says so when it ends."""
 
     def __init__(self, options: ImagesOptions) -> None:
         from edgetm.vision.image import expand_images
@@ -31,12 +32,19 @@ class ImageFiles(Source):
         if not self._paths:
             raise SourceError(f"no images in {self.name}")
         self._next = 0
+        self._decoded = 0
 
     def read(self, timeout_s: float) -> Frame | None:
         from edgetm.vision.image import read_image
 
-        if self._next >= len(self._paths):
+        count = len(self._paths)
+        if self._next >= count:
+            if not self._decoded:
+                self.problem = (f"none of the {count} images in {self.name} could be decoded" if count > 1
+                                else f"{self.name} could not be decoded")
             raise EndOfStream
         index, path = self._next, self._paths[self._next]
         self._next += 1
-        return Frame(image=read_image(path), index=index, captured=time.monotonic(), wall=time.time(), name=str(path))
+        image = read_image(path)
+        self._decoded += 1
+        return Frame(image=image, index=index, captured=time.monotonic(), wall=time.time(), name=str(path))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgetm.capture.base import Backoff, Delivery, EndOfStream, Frame, Item, Source
+from edgetm.errors import ImageError
 from edgetm.events import SourceState
 
 log = logging.getLogger(__name__)
@@ -61,10 +62,15 @@ class LiveSource(Source):
 
     Subclasses open the device (``_open``), read from it (``_grab``: None means the device failed or
     the stream broke off) and close it (``_close``); ``_item`` wraps what ``_grab`` returned (a BGR
-    image by default). The thread reopens a failed device after ``backoff`` delays (1 s doubling to
-    30 s by default) until stopped. State changes go to the callbacks: ONLINE on the first item after
-    opening, OFFLINE when opening or reading fails, STALE when no item has arrived for
-    ``stale_after_s`` (checked by ``read``).
+    image by default, refused with ``ImageError`` when it is none: counted in ``rejected``, never
+    handed over). The thread reopens a failed device after ``backoff`` delays (1 s doubling to 30 s
+    by default) until stopped; the delays start again from the first only after a good item.
+
+    States go to the ``on_state`` callbacks, the first one always: ONLINE on the first item after
+    opening, OFFLINE when opening or reading fails (and when a finite source ends), STALE when no
+    item has arrived for ``stale_after_s`` (checked by ``read``). What is wrong goes to ``problem``
+    and, when it is new, to the ``on_problem`` callbacks: a device that fails every attempt to
+    reopen it is said to once, not at every attempt.
     """
 
     delivery = Delivery.LATEST
@@ -76,11 +82,17 @@ class LiveSource(Source):
         self.stale_after_s = stale_after_s
         self.dropped = 0
         self.reconnects = 0
+        self.rejected = 0
+        self.rejection = None
+        self.problem = None
         self._handoff = _Handoff(self.delivery, capacity)
         self._count = 0
         self._last_item_at = time.monotonic()
+        self._rejected_at_last_item = 0
         self._state = SourceState.OFFLINE
+        self._announced = False  # the first state is told even when it is OFFLINE: a source absent from the start
         self._callbacks: list[Callable[[SourceState], None]] = []
+        self._problem_callbacks: list[Callable[[str], None]] = []
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -98,7 +110,12 @@ class LiveSource(Source):
         """Release the handle."""
 
     def _item(self, data: Any, index: int, captured: float, wall: float) -> Item:
-        return Frame(image=data, index=index, captured=captured, wall=wall)
+        """``data`` as an item; raise ``ImageError`` saying why it cannot be one."""
+        from edgetm.vision.preprocess import as_bgr
+
+        # Checked here, at the device, so that garbage is told apart from a model that fails, never
+        # counts as a sign of life, and grey or 16-bit frames are converted once for every reader.
+        return Frame(image=as_bgr(data), index=index, captured=captured, wall=wall)
 
     def _state_for(self, item: Item) -> SourceState:
         """The state an item shows the source is in (a microphone's zeros: SILENT)."""
@@ -112,8 +129,12 @@ class LiveSource(Source):
     def on_state(self, callback: Callable[[SourceState], None]) -> None:
         self._callbacks.append(callback)
 
+    def on_problem(self, callback: Callable[[str], None]) -> None:
+        self._problem_callbacks.append(callback)
+
     def start(self) -> None:
         if self._thread is None:
+            self._last_item_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name=f"edgetm-capture-{self.name}", daemon=True)
             self._thread.start()
 
@@ -122,8 +143,12 @@ class LiveSource(Source):
         item = self._handoff.get(timeout_s, self._stopping)
         if item is not None:
             return item
-        if self._state is not SourceState.OFFLINE and time.monotonic() - self._last_item_at > self.stale_after_s:
+        quiet_s = time.monotonic() - self._last_item_at
+        if self._state is not SourceState.OFFLINE and quiet_s > self.stale_after_s:
+            rejected = self.rejected - self._rejected_at_last_item
+            garbage = f"; it gave {rejected} unusable frames: {self.rejection}" if rejected else ""
             self._set_state(SourceState.STALE)
+            self._set_problem(f"nothing from {self.name} for {self.stale_after_s:g} s{garbage}")
         return None
 
     def stop(self, timeout_s: float = 2.0) -> None:
@@ -134,9 +159,10 @@ class LiveSource(Source):
 
     # -- the capture thread ---------------------------------------------------------------------
     def _set_state(self, state: SourceState) -> None:
-        if state is self._state:
+        if state is self._state and self._announced:
             return
         self._state = state
+        self._announced = True
         log.info("source %s is %s", self.name, state.value)
         for callback in self._callbacks:
             try:
@@ -144,14 +170,43 @@ class LiveSource(Source):
             except Exception:  # a listener's failure must not stop capture
                 log.exception("state callback failed")
 
-    def _deliver(self, data: Any) -> None:
+    def _set_problem(self, problem: str | None) -> None:
+        """What is wrong now (None: nothing); listeners hear of it when it is not what they heard last."""
+        said = self.problem
+        self.problem = problem
+        if problem is None or problem == said:
+            return
+        log.debug("source %s: %s", self.name, problem)
+        for callback in self._problem_callbacks:
+            try:
+                callback(problem)
+            except Exception:  # a listener's failure must not stop capture
+                log.exception("problem callback failed")
+
+    def _deliver(self, data: Any) -> bool:
+        """Hand an item over; False when the data was no item (counted, and the reason kept)."""
         now = time.monotonic()
-        item = self._item(data, self._count, now, time.time())
+        try:
+            item = self._item(data, self._count, now, time.time())
+        except ImageError as error:
+            self.rejected += 1
+            self.rejection = str(error)
+            return False
         self._count += 1
         self._last_item_at = now
+        self._rejected_at_last_item = self.rejected
         # The state first: whoever reads this item has already heard that the source is back.
         self._set_state(self._state_for(item))
+        self._set_problem(None)
         self.dropped += self._handoff.put(item)
+        return True
+
+    def _failed(self, problem: str, delay_s: float) -> None:
+        """Say what failed, then wait before the next attempt (or until stopped)."""
+        self._set_problem(problem)
+        self._set_state(SourceState.OFFLINE)
+        log.debug("source %s: next attempt in %.1f s", self.name, delay_s)
+        self._stopping.wait(delay_s)
 
     def _run(self) -> None:
         delays = self.backoff.delays()
@@ -163,30 +218,33 @@ class LiveSource(Source):
             try:
                 handle = self._open()
             except Exception as error:
-                log.warning("cannot open %s: %s", self.name, error)
-                self._set_state(SourceState.OFFLINE)
-                self._stopping.wait(next(delays))
+                self._failed(f"cannot open {self.name}: {_why(error)}", next(delays))
                 continue
+            got_item = False
+            problem = f"{self.name} opened but gave nothing"
             try:
-                got_item = False
                 while not self._stopping.is_set():
                     data = self._grab(handle)
                     if data is None:
                         break
-                    if not got_item:
+                    if self._deliver(data) and not got_item:
                         got_item = True
+                        problem = f"{self.name} stopped delivering"
                         delays = self.backoff.delays()  # a working device resets the backoff
-                    self._deliver(data)
             except EndOfStream:  # items already handed over are still read, then EndOfStream
                 self._stopping.set()
+                self._set_state(SourceState.OFFLINE)
                 self._handoff.wake(ended=True)
             except Exception as error:
-                log.warning("capture from %s failed: %s", self.name, error)
+                problem = f"reading {self.name} failed: {_why(error)}"
             finally:
                 try:
                     self._close(handle)
                 except Exception:
                     log.exception("closing %s failed", self.name)
             if not self._stopping.is_set():
-                self._set_state(SourceState.OFFLINE)
-                self._stopping.wait(next(delays))
+                self._failed(problem, next(delays))
+
+
+def _why(error: Exception) -> str:
+    return str(error) or type(error).__name__

@@ -1,5 +1,6 @@
 """Video files: every frame in order as fast as possible (STREAM), or paced to the file's frame
-rate like a camera (LATEST); either may start again at the end."""
+rate like a camera (LATEST); either may start again at the end, in place. A file that opens but
+has no frame to decode is refused when the source is made."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.capture.base import EndOfStream, Frame, LiveOptions, Source
+from edgetm.capture.camera import opencv
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
@@ -33,8 +35,7 @@ class VideoOptions(LiveOptions):
 
 
 def _open_file(path: str):
-    import cv2
-
+    cv2 = opencv()
     if not Path(path).is_file():
         raise SourceError(f"video file {path} does not exist")
     capture = cv2.VideoCapture(path)
@@ -44,26 +45,72 @@ def _open_file(path: str):
     return capture
 
 
+class _Frames:
+    """A file's frames in order; with ``loop``, the file is opened again at its end, in place: no
+    state change, no backoff, and the next frame as soon as the last (opening a file again takes
+    about 2 ms here, and behaves the same for every container, which seeking back does not)."""
+
+    def __init__(self, path: str, loop: bool) -> None:
+        self.path = path
+        self.loop = loop
+        self.capture = _open_file(path)
+        self._since_open = 0
+        self._first = self._read()  # a file that opens but has nothing to decode fails here, at once
+        if self._first is None:
+            self.release()
+            raise SourceError(f"{path} has no frame OpenCV can decode")
+
+    def _read(self) -> np.ndarray | None:
+        ok, image = self.capture.read()
+        if not ok or image is None:
+            return None
+        self._since_open += 1
+        return image
+
+    def next(self) -> np.ndarray | None:
+        """The next frame; None at the end (with ``loop``: only if the file has none any more)."""
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image
+        image = self._read()
+        if image is None and self.loop and self._since_open:
+            self.capture.release()
+            self.capture = _open_file(self.path)
+            self._since_open = 0
+            image = self._read()
+        return image
+
+    @property
+    def fps(self) -> float:
+        fps = self.capture.get(opencv().CAP_PROP_FPS)
+        return fps if 0 < fps < 1000 else DEFAULT_FPS
+
+    def ended_problem(self) -> str | None:
+        """Why the file ended, if it is no ordinary end: it gave nothing after being opened again."""
+        return f"{self.path} has no frame OpenCV can decode any more" if self.loop else None
+
+    def release(self) -> None:
+        self.capture.release()
+
+
 class VideoFile(Source):
     """Every frame of a file, in order, decoded when asked for."""
 
     def __init__(self, options: VideoOptions) -> None:
         self.name = options.path
         self.options = options
-        self._capture = _open_file(options.path)
+        self._frames: _Frames | None = _Frames(options.path, options.loop)
         self._count = 0
-        self._count_at_open = 0
 
     def read(self, timeout_s: float) -> Frame | None:
-        if self._capture is None:
+        if self._frames is None:
             raise EndOfStream
-        ok, image = self._capture.read()
-        if (not ok or image is None) and self.options.loop and self._count > self._count_at_open:
-            self._capture.release()
-            self._capture = _open_file(self.options.path)
-            self._count_at_open = self._count
-            ok, image = self._capture.read()
-        if not ok or image is None:
+        try:
+            image = self._frames.next()
+            self.problem = None if image is not None else self._frames.ended_problem()
+        except SourceError as error:  # gone while looping: what was read is all there is
+            image, self.problem = None, str(error)
+        if image is None:
             self.stop()
             raise EndOfStream
         frame = Frame(image=image, index=self._count, captured=time.monotonic(), wall=time.time())
@@ -71,9 +118,9 @@ class VideoFile(Source):
         return frame
 
     def stop(self, timeout_s: float = 2.0) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
+        if self._frames is not None:
+            self._frames.release()
+            self._frames = None
 
 
 class PacedVideo(LiveSource):
@@ -82,29 +129,28 @@ class PacedVideo(LiveSource):
     def __init__(self, options: VideoOptions) -> None:
         super().__init__(options.path, options.backoff(), options.stale_after_s)
         self.options = options
-        _open_file(options.path).release()  # fail now, clearly, if the file is not there
+        _Frames(options.path, loop=False).release()  # fail now, clearly, if the file is not there or is no video
         self._next_at = 0.0
+        self._interval = 1.0 / DEFAULT_FPS
 
-    def _open(self):
-        import cv2
-
-        capture = _open_file(self.options.path)
-        fps = capture.get(cv2.CAP_PROP_FPS)
-        self._interval = 1.0 / fps if 0 < fps < 1000 else 1.0 / DEFAULT_FPS
+    def _open(self) -> _Frames:
+        frames = _Frames(self.options.path, self.options.loop)
+        self._interval = 1.0 / frames.fps
         self._next_at = time.monotonic()
-        return capture
+        return frames
 
-    def _grab(self, capture) -> np.ndarray | None:
-        ok, image = capture.read()
-        if not ok or image is None:
-            if self.options.loop:
-                return None  # reopen from the start
+    def _grab(self, frames: _Frames) -> np.ndarray | None:
+        image = frames.next()
+        if image is None:
+            self.problem = frames.ended_problem()
             raise EndOfStream
+        # Paced from when the file was opened, not from the previous frame: a late frame does not
+        # delay the rest, and the first frame of the next loop comes one interval after the last.
         self._next_at += self._interval
         delay = self._next_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         return image
 
-    def _close(self, capture) -> None:
-        capture.release()
+    def _close(self, frames: _Frames) -> None:
+        frames.release()

@@ -15,7 +15,10 @@ Topics, with ``base = {prefix}/{device}``:
     base/reload                  command in: reload the configuration file
 
 Connection policy: paho's network thread connects in the background and reconnects after 1 s,
-doubling to 30 s. On every connect edgetm resubscribes and republishes its retained state
+doubling to 4 s, so that a broker that comes back is reconnected to within 5 s however long it was
+away (an attempt is one TCP handshake). A broker that refuses our login is asked again after 1 s
+doubling to 60 s; one that keeps giving our client id to someone else, every 30 to 300 s
+(mqtt_link.py says why each failure happened). On every connect edgetm resubscribes and republishes its retained state
 (status, labels, source states, Home Assistant discovery). While disconnected, results are
 held in a queue of ``queue_size`` (the oldest dropped and counted) and sent after reconnecting;
 nothing here blocks the caller. MQTT 5 is tried first; a broker that answers "unsupported
@@ -62,7 +65,8 @@ REJECT_INTERVAL_S = 1.0
 # Home Assistant's birth message asks for every discovery config again; a flood of them must not become one.
 BIRTH_INTERVAL_S = 10.0
 RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
+RECONNECT_MAX_S = 4
+REFUSED_MAX_S = 60
 NAME = re.compile(NAME_PATTERN)
 
 
@@ -167,7 +171,8 @@ class MqttSink(Sink):
             client.username_pw_set(self._username, self._password)
         if self._tls:
             self._set_tls(client)
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self._delays = (RECONNECT_MIN_S, RECONNECT_MAX_S)
+        client.reconnect_delay_set(*self._delays)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
@@ -215,6 +220,12 @@ class MqttSink(Sink):
                 "failed_attempts": self.link.failed_attempts, "queued": self.queued, "dropped": self.dropped,
                 "reconnects": max(self.connects - 1, 0), "rejected_commands": self.rejected}
 
+    def _set_delays(self, client, delays: tuple[int, int]) -> None:
+        """Change paho's reconnect delays (which starts their doubling again) only when they change."""
+        if delays != self._delays:
+            self._delays = delays
+            client.reconnect_delay_set(*delays)
+
     def _handle_connect_fail(self, client, userdata) -> None:
         self.link.failed(mqtt_link.cause(client.connect_error, self._host, self._port, self._tls))
 
@@ -230,9 +241,12 @@ class MqttSink(Sink):
                 threading.Thread(target=self._downgrade, name="edgetm-mqtt-downgrade", daemon=True).start()
             else:
                 self.link.failed(mqtt_link.refused(str(reason_code)))
+                self._set_delays(client, (RECONNECT_MIN_S, REFUSED_MAX_S))
             return
         self.connects += 1
         self.link.up()
+        if not self.link.taken_over:
+            self._set_delays(client, (RECONNECT_MIN_S, RECONNECT_MAX_S))
         client.subscribe([(f"{self.base}/+/set", 1), (f"{self.base}/reload", 1)])
         if self.config.homeassistant.enabled:
             client.subscribe(ha.status_topic(self.config.homeassistant), 1)
@@ -265,9 +279,9 @@ class MqttSink(Sink):
             return
         if was_connected:
             if self.link.down(str(reason_code)):
-                client.reconnect_delay_set(*mqtt_link.TAKEOVER_DELAYS_S)
+                self._set_delays(client, mqtt_link.TAKEOVER_DELAYS_S)
             elif not self.link.taken_over:
-                client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+                self._set_delays(client, (RECONNECT_MIN_S, RECONNECT_MAX_S))
         elif not answered:  # closed before any CONNACK: not an MQTT listener, or a TLS one spoken to in plain
             hint = "; if it is a TLS port, use mqtts://" if not self._tls else ""
             self.link.failed(f"{self._host}:{self._port} closed the connection before the broker answered "

@@ -8,9 +8,12 @@ current one for stats, systemd's status line and the exit summary.
 
 It also notices a second client using our client id. The broker gives an id to its newest
 connection, so two processes with one id take the session from each other at every reconnect
-(paho's first delay is 1 s): MQTT 5 says "Session taken over"; 3.1.1 only closes the socket, which
-``TAKEOVER_COUNT`` short sessions within ``TAKEOVER_WINDOW_S`` tell from a flaky network. Then
-reconnects wait ``TAKEOVER_DELAYS_S`` instead, until a session lasts a whole window again.
+(paho's first delay is 1 s). MQTT 5 may say "Session taken over", but mosquitto 2.0 only closes the
+socket, as 3.1.1 does. So ``TAKEOVER_COUNT`` sessions in a row that the broker ended within ``TAKEOVER_SESSION_S``, each
+followed by a reconnect that worked at once, within ``TAKEOVER_WINDOW_S``, tell it from a broker
+that restarts (the attempt after a restart fails first, unless the broker was back within paho's first
+delay of 1 s, four times in a minute). Then reconnects wait
+``TAKEOVER_DELAYS_S`` instead, until a session lasts a whole window again.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ log = logging.getLogger("edgetm.publish.mqtt")
 
 REPEAT_LOG_S = 60.0
 TAKEOVER_SESSION_S = 5.0
-TAKEOVER_COUNT = 3
+TAKEOVER_COUNT = 4
 TAKEOVER_WINDOW_S = 60.0
 TAKEOVER_DELAYS_S = (30, 300)
 TAKEN_OVER = "Session taken over"
@@ -121,14 +124,17 @@ class Link:
         self.where = where
         self.client_id = client_id
         self.problem: str | None = None
+        self._problem_said = False  # whether the current episode's problem reached the log
         self.failed_attempts = 0  # since the last successful connection
         self.taken_over = False
         self._connected_at: float | None = None
         self._said: tuple[str, float] | None = None
         self._short_sessions: deque[float] = deque(maxlen=TAKEOVER_COUNT)
 
-    def failed(self, problem: str) -> None:
-        """An attempt failed, or a session ended, for ``problem``."""
+    def failed(self, problem: str, attempt: bool = True) -> None:
+        """A connection attempt failed (``attempt``), or a session ended, for ``problem``."""
+        if attempt:
+            self._short_sessions.clear()  # the broker was away, not taken by someone else
         self.failed_attempts += 1
         self.problem = problem
         now = time.monotonic()
@@ -136,15 +142,17 @@ class Link:
             repeat = self._said is not None and self._said[0] == problem
             log.warning("MQTT: %s%s", problem, f" (still, {self.failed_attempts} attempts)" if repeat else "")
             self._said = (problem, now)
+            self._problem_said = True
 
     def up(self) -> None:
-        if self.problem is not None:
-            log.info("MQTT: connected to %s again after %d failed attempt(s)", self.where, self.failed_attempts)
-        else:
+        # Said when the trouble before it was said: a link that flaps is one line a minute, not two a second.
+        if self._problem_said:
+            log.info("MQTT: connected to %s again", self.where)
+        elif self._connected_at is None and self.problem is None and self.failed_attempts == 0:
             log.info("MQTT: connected to %s", self.where)
         self.problem = None
+        self._problem_said = False
         self.failed_attempts = 0
-        self._said = None
         self._connected_at = time.monotonic()
 
     def down(self, reason: str) -> bool:
@@ -163,7 +171,7 @@ class Link:
             self.taken_over = True
             self.failed(f"another client uses the id '{self.client_id}': the broker ends our session each time "
                         f"it connects; give each edgetm its own client_id (reconnecting every "
-                        f"{TAKEOVER_DELAYS_S[0]} s or more until then)")
+                        f"{TAKEOVER_DELAYS_S[0]} s or more until then)", attempt=False)
             return True
-        self.failed(f"connection to {self.where} lost ({reason}); reconnecting")
+        self.failed(f"connection to {self.where} lost ({reason}); reconnecting", attempt=False)
         return False

@@ -41,7 +41,8 @@ class JsonlOptions(SinkOptions):
 
 
 class JsonLines(Sink):
-    """One JSON document per result; errors go to stderr."""
+    """One JSON document per result. Errors are not repeated here: whoever reports one has logged
+    it already, and the log is on stderr."""
 
     def __init__(self, stream: TextIO, owned: bool = False) -> None:
         self._stream = stream
@@ -64,9 +65,6 @@ class JsonLines(Sink):
     @property
     def gone(self) -> bool:
         return self._closed
-
-    def error(self, message: str, detail: dict | None = None) -> None:
-        print(f"edgetm: {message}", file=sys.stderr, flush=True)
 
     def close(self, timeout_s: float = 1.0) -> None:
         with self._lock:

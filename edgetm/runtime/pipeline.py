@@ -11,6 +11,11 @@ observation goes to the pipeline's sinks: results at most ``max_rate_hz`` a seco
 changes always, and the newest frame to sinks that want frames. Items are fed under the source's
 delivery policy (see ``feed.py``). The loop never asks which task it runs.
 
+A source's states go to the sinks as they change, and each new problem it has is said once, in the
+log and to the sinks; ``status`` shows the problem (``source_problem``) until it is over. Why a file
+or folder ran out without the pipeline doing its work is said by ``run`` as it ends; a caller that
+iterates asks ``end_problem``.
+
 A model is swapped in with ``swap``: the new model is loaded and checked off the loop's thread
 (it loads, the task can run it on this source, it has labels if the running one has, and it runs
 on the latest item), then takes over between two items. On any failure the running model stays.
@@ -85,6 +90,8 @@ class Pipeline:
         self.heartbeat = time.monotonic()
         self.finished = False
         self.swaps = 0
+        self.ended = False  # the source ran out (a file, a folder), rather than the pipeline being stopped
+        self.crashed = False  # an unexpected exception stopped the loop (a bug: it was logged with its traceback)
         self._retained: dict[str, str] = {}
         self._states: deque[SourceState] = deque(maxlen=64)  # handed over by the capture thread
         self._stop = threading.Event()
@@ -94,6 +101,9 @@ class Pipeline:
         self._last_error_report = 0.0
         self._unreported = 0
         self._model_announced = False  # base/<pipeline>/model says which model runs, at start and after swaps
+        self._unsaid: Exception | None = None  # the last error the once-a-second limit held back
+        self._problems: deque[str] = deque(maxlen=64)  # a live source's problems, handed over like its states
+        self._reported_rejects = 0
         self._reported_drops = 0
         self._latest: Item | None = None
         self._next_slot = 0.0
@@ -103,6 +113,7 @@ class Pipeline:
         self._switched = threading.Event()
         self.source.on_state(self._states.append)  # the capture thread only hands the state over
 
+        self.source.on_problem(self._problems.append)
     @staticmethod
     def _open(source: str | Mapping | SourceOptions | Source) -> Source:
         return source if isinstance(source, Source) else open_source(source)
@@ -122,7 +133,9 @@ class Pipeline:
             "dropped_frames": self.source.dropped,
             "source": self.source.state.value,
             "source_reconnects": self.source.reconnects,
+            "source_problem": self.source.problem,
             "paused": self.paused,
+            "source_rejected": self.source.rejected,
             "swaps": self.swaps,
             "state": dict(self._retained),
             **self.task.status(),
@@ -214,11 +227,14 @@ class Pipeline:
         self._switched.set()
 
     # -- the loop -------------------------------------------------------------------------------
-    def _report(self, error: Exception) -> None:
+    def _report(self, error: Exception, every: bool = False) -> None:
+        """Count an error and say it, at most once a second unless ``every`` (an error naming its
+        own file is said each time: it is a different file each time)."""
         self.stats.error()
         now = time.monotonic()
-        if now - self._last_error_report < ERROR_REPORT_INTERVAL_S:
-            self._unreported += 1  # said with the next report, so that none goes unmentioned
+        if not every and now - self._last_error_report < ERROR_REPORT_INTERVAL_S:
+            self._unreported += 1  # said with the next report, or at the end, so that none goes unmentioned
+            self._unsaid = error
             return
         self._last_error_report = now
         more = f" (and {self._unreported} more errors since the last report)" if self._unreported else ""
@@ -227,14 +243,28 @@ class Pipeline:
         self.sinks.error(f"{error}{more}", {"pipeline": self.name})
 
     def _check_in(self) -> None:
+        self._unsaid = None
         """Between items: hand source states to the sinks, report a STREAM source losing items,
         and take over a swapped-in model."""
         self.heartbeat = time.monotonic()
+    def _report_the_rest(self) -> None:
+        """At the end: the last of the errors the once-a-second limit held back, with their number."""
+        if self._unsaid is None:
+            return
+        more = f" (and {self._unreported - 1} more errors since the last report)" if self._unreported > 1 else ""
+        log.warning("pipeline %s: %s%s", self.name, self._unsaid, more)
+        self.sinks.error(f"{self._unsaid}{more}", {"pipeline": self.name})
+        self._unsaid, self._unreported = None, 0
+
+    def _say(self, problem: str, level: int = logging.WARNING) -> None:
+        """A source's problem, once: in the log and to the sinks (MQTT's error topic)."""
+        log.log(level, "pipeline %s: %s", self.name, problem)
+        self.sinks.error(problem, {"pipeline": self.name, "source": self.source.name})
+
         if not self._model_announced:
             self._model_announced = True
             self.sinks.state(self.name, [StateChange(MODEL_KEY, self.task.model.source)])
-        while self._states:
-            self.sinks.source_state(self.name, self._states.popleft())
+        self._hand_over()
         dropped = self.source.dropped
         if self.source.delivery is Delivery.STREAM and dropped > self._reported_drops:
             self._report(EdgetmError(f"source {self.source.name} lost {dropped - self._reported_drops} items "
@@ -244,9 +274,21 @@ class Pipeline:
             with self._handover:
                 self._switch()
 
+        rejected = self.source.rejected
+        if rejected > self._reported_rejects:
+            self._report(EdgetmError(f"source {self.source.name} gave {rejected - self._reported_rejects} unusable "
+                                     f"frames ({rejected} in all): {self.source.rejection}"))
+            self._reported_rejects = rejected
     def _prepare(self, item: Item) -> tuple[Any, Task]:
         task = self.task
         return task.prepare(item), task
+
+    def _hand_over(self) -> None:
+        """What the capture thread handed over: states to the sinks, problems said once each."""
+        while self._states:
+            self.sinks.source_state(self.name, self._states.popleft())
+        while self._problems:
+            self._say(self._problems.popleft())
 
     def __iter__(self) -> Iterator[Observation]:
         self.source.prefer(rate=self.task.input_rate)
@@ -262,7 +304,7 @@ class Pipeline:
                 if isinstance(fed, Exception):
                     if not isinstance(fed, EdgetmError):
                         raise fed
-                    self._report(fed)
+                    self._report(fed, every=True)  # reading failed: an unreadable file, named by the error
                     continue
                 assert isinstance(fed, Fed)
                 yield from self._run(self._units(fed))
@@ -271,6 +313,7 @@ class Pipeline:
         finally:
             with self._handover:
                 self.finished = True
+                self.ended = True
                 self._switch()  # a swap that arrived at the very end still happens
             self._iterating = False
             self.source.stop(STOP_TIMEOUT_S)
@@ -278,6 +321,17 @@ class Pipeline:
     def _units(self, fed: Fed) -> list[Unit]:
         """The inputs an item gave, prepared again if the model changed since; errors are reported."""
         try:
+            self._hand_over()  # the last states (a finite live source is offline at its end)
+            self._report_the_rest()
+
+    def end_problem(self) -> str | None:
+        """Why a pipeline whose source ran out did not do its work: the source's own reason (a file
+        that could not be read to its end, a folder of which no image decodes), or no result at all."""
+        if not self.ended:
+            return None
+        if self.source.problem:
+            return self.source.problem
+        return None if self.stats.results else f"{self.source.name} ended without a result"
             if isinstance(fed.prepared, Exception):
                 raise fed.prepared
             task = self.task
@@ -329,7 +383,8 @@ class Pipeline:
 
     # -- running in a thread --------------------------------------------------------------------
     def run(self) -> None:
-        """Run until the source ends or ``stop``."""
+        """Run until the source ends or ``stop``; a source that ran out without the pipeline doing
+        its work is said (``end_problem``) as it ends."""
         try:
             for _ in self:
                 if self._stop.is_set():
@@ -338,7 +393,11 @@ class Pipeline:
             log.exception("pipeline %s stopped", self.name)
             self._report(error)
         finally:
+            problem = self.end_problem()
+            if problem:
+                self._say(problem, logging.ERROR)
             self.finished = True
+            self.crashed = True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name=f"edgetm-pipeline-{self.name}", daemon=True)

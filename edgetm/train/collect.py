@@ -80,7 +80,8 @@ def collect(source: str, label: str, out: str | Path, options: CollectOptions | 
                 break
             if item is None:
                 if time.monotonic() - waited_since > options.wait_s:
-                    raise ConfigError(f"{reader.name} gave nothing for {options.wait_s:.0f} s",
+                    why = f": {reader.problem}" if reader.problem else ""  # a camera that cannot be opened says why
+                    raise ConfigError(f"{reader.name} gave nothing for {options.wait_s:.0f} s{why}",
                                       "check the source (edgetm devices lists cameras and microphones)")
                 continue
             waited_since = time.monotonic()

@@ -25,63 +25,16 @@ from edgetm.capture.network import NetworkOptions
 from edgetm.capture.picamera import Picamera2Options
 from edgetm.capture.video import VideoOptions
 from edgetm.errors import ConfigError, ImageError, SourceError
+from tests.camerakit import FakeCamera, install, wait_until
 from tests.conftest import DEMO
 
-FAST = {"reconnect_initial_s": 0.05, "reconnect_max_s": 0.2, "stale_after_s": 0.5}
-
-
-class FakeCamera:
-    """A camera that can be unplugged: opening fails and reads fail while it is out."""
-
-    def __init__(self, frame_interval_s: float = 0.005) -> None:
-        self.plugged = True
-        self.opens = 0
-        self.interval = frame_interval_s
-        self.count = 0
-        self.settings: dict[int, float] = {}
-        self.block_s = 0.0
-
-    def capture(self, device, backend=None, params=None):
-        camera = self
-
-        class Capture:
-            def __init__(self) -> None:
-                camera.opens += 1
-                self.opened = camera.plugged
-
-            def isOpened(self) -> bool:
-                return self.opened
-
-            def set(self, prop, value) -> bool:
-                camera.settings[prop] = value
-                return True
-
-            def read(self):
-                time.sleep(camera.block_s or camera.interval)
-                if not camera.plugged or not self.opened:
-                    return False, None
-                camera.count += 1
-                return True, np.full((48, 64, 3), camera.count % 256, np.uint8)
-
-            def release(self) -> None:
-                self.opened = False
-
-        return Capture()
+# The shortest delays the options allow, so that failures and recoveries take a fraction of a second.
+FAST = {"reconnect_initial_s": 0.1, "reconnect_max_s": 0.2, "stale_after_s": 0.5}
 
 
 @pytest.fixture
 def camera(monkeypatch) -> FakeCamera:
-    fake = FakeCamera()
-    monkeypatch.setattr(cv2, "VideoCapture", fake.capture)
-    return fake
-
-
-def wait_until(predicate, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.01)
+    return install(monkeypatch)
 
 
 def test_parse_source_strings(tmp_path: Path):
@@ -137,12 +90,12 @@ def test_a_camera_that_fails_comes_back(camera):
 
 def test_backoff_doubles_to_its_limit(camera):
     camera.plugged = False
-    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.05, reconnect_max_s=0.2))
+    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.1, reconnect_max_s=0.4))
     source.start()
-    time.sleep(1.0)
+    time.sleep(1.6)
     source.stop()
-    # Attempts at 0, .05, .15, .35, .55, .75, .95: about 7 in a second, not hundreds.
-    assert 4 <= camera.opens <= 9
+    # Attempts at 0, .1, .3, .7, 1.1, 1.5: about 6 in 1.6 seconds, not hundreds.
+    assert 4 <= camera.opens <= 8
 
 
 def test_latest_frame_wins_and_drops_are_counted(camera):
@@ -160,7 +113,7 @@ def test_latest_frame_wins_and_drops_are_counted(camera):
 
 
 def test_a_silent_camera_goes_stale(camera):
-    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.05, stale_after_s=0.2))
+    source = open_source(CameraOptions(device=0, reconnect_initial_s=0.1, stale_after_s=0.2))
     states: list[SourceState] = []
     source.on_state(states.append)
     source.start()
@@ -309,7 +262,7 @@ def test_an_http_stream_that_ends_is_reopened(banana_video: Path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{banana_video.name}"
-        source = open_source(parse_source(url, reconnect_initial_s=0.05, reconnect_max_s=0.1))
+        source = open_source(parse_source(url, reconnect_initial_s=0.1, reconnect_max_s=0.1))
         states: list[SourceState] = []
         source.on_state(states.append)
         source.start()
@@ -347,3 +300,139 @@ def test_sinks_hear_of_source_states_on_the_pipeline_thread_not_the_capture_thre
     finally:
         pipeline.stop()
     assert not any(name.startswith("edgetm-capture") for name in recorder.threads), recorder.threads
+
+
+# -- files that loop, sources that are missing, sources that give nothing ----------------------------
+
+def read_frames(source, count: int, timeout_s: float = 15.0) -> list:
+    frames = []
+    deadline = time.monotonic() + timeout_s
+    while len(frames) < count and time.monotonic() < deadline:
+        frame = source.read(1.0)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def test_a_looping_paced_video_starts_again_in_place(banana_video: Path):
+    """The end of a looping file is no failure: no offline and online again, and no second of
+    reconnect backoff; the next frame comes one frame interval after the last (30 fps here)."""
+    source = open_source(VideoOptions(path=str(banana_video), realtime=True, loop=True))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    source.start()
+    try:
+        frames = read_frames(source, 75)
+    finally:
+        source.stop()
+    by_index = {frame.index: frame.captured for frame in frames}
+    assert {29, 30, 59, 60} <= set(by_index), sorted(by_index)
+    for last, first in ((29, 30), (59, 60)):  # each file holds 30 frames
+        assert by_index[first] - by_index[last] < 1 / 30 + 0.03
+    assert states == [SourceState.ONLINE]
+    assert source.reconnects == 0 and source.problem is None
+
+
+def test_a_looping_video_file_runs_on_without_a_gap(banana_video: Path):
+    source = open_source(VideoOptions(path=str(banana_video), loop=True))
+    frames = [source.read(1.0) for _ in range(95)]
+    source.stop()
+    assert [frame.index for frame in frames] == list(range(95))
+    assert max(b.captured - a.captured for a, b in itertools.pairwise(frames)) < 0.05
+
+
+def test_a_camera_missing_from_the_start_is_said_to_be_offline(camera: FakeCamera):
+    camera.plugged = False
+    source = open_source(CameraOptions(device=5, **FAST))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    problems: list[str] = []
+    source.on_problem(problems.append)
+    source.start()
+    try:
+        wait_until(lambda: camera.opens >= 3)  # it keeps trying
+    finally:
+        source.stop()
+    assert states == [SourceState.OFFLINE]
+    assert source.problem == "cannot open camera:5: there is no /dev/video5"
+    assert problems == [source.problem]  # said once, not at every attempt
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"])
+def test_a_stream_that_refuses_is_said_to_be_offline(scheme: str):
+    """A real connection refused, through OpenCV's FFmpeg reader."""
+    from tests.broker import free_port
+
+    url = f"{scheme}://127.0.0.1:{free_port()}/stream"
+    source = open_source(parse_source(url, **FAST))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    source.start()
+    try:
+        wait_until(lambda: source.reconnects >= 2, 10)
+    finally:
+        source.stop()
+    assert states == [SourceState.OFFLINE]
+    assert source.problem.startswith(f"cannot open {url}")
+
+
+def test_a_stream_that_opens_but_gives_nothing_says_so(camera: FakeCamera):
+    camera.stopped = True  # it opens; every read fails
+    source = open_source(CameraOptions(device=0, **FAST))
+    states: list[SourceState] = []
+    source.on_state(states.append)
+    source.start()
+    try:
+        wait_until(lambda: camera.opens >= 3)
+        assert source.read(0.1) is None
+    finally:
+        source.stop()
+    assert states == [SourceState.OFFLINE]
+    assert source.problem == "camera:0 opened but gave nothing"
+
+
+def undecodable_videos(folder: Path, banana_video: Path) -> list[Path]:
+    """An AVI without a frame, and one whose every JPEG is overwritten: both open in OpenCV."""
+    empty = folder / "empty.avi"
+    writer = cv2.VideoWriter(str(empty), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    writer.release()
+    data = bytearray(banana_video.read_bytes())
+    start = data.find(b"\xff\xd8\xff")
+    while start >= 0:  # each JPEG, from its start to its end marker, becomes zeros
+        end = data.find(b"\xff\xd9", start)
+        data[start:end + 2] = bytes(end + 2 - start)
+        start = data.find(b"\xff\xd8\xff", end)
+    corrupt = folder / "corrupt.avi"
+    corrupt.write_bytes(bytes(data))
+    return [empty, corrupt]
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_video_without_a_decodable_frame_is_refused_at_once(tmp_path: Path, banana_video: Path, realtime: bool):
+    for video in undecodable_videos(tmp_path, banana_video):
+        with pytest.raises(SourceError, match=f"^{video} has no frame OpenCV can decode$"):
+            open_source(VideoOptions(path=str(video), realtime=realtime, loop=True))
+
+
+def test_an_image_folder_where_nothing_decodes_says_so(tmp_path: Path):
+    for name in ("a.jpg", "b.png"):
+        (tmp_path / name).write_bytes(b"broken")
+    source = open_source(ImagesOptions(paths=[str(tmp_path)]))
+    for _ in range(2):
+        with pytest.raises(ImageError):
+            source.read(1.0)
+    with pytest.raises(EndOfStream):
+        source.read(1.0)
+    assert source.problem == f"none of the 2 images in {tmp_path} could be decoded"
+
+
+def test_an_image_folder_with_one_good_image_has_no_problem(tmp_path: Path):
+    (tmp_path / "a.jpg").write_bytes(b"broken")
+    (tmp_path / "b.jpg").write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
+    source = open_source(ImagesOptions(paths=[str(tmp_path)]))
+    with pytest.raises(ImageError):
+        source.read(1.0)
+    assert source.read(1.0) is not None
+    with pytest.raises(EndOfStream):
+        source.read(1.0)
+    assert source.problem is None

@@ -1,5 +1,6 @@
 """`edgetm run` as a process: signals, the last will, file sources end to end, bad configs."""
 
+import itertools
 import json
 import os
 import signal
@@ -81,7 +82,7 @@ def test_an_image_folder_end_to_end(tmp_path: Path):
     for line in lines:
         expected = Path(line["source"]).stem.rsplit("-", 1)[0].replace("-", " ").capitalize()
         assert line["label"] == expected
-    assert "zz-broken.jpg" in result.stderr  # reported, not fatal
+    assert result.stderr.count("zz-broken.jpg") == 1  # reported once, not fatal
     assert "Traceback" not in result.stderr
 
 
@@ -161,3 +162,89 @@ def test_a_reader_that_goes_away_is_no_error(banana_video: Path):
     stderr = process.stderr.read()
     assert json.loads(first)["pipeline"] == "default"
     assert "Traceback" not in stderr and "no longer written" in stderr and "stopping" in stderr
+
+
+def test_a_folder_where_no_image_decodes_fails(tmp_path: Path):
+    """Every file is named once, the run ends with one line saying nothing could be decoded, and the
+    exit status says it failed."""
+    for name in ("a.jpg", "b.jpg", "c.png"):
+        (tmp_path / name).write_bytes(b"broken")
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    for name in ("a.jpg", "b.jpg", "c.png"):
+        assert result.stderr.count(name) == 1, result.stderr
+    assert result.stderr.count(f"none of the 3 images in {tmp_path} could be decoded") == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_a_video_that_cannot_be_decoded_is_one_line(tmp_path: Path, banana_video: Path):
+    from tests.runtime.test_capture import undecodable_videos
+
+    for video in undecodable_videos(tmp_path, banana_video):
+        for flags in ([], ["--realtime", "--loop"]):
+            result = subprocess.run([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", str(video), *flags],
+                                    cwd=ROOT, capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1
+            assert result.stderr.strip().splitlines() == [
+                f"edgetm: error: pipeline default: {video} has no frame OpenCV can decode"]
+
+
+def result_times(probe: Probe, topic: str) -> dict[int, float]:
+    import datetime
+
+    return {r["frame"]: datetime.datetime.fromisoformat(r["timestamp"]).timestamp() for r in probe.json(topic)}
+
+
+def test_a_looping_file_never_goes_offline(broker, banana_video: Path):
+    """The end of a looping file: no offline, no second of reconnect backoff (30 frames a loop, 30 fps)."""
+    probe = Probe(broker.port, ["edgetm/looper/#"])
+    process = start(*live_args(broker, banana_video, "looper"))
+    try:
+        probe.wait_for(lambda m: len(probe.on("edgetm/looper/default/result")) >= 75, 60)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        probe.close()
+    times = result_times(probe, "edgetm/looper/default/result")
+    for last, first in ((29, 30), (59, 60)):
+        if last in times and first in times:  # a frame inference missed is dropped (latest frame wins)
+            assert times[first] - times[last] < 1 / 30 + 0.03
+    assert max(times[b] - times[a] for a, b in itertools.pairwise(sorted(times))) < 0.2
+    assert probe.on("edgetm/looper/default/source") == [b"online"]
+
+
+def test_a_looping_file_read_as_fast_as_possible_runs_on(banana_video: Path):
+    process = start(str(DEMO), "--source", str(banana_video), "--loop")
+    try:
+        lines = [json.loads(process.stdout.readline()) for _ in range(95)]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+    assert [line["frame"] for line in lines] == list(range(95))
+    assert [line["label"] for line in lines[25:35]] == ["Unripe"] * 5 + ["Ripe"] * 5  # the file started again
+
+
+@pytest.mark.parametrize("source", ["/dev/video63", "rtsp://127.0.0.1:{port}/stream"])
+def test_a_source_missing_from_the_start_is_published_offline(broker, source: str):
+    from tests.broker import free_port
+
+    source = source.format(port=free_port())
+    probe = Probe(broker.port, ["edgetm/absent/#"])
+    process = start(str(DEMO), "--source", source, "--mqtt", broker.url, "--device-id", "absent")
+    try:
+        probe.wait_for(lambda m: probe.on("edgetm/absent/default/source") == [b"offline"], 30)
+        time.sleep(1.5)  # the first reopening attempt fails too
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        probe.close()
+    late = Probe(broker.port, ["edgetm/absent/default/source"])  # retained for those who come later
+    late.wait_for(lambda m: late.on("edgetm/absent/default/source") == [b"offline"])
+    late.close()
+    stderr = process.stderr.read()
+    assert stderr.count("cannot open") == 1 and source in stderr, stderr  # said once, not at every attempt
+    assert "Traceback" not in stderr
