@@ -16,6 +16,9 @@ from edgetm.errors import LabelsError
 # Teachable Machine writes "{index} {name}"; the name may itself contain spaces and digits.
 _INDEXED = re.compile(r"^\s*(\d+)[ \t:]\s*(.*?)\s*$")
 MAX_LABELS_BYTES = 16 * 1024 * 1024
+# The most classes a labels file or a model's metadata may name: ImageNet-21k, the largest label set
+# in common use, has 21,843. Gaps in sparse indices are filled, so an index alone could ask for billions.
+MAX_CLASSES = 100_000
 _BOUNDED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
@@ -35,7 +38,11 @@ def parse_labels(text: str, source: str = "labels") -> list[str]:
         indexed = {}
         for m in matches:
             assert m is not None
-            index = int(m.group(1))
+            digits = m.group(1)
+            index = int(digits) if len(digits) <= len(str(MAX_CLASSES)) else MAX_CLASSES
+            if index >= MAX_CLASSES:
+                raise LabelsError(f"{source} gives the index {digits[:12]}{'...' if len(digits) > 12 else ''}, more "
+                                  f"than the {MAX_CLASSES} classes edgetm takes")
             if index in indexed:
                 raise LabelsError(f"{source} lists index {index} twice")
             indexed[index] = m.group(2)
@@ -76,9 +83,11 @@ def names_from_mapping(names: object) -> list[str] | None:
         return list(names)
     if isinstance(names, dict) and names:
         try:
-            indexed = {int(k): str(v) for k, v in names.items()}
+            indexed = {int(k): str(v) for k, v in names.items() if isinstance(v, str | int | float)}
         except (TypeError, ValueError):
             return None
+        if len(indexed) != len(names) or not 0 <= min(indexed) <= max(indexed) < MAX_CLASSES:
+            return None  # not names (a nested value's text could be enormous), or not indices of classes
         return [indexed.get(i, f"class_{i}") for i in range(max(indexed) + 1)]
     return None
 
@@ -111,12 +120,12 @@ def tflite_associated_files(content: bytes) -> dict[str, bytes]:
             for info in archive.infolist():
                 # zipfile never unpacks more than a member's stated size, so stated sizes bound the
                 # total; bzip2 and LZMA it would unpack without a bound before stopping there.
-                if info.is_dir() or info.file_size > budget or info.compress_type not in _BOUNDED:
+                if info.filename.endswith("/") or info.file_size > budget or info.compress_type not in _BOUNDED:
                     continue
                 budget -= info.file_size
                 found[info.filename] = archive.read(info)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError):
-        return {}
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError):
+        return {}  # ValueError: a corrupt directory sends zipfile to a negative offset
     return found
 
 

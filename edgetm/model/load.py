@@ -51,7 +51,9 @@ _CHUNK_BYTES = 1 << 20
 # without a bound, so one small read could fill the memory before anything is counted. Teachable
 # Machine exports and MediaPipe bundles use deflate or no compression.
 _UNPACKED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError)
+# What zipfile raises on a corrupt archive: besides BadZipFile, a negative seek (ValueError) or a
+# name that is not the UTF-8 its flag says (UnicodeDecodeError, a ValueError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError)
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
 DEFAULT_IMAGE_SIZE = 224
 # A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
@@ -153,7 +155,7 @@ def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> _L
     where = str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [i for i in archive.infolist() if not i.is_dir()]
+            members = [i for i in archive.infolist() if not i.filename.endswith("/")]  # is_dir() fails on ""
             if member is not None and member not in {i.filename for i in members}:
                 raise ModelError(f"{where} holds no {member}", f"it holds {', '.join(i.filename for i in members)}")
             chosen = member or _pick([i.filename for i in members], delegate, where)
@@ -303,10 +305,25 @@ def _ultralytics(metadata: dict) -> bool:
 _Opened = tuple[Backend, dict, list[str] | None, str]
 
 
+def _has_subgraph(content: bytes) -> bool:
+    """False for a model whose subgraphs are missing: LiteRT's verifier lets that through (the
+    field is optional in the schema) and its interpreter then segfaults. A model too broken to tell
+    is left to LiteRT's verifier (and so is every model where ai-edge-litert is not installed)."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+
+        return schema.Model.GetRootAs(content, 0).SubgraphsLength() > 0
+    except Exception:  # the flatbuffers reader has no error type of its own
+        return True
+
+
 def _open_tflite(located: _Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.tflite import TFLiteBackend
 
     content = located.content if located.content is not None else _read(located.path)  # type: ignore[arg-type]
+    if not _has_subgraph(content):
+        raise ModelError(f"{located.where} is not a valid TensorFlow Lite model (it has no subgraph)",
+                         "copy or export it again")
     embedded, metadata = embedded_tflite_labels(tflite_associated_files(content))
     buffers = tflite_metadata(content)
     audio = audio_properties(buffers.get(METADATA_NAME, b""))

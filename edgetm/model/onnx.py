@@ -40,6 +40,11 @@ def _explain(error: Exception, where: str) -> ModelError:
     return ModelError(f"{where} could not be loaded by ONNX Runtime: {first or type(error).__name__}")
 
 
+def _not_text(where: str) -> ModelError:
+    """ONNX Runtime decodes names and metadata as UTF-8 when asked for them; a corrupt file's are not."""
+    return ModelError(f"{where} is not a valid ONNX model (a name in it is not UTF-8 text)", "copy or export it again")
+
+
 def _signature(dims: Sequence) -> tuple[int, ...]:
     """ONNX dims are ints, names ("batch") or None; named and missing dims are dynamic (-1)."""
     return tuple(d if isinstance(d, int) and d >= 0 else -1 for d in dims)
@@ -77,9 +82,14 @@ class OnnxBackend(Backend):
         # warnings (unused initialisers) are noise.
         session_options.log_severity_level = 4
         providers = _providers(ort, options.providers)
+        # ONNX Runtime retries a session that failed to open on the CPU provider, after printing four
+        # lines on stdout (into --json output and the stdout sink); with the CPU provider alone the
+        # retry is the same attempt again.
+        fallback = int(providers != ["CPUExecutionProvider"])
         try:
             self._session = ort.InferenceSession(
-                str(model) if isinstance(model, Path) else bytes(model), session_options, providers=providers
+                str(model) if isinstance(model, Path) else bytes(model), session_options, providers=providers,
+                enable_fallback=fallback,
             )
         except Exception as error:  # ORT raises its own pybind classes, all subclasses of Exception
             raise _explain(error, where) from None
@@ -87,6 +97,14 @@ class OnnxBackend(Backend):
         self._where = where
         self._threads = options.all_threads
         self._providers = self._session.get_providers()
+        try:
+            self._read_specs(resolve)
+        except UnicodeDecodeError:
+            raise _not_text(where) from None
+        self._run_options = ort.RunOptions()
+        self._run_options.log_severity_level = 4
+
+    def _read_specs(self, resolve: Callable[[tuple[int, ...]], tuple[int, ...]]) -> None:
         self.inputs = []
         for position, node in enumerate(self._session.get_inputs()):
             signature = _signature(node.shape)
@@ -102,8 +120,6 @@ class OnnxBackend(Backend):
             self.outputs.append(TensorSpec(node.name, shape, np.dtype(_DTYPES.get(node.type, np.float32)),
                                            None, position, dynamic))
         self._names = [o.name for o in self.outputs]
-        self._run_options = ort.RunOptions()
-        self._run_options.log_severity_level = 4
 
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
         self.inputs = [replace(s, shape=tuple(shape)) for s, shape in zip(self.inputs, shapes, strict=True)]
@@ -116,7 +132,10 @@ class OnnxBackend(Backend):
             raise _explain(error, self._where) from None
 
     def metadata(self) -> dict[str, str]:
-        return dict(self._session.get_modelmeta().custom_metadata_map)
+        try:
+            return dict(self._session.get_modelmeta().custom_metadata_map)
+        except UnicodeDecodeError:
+            raise _not_text(self._where) from None
 
     def describe(self) -> dict:
         return {"backend": self.name, "threads": self._threads, "providers": self._providers}

@@ -165,7 +165,10 @@ class TFLiteBackend(Backend):
         self._where = where
         self._delegate = options.delegate
         self._threads = options.all_threads
-        self._refresh_specs()
+        try:
+            self._refresh_specs()
+        except ValueError as error:  # a tensor name that is not UTF-8: a corrupt file
+            raise _explain(error, where) from None
 
     @staticmethod
     def _create(module, model: bytes, options: ModelOptions, delegates, resolve, where: str):
@@ -205,9 +208,10 @@ class TFLiteBackend(Backend):
             for spec, value in zip(self.inputs, inputs, strict=True):
                 interp.set_tensor(spec.index, value)
             interp.invoke()
+            # In the try too: an output a corrupt model never writes has no data to read.
+            return [interp.get_tensor(spec.index) for spec in self.outputs]
         except (RuntimeError, ValueError) as error:
             raise _explain(error, self._where) from None
-        return [interp.get_tensor(spec.index) for spec in self.outputs]
 
     def describe(self) -> dict:
         return {"backend": self.name, "threads": self._threads, "delegate": self._delegate or "xnnpack"}
