@@ -38,6 +38,7 @@ from edgetm.events import Observation, StateChange
 from edgetm.model.load import load_model
 from edgetm.model.model import Model
 from edgetm.model.options import ModelOptions
+from edgetm.model.probe import probe_model
 from edgetm.plugins import Options, type_name
 from edgetm.publish import PipelineInfo, Sink, Sinks
 from edgetm.results import check_finite
@@ -176,12 +177,15 @@ class Pipeline:
                                           "the running model stays")
 
     def _load(self, model: str | Path | ModelOptions | Model) -> Model:
+        """The model to swap in, loaded here once a child process has loaded and run it (``probe_model``):
+        a model that crashes its runtime or takes all the memory does so there, and the pipeline runs on."""
         if isinstance(model, Model):
             return model
-        if isinstance(model, ModelOptions):
-            return load_model(model)
-        base = self.model_options or ModelOptions(path=str(model))
-        return load_model(base.model_copy(update={"path": str(model), "labels": None}))
+        if not isinstance(model, ModelOptions):
+            base = self.model_options or ModelOptions(path=str(model))
+            model = base.model_copy(update={"path": str(model), "labels": None})
+        probe_model(model)
+        return load_model(model)
 
     def _checked(self, model: Model) -> Task:
         """The running task's twin on ``model``, once it has shown it can take over."""
@@ -417,8 +421,11 @@ class Pipeline:
         self.stop()
 
 
-def build_pipeline(config: PipelineConfig, sinks: Sinks) -> Pipeline:
-    """A pipeline as a configuration describes it (the model is loaded here)."""
+def build_pipeline(config: PipelineConfig, sinks: Sinks, probe: bool = False) -> Pipeline:
+    """A pipeline as a configuration describes it (the model is loaded here; with ``probe``, first
+    in a child process, as a running service does before it takes a model in)."""
+    if probe:
+        probe_model(config.model)
     model = load_model(config.model)
     pipeline = Pipeline(model, config.source, choose(model, config.task, config.task_options()), config.options(),
                         name=config.name, sinks=sinks)

@@ -11,6 +11,7 @@ import functools
 import io
 import random
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ def _labels_text(labels: list[str] = LABELS) -> bytes:
 
 def _zip(members: list[tuple[str, bytes, int]]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w") as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a name given twice is one of the mutations
         for name, content, method in members:
             archive.writestr(zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0)), content, compress_type=method)
     return buffer.getvalue()
