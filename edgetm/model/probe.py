@@ -8,6 +8,11 @@ on zeros at its input shape (``load_model`` does that). The child answers with a
 on its stdout; the parent waits at most ``timeout_s`` and kills it after. Whatever went wrong comes
 back as one line: the child's own error, or "crashed with signal SIGSEGV", "took longer than 60 s",
 "ran out of memory (limit 2048 MB)".
+
+Commands that load a model for themselves (``edgetm info``, ``classify``, ``detect``) load it in
+their own process without a probe, which would add a second start of Python and the runtime
+(half a second here, several on a Raspberry Pi) to every command: a file that crashes the runtime
+ends such a command the way the runtime crashes. A running service is what must not fall.
 """
 
 from __future__ import annotations
@@ -71,12 +76,16 @@ def probe_model(
     command: Sequence[str] | None = None,
 ) -> float:
     """Load ``options`` in a child process limited to ``memory_bytes`` of address space (default:
-    ``default_memory_bytes()``; 0 for none) and run it once; return the seconds it took.
+    ``default_memory_bytes()``; 0 for none) and run it once; return the seconds it took. The child
+    runs on one thread and ONNX Runtime's CPU provider; a model for a TFLite delegate is not tried
+    (its device, a Coral, opens in one process at a time).
 
     Raises the child's own ``EdgetmError`` (a ``ModelError``, ``LabelsError`` or ``ConfigError``),
     or a ``ModelError`` saying it crashed, ran out of memory or took longer than ``timeout_s`` (the
     child is killed then). ``command`` replaces the child's command line (tests point it at a slow one).
     """
+    if options.delegate:  # an accelerator (a Coral) opens in one process at a time, and the pipeline has it
+        return 0.0
     limit = default_memory_bytes() if memory_bytes is None else memory_bytes
     argv = list(command) if command is not None else probe_command(options, limit)
     where = options.path
@@ -195,7 +204,9 @@ def main(argv: Sequence[str]) -> int:
     except ValueError as error:
         answer = {"ok": False, "kind": "ConfigError", "message": f"the options to check are not valid: {error}"}
     else:
-        answer = verdict(options.model_copy(update={"threads": 1}))  # one core: the pipeline keeps the rest
+        # One core: the pipeline keeps the rest. The CPU provider: GPU runtimes reserve far more address
+        # space than they use, which the memory limit would count.
+        answer = verdict(options.model_copy(update={"threads": 1, "providers": ("CPUExecutionProvider",)}))
     stream.write(json.dumps(answer, allow_nan=False) + "\n")
     stream.flush()
     return 0

@@ -77,6 +77,11 @@ def test_the_probe_gives_the_childs_own_typed_error(tmp_path: Path):
         probe_model(ModelOptions(path=str(folder)))
 
 
+def test_a_model_for_a_delegate_is_not_tried_in_a_child(crashing: Path):
+    """A Coral opens in one process at a time, and the running pipeline holds it."""
+    assert probe_model(ModelOptions(path=str(crashing), delegate="edgetpu")) == 0.0
+
+
 def test_the_probe_stops_a_child_that_takes_too_long():
     slow = [sys.executable, "-c", "import time; time.sleep(30)"]
     started = time.monotonic()
