@@ -90,9 +90,9 @@ class Pipeline:
         self.paused = False
         self.heartbeat = time.monotonic()
         self.finished = False
-        self.swaps = 0
         self.ended = False  # the source ran out (a file, a folder), rather than the pipeline being stopped
         self.crashed = False  # an unexpected exception stopped the loop (a bug: it was logged with its traceback)
+        self.swaps = 0
         self._retained: dict[str, str] = {}
         self._states: deque[SourceState] = deque(maxlen=64)  # handed over by the capture thread
         self._stop = threading.Event()
@@ -101,10 +101,10 @@ class Pipeline:
         self._last_published = 0.0
         self._last_error_report = 0.0
         self._unreported = 0
-        self._model_announced = False  # base/<pipeline>/model says which model runs, at start and after swaps
         self._unsaid: Exception | None = None  # the last error the once-a-second limit held back
         self._problems: deque[str] = deque(maxlen=64)  # a live source's problems, handed over like its states
         self._reported_rejects = 0
+        self._model_announced = False  # base/<pipeline>/model says which model runs, at start and after swaps
         self._reported_drops = 0
         self._latest: Item | None = None
         self._next_slot = 0.0
@@ -113,8 +113,8 @@ class Pipeline:
         self._pending: Task | None = None
         self._switched = threading.Event()
         self.source.on_state(self._states.append)  # the capture thread only hands the state over
-
         self.source.on_problem(self._problems.append)
+
     @staticmethod
     def _open(source: str | Mapping | SourceOptions | Source) -> Source:
         return source if isinstance(source, Source) else open_source(source)
@@ -133,10 +133,10 @@ class Pipeline:
             "model": self.model_name,
             "dropped_frames": self.source.dropped,
             "source": self.source.state.value,
-            "source_reconnects": self.source.reconnects,
             "source_problem": self.source.problem,
-            "paused": self.paused,
+            "source_reconnects": self.source.reconnects,
             "source_rejected": self.source.rejected,
+            "paused": self.paused,
             "swaps": self.swaps,
             "state": dict(self._retained),
             **self.task.status(),
@@ -243,14 +243,10 @@ class Pipeline:
         self._last_error_report = now
         more = f" (and {self._unreported} more errors since the last report)" if self._unreported else ""
         self._unreported = 0
+        self._unsaid = None
         log.warning("pipeline %s: %s%s", self.name, error, more)
         self.sinks.error(f"{error}{more}", {"pipeline": self.name})
 
-    def _check_in(self) -> None:
-        self._unsaid = None
-        """Between items: hand source states to the sinks, report a STREAM source losing items,
-        and take over a swapped-in model."""
-        self.heartbeat = time.monotonic()
     def _report_the_rest(self) -> None:
         """At the end: the last of the errors the once-a-second limit held back, with their number."""
         if self._unsaid is None:
@@ -265,6 +261,10 @@ class Pipeline:
         log.log(level, "pipeline %s: %s", self.name, problem)
         self.sinks.error(problem, {"pipeline": self.name, "source": self.source.name})
 
+    def _check_in(self) -> None:
+        """Between items: hand source states to the sinks, report a STREAM source losing items,
+        and take over a swapped-in model."""
+        self.heartbeat = time.monotonic()
         if not self._model_announced:
             self._model_announced = True
             self.sinks.state(self.name, [StateChange(MODEL_KEY, self.task.model.source)])
@@ -274,18 +274,14 @@ class Pipeline:
             self._report(EdgetmError(f"source {self.source.name} lost {dropped - self._reported_drops} items "
                                      f"({dropped} in all): the pipeline cannot keep up"))
             self._reported_drops = dropped
-        if self._pending is not None:
-            with self._handover:
-                self._switch()
-
         rejected = self.source.rejected
         if rejected > self._reported_rejects:
             self._report(EdgetmError(f"source {self.source.name} gave {rejected - self._reported_rejects} unusable "
                                      f"frames ({rejected} in all): {self.source.rejection}"))
             self._reported_rejects = rejected
-    def _prepare(self, item: Item) -> tuple[Any, Task]:
-        task = self.task
-        return task.prepare(item), task
+        if self._pending is not None:
+            with self._handover:
+                self._switch()
 
     def _hand_over(self) -> None:
         """What the capture thread handed over: states to the sinks, problems said once each."""
@@ -293,6 +289,10 @@ class Pipeline:
             self.sinks.source_state(self.name, self._states.popleft())
         while self._problems:
             self._say(self._problems.popleft())
+
+    def _prepare(self, item: Item) -> tuple[Any, Task]:
+        task = self.task
+        return task.prepare(item), task
 
     def __iter__(self) -> Iterator[Observation]:
         self.source.prefer(rate=self.task.input_rate)
@@ -313,18 +313,14 @@ class Pipeline:
                 assert isinstance(fed, Fed)
                 yield from self._run(self._units(fed))
             if not self._stop.is_set():  # the source ended: what the task still holds
+                self.ended = True
                 yield from self._run(self.task.flush())
         finally:
             with self._handover:
                 self.finished = True
-                self.ended = True
                 self._switch()  # a swap that arrived at the very end still happens
             self._iterating = False
             self.source.stop(STOP_TIMEOUT_S)
-
-    def _units(self, fed: Fed) -> list[Unit]:
-        """The inputs an item gave, prepared again if the model changed since; errors are reported."""
-        try:
             self._hand_over()  # the last states (a finite live source is offline at its end)
             self._report_the_rest()
 
@@ -336,6 +332,10 @@ class Pipeline:
         if self.source.problem:
             return self.source.problem
         return None if self.stats.results else f"{self.source.name} ended without a result"
+
+    def _units(self, fed: Fed) -> list[Unit]:
+        """The inputs an item gave, prepared again if the model changed since; errors are reported."""
+        try:
             if isinstance(fed.prepared, Exception):
                 raise fed.prepared
             task = self.task
@@ -393,15 +393,15 @@ class Pipeline:
             for _ in self:
                 if self._stop.is_set():
                     break
-        except Exception as error:  # the thread must report, not vanish
-            log.exception("pipeline %s stopped", self.name)
-            self._report(error)
-        finally:
             problem = self.end_problem()
             if problem:
                 self._say(problem, logging.ERROR)
-            self.finished = True
+        except Exception as error:  # the thread must report, not vanish
             self.crashed = True
+            log.exception("pipeline %s stopped", self.name)
+            self._report(error)
+        finally:
+            self.finished = True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name=f"edgetm-pipeline-{self.name}", daemon=True)
