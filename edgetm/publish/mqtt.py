@@ -43,25 +43,17 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, ConfigError, EdgetmError, missing_dependency
+from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, ConfigError, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
 from edgetm.publish import mqtt_link
 from edgetm.publish.base import CommandHandler, PipelineInfo, Sink, SinkContext, SinkOptions
-from edgetm.ratelimit import RateLimit
+from edgetm.publish.mqtt_commands import CommandInbox
 from edgetm.secrets import read_secret, reject_inline_password
 
 log = logging.getLogger(__name__)
 
-# Commands are a few bytes of JSON; anything larger is refused before parsing.
-MAX_COMMAND_BYTES = 4096
-# Commands that come before the pipelines are registered wait for them; more than a user sends by hand is a flood.
-MAX_HELD_COMMANDS = 32
-# Refused commands are said (log and error topic) 20 at once (more than anyone sends by hand), then one a
-# second with the count held back.
-REJECT_BURST = 20
-REJECT_INTERVAL_S = 1.0
 # Home Assistant's birth message asks for every discovery config again; a flood of them must not become one.
 BIRTH_INTERVAL_S = 10.0
 RECONNECT_MIN_S = 1
@@ -128,7 +120,6 @@ class MqttSink(Sink):
         self.config = config
         self.device = device
         self.base = f"{config.prefix}/{device}"
-        self._on_command = on_command
         parts = urlsplit(config.url)
         self._tls = parts.scheme in ("mqtts", "ssl")
         self._host = parts.hostname or "localhost"
@@ -149,12 +140,7 @@ class MqttSink(Sink):
         self.client_id = config.client_id or mqtt_link.default_client_id(device)
         self.link = mqtt_link.Link(f"{self._host}:{self._port}", self.client_id)
         self._accepted = False  # whether the broker answered the current attempt (refused or not)
-        # Pipelines registered; commands before that are held in _held (without a handler there is nothing to wait for).
-        self._ready = on_command is None
-        self._held: list[tuple[str, bytes]] = []
-        self._retained_commands: set[str] = set()  # topics whose retained command was reported
-        self._rejections = RateLimit(REJECT_INTERVAL_S, REJECT_BURST)
-        self.rejected = 0
+        self.commands = CommandInbox(self.base, self._pipelines, on_command, self.error)
         self._last_birth = -BIRTH_INTERVAL_S
         self._birth_timer: threading.Timer | None = None
         self._client = self._make_client()
@@ -218,7 +204,7 @@ class MqttSink(Sink):
         """The connection as stats show it."""
         return {"connected": self._connected, "problem": self.link.problem,
                 "failed_attempts": self.link.failed_attempts, "queued": self.queued, "dropped": self.dropped,
-                "reconnects": max(self.connects - 1, 0), "rejected_commands": self.rejected}
+                "reconnects": max(self.connects - 1, 0), "rejected_commands": self.commands.rejected}
 
     def _set_delays(self, client, delays: tuple[int, int]) -> None:
         """Change paho's reconnect delays (which starts their doubling again) only when they change."""
@@ -386,62 +372,11 @@ class MqttSink(Sink):
             if message.payload == b"online":
                 self._birth()
             return
-        if message.retain:
-            # A retained command would act again at every reconnect (a retained "paused" pauses the
-            # pipeline each time the link comes back): commands act once, when they are sent.
-            if topic not in self._retained_commands:
-                self._retained_commands.add(topic)
-                self._reject(topic, f"ignored a retained command; commands act once, when sent (clear it: "
-                                    f"mosquitto_pub -r -n -t '{topic}')", limited=False)
-            return
-        with self._lock:
-            if not self._ready:  # the pipelines are not registered yet: the command waits for them
-                if len(self._held) < MAX_HELD_COMMANDS:
-                    self._held.append((topic, bytes(message.payload)))
-                    return
-            else:
-                self._held.clear()
-        self._dispatch(topic, bytes(message.payload))
+        self.commands.receive(topic, bytes(message.payload), bool(message.retain))
 
     def ready(self) -> None:
         """Every pipeline is registered: hand over the commands that came before."""
-        with self._lock:
-            self._ready = True
-            held, self._held = self._held, []
-        for topic, payload in held:
-            self._dispatch(topic, payload)
-
-    def _dispatch(self, topic: str, payload: bytes) -> None:
-        if len(payload) > MAX_COMMAND_BYTES:
-            self._reject(topic, f"command of {len(payload)} bytes is larger than {MAX_COMMAND_BYTES}")
-            return
-        if topic == f"{self.base}/reload":
-            pipeline = None
-        else:
-            pipeline = topic[len(self.base) + 1:].rsplit("/", 1)[0]
-            if pipeline not in self._pipelines:
-                self._reject(topic, f"no pipeline named '{pipeline}'")
-                return
-        if self._on_command is None:
-            self._reject(topic, "commands are not accepted here")
-            return
-        try:
-            self._on_command(pipeline, payload)
-        except EdgetmError as error:
-            self._reject(topic, str(error))
-        except Exception as error:  # a bug in a handler must not kill the network thread
-            log.exception("command on %s failed", topic)
-            self._reject(topic, f"command failed: {type(error).__name__}")
-
-    def _reject(self, topic: str, reason: str, limited: bool = True) -> None:
-        """Say a refused command on the log and the error topic; a flood is said at a bounded rate."""
-        self.rejected += 1
-        held_back = self._rejections.allow() if limited else 0
-        if held_back is None:
-            return
-        more = f" ({held_back} more rejected commands not shown)" if held_back else ""
-        log.warning("rejected command on %s: %s%s", topic, reason, more)
-        self.error(reason, {"topic": topic, **({"suppressed": held_back} if held_back else {})})
+        self.commands.ready()
 
     def _birth(self) -> None:
         """Home Assistant came (back) online: announce everything again, at most once per
