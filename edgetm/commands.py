@@ -346,8 +346,7 @@ def config_from_arguments(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
+    from edgetm.cli import setup_logging
     from edgetm.config import load_config
     from edgetm.runtime.service import Service
 
@@ -361,8 +360,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("with --config, settings belong in the configuration file",
                               "remove the other flags, or run a model without --config")
     config = load_config(args.config) if args.config else config_from_arguments(args)
-    level = given(args).get("log", {}).get("level") or config.log_level
-    logging.basicConfig(level=level.upper(), format="edgetm: %(levelname)s %(name)s: %(message)s")
+    setup_logging(given(args).get("log", {}).get("level") or config.log_level)
     return Service(config, Path(args.config) if args.config else None).run()
 
 

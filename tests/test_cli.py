@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,65 @@ def test_every_json_writer_is_strict():
                 if not strict:
                     loose.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert loose == []
+
+
+STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
+
+
+def test_log_lines_carry_the_time_except_in_the_journal(tmp_path: Path):
+    """journald stamps each line itself; anywhere else a log line says when it happened."""
+    import os
+    import re
+
+    def log_lines(env: dict | None = None, journal: bool = False) -> list[str]:
+        with open(tmp_path / "stderr", "w") as stderr:
+            status = os.fstat(stderr.fileno())
+            extra = {"JOURNAL_STREAM": f"{status.st_dev}:{status.st_ino}"} if journal else {}
+            subprocess.run([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", str(DEMO / "samples"),
+                            "--log-level", "info"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr, timeout=120,
+                           env={**os.environ, **extra, **(env or {})}, check=True)
+        return (tmp_path / "stderr").read_text().splitlines()
+
+    outside = log_lines(env={"JOURNAL_STREAM": "1:1"})  # the journal is not where stderr goes
+    assert outside and all(re.match(STAMP + "edgetm: (INFO|WARNING) ", line) for line in outside), outside
+    inside = log_lines(journal=True)
+    assert inside and all(line.startswith("edgetm: ") for line in inside), inside
+
+
+def test_native_libraries_add_nothing_to_a_one_line_error(tmp_path: Path):
+    """OpenCV, FFmpeg and OpenCV's own AVI reader print their complaints about a broken file or a
+    missing camera on stderr; the command line says what failed, in one line."""
+    broken_avi = tmp_path / "broken.avi"
+    broken_avi.write_bytes(b"RIFF\x00\x00\x00\x00AVI LIST" + bytes(range(256)) * 20)
+    broken_mp4 = tmp_path / "broken.mp4"
+    broken_mp4.write_bytes(bytes(range(256)) * 80)
+    broken_png = tmp_path / "broken.png"
+    broken_png.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00xx")
+    for args, message in [
+        (["run", str(DEMO), "--source", str(broken_avi)], "is not a video OpenCV can decode"),
+        (["run", str(DEMO), "--source", str(broken_mp4), "--realtime"], "is not a video OpenCV can decode"),
+        (["classify", str(DEMO), str(broken_png)], "is not an image OpenCV can decode"),
+        (["collect", "--source", "camera:7", "--label", "x", "--out", str(tmp_path / "data"), "--wait-s", "1"],
+         "camera:7 gave nothing"),
+    ]:
+        result = run_cli(*args)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_a_missing_camera_is_said_in_edgetm_s_words_only():
+    import re
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "edgetm", "run", str(DEMO), "--source", "camera:7"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4)  # two attempts to open it, a second apart
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    lines = stderr.strip().splitlines()
+    assert lines and all(re.match(STAMP + "edgetm: ", line) for line in lines), stderr
+    assert "camera:7" in stderr
