@@ -64,7 +64,7 @@ def test_bad_normalisations_are_refused_where_they_are_written():
         PreprocessOptions(normalize="weird")
     with pytest.raises(ValueError, match="mean and std go together"):
         PreprocessOptions(mean=(1.0, 2.0, 3.0))
-    with pytest.raises(ValueError, match="greater than or equal to 0.001"):
+    with pytest.raises(ValueError, match=r"greater than or equal to 0\.001"):
         PreprocessOptions(mean=(1.0, 2.0, 3.0), std=(1.0, 0.0, 1.0))
 
 
