@@ -40,6 +40,8 @@ MIN_RATE_HZ = 0.001
 # Longer numbers mean nothing to any setting; Python refuses to read integers of more than 4300
 # digits at all.
 MAX_NUMBER_CHARACTERS = 100
+# A configuration is a few hundred values; aliases must not make it millions.
+MAX_YAML_VALUES = 100_000
 
 
 class PipelineOptions(StageOptions):
@@ -173,6 +175,25 @@ class _Loader(yaml.SafeLoader):
     """``yaml.safe_load``, but a key given twice in one mapping is an error (PyYAML keeps the last
     one silently, so that a setting written twice would quietly lose), and so is a number longer
     than any setting takes."""
+
+    def construct_document(self, node):
+        # Aliases are references: nine levels of nine ("billion laughs") fit in a few hundred bytes and
+        # expand to 9**9 values once validated. Count the expanded size first, each node once.
+        sizes: dict[int, int] = {}
+
+        def size(node) -> int:
+            if id(node) not in sizes:
+                sizes[id(node)] = 0  # a node that holds itself counts once
+                children = node.value if isinstance(node, yaml.SequenceNode) else (
+                    [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+                sizes[id(node)] = min(1 + sum(size(child) for child in children), MAX_YAML_VALUES + 1)
+            return sizes[id(node)]
+
+        if size(node) > MAX_YAML_VALUES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the document expands to more than {MAX_YAML_VALUES} values (through aliases)",
+                node.start_mark)
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):

@@ -1,3 +1,4 @@
+import time
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,14 @@ def test_set_commands_take_the_same_bounds(payload, message):
 
     with pytest.raises(ConfigError, match=message):
         parse_set(payload)
+
+
+def test_aliases_that_expand_without_end_are_refused(tmp_path: Path):
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+    config = tmp_path / "laughs.yaml"
+    config.write_text("\n".join(lines) + "\npipelines: *a8\n")
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match="expands to more than 100000 values"):
+        load_config(config)
+    assert time.monotonic() - started < 2

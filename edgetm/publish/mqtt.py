@@ -76,8 +76,9 @@ class MqttOptions(SinkOptions):
     url: str = Field("mqtt://localhost", description="mqtt://[user@]host[:port] or mqtts:// for TLS")
     password_env: str | None = Field(None, description="environment variable holding the password")
     password_file: str | None = Field(None, description="file holding the password")
-    client_id: str | None = Field(None, max_length=128, description="default: edgetm-{device}-{8 hex digits "
-                                  "from this machine's id}, so that no two installations share one")
+    client_id: str | None = Field(None, min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+                                  description="default: edgetm-{device}-{8 hex digits from this machine's id}, "
+                                  "so that no two installations share one")
     keepalive_s: int = Field(30, ge=5, le=3600)
     qos: Literal[0, 1, 2] = Field(1, description="QoS of results, labels and status")
     retain: bool = Field(True, description="retain status, labels and source states")
@@ -159,6 +160,10 @@ class MqttSink(Sink):
             self._set_tls(client)
         self._delays = (RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.reconnect_delay_set(*self._delays)
+        # An exception in one of our callbacks would end paho's network thread, and with it every
+        # reconnect: paho logs it instead (as an error, through our logger) and carries on.
+        client.suppress_exceptions = True
+        client.enable_logger(logging.getLogger("edgetm.publish.mqtt.paho"))
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
