@@ -275,7 +275,8 @@ class Service:
                 if watchdog and now >= next_ping:
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2
-                if all(p.finished for p in list(self.pipelines.values())):
+                # Sources that ran out, not pipelines that finished: a reload stops one before its successor starts.
+                if all(p.finished and (p.ended or p.crashed) for p in list(self.pipelines.values())):
                     break
                 if self.sinks.gone:
                     log.warning("no output is left to publish to; stopping")

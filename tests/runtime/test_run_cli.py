@@ -248,3 +248,47 @@ def test_a_source_missing_from_the_start_is_published_offline(broker, source: st
     stderr = process.stderr.read()
     assert stderr.count("cannot open") == 1 and source in stderr, stderr  # said once, not at every attempt
     assert "Traceback" not in stderr
+
+
+def test_a_reload_never_ends_the_run(tmp_path: Path, banana_video: Path, monkeypatch):
+    """A rebuilt pipeline's predecessor is stopped before the new one takes its place: for that moment
+    every pipeline has finished, which must not read as every source having ended. Releasing a device
+    can take a while (here 0.5 s, two of the main loop's looks), which made the moment long enough."""
+    import threading
+
+    import yaml
+
+    from edgetm.config import load_config
+    from edgetm.runtime.pipeline import Pipeline
+    from edgetm.runtime.service import Service
+    from tests.runtime.service_helpers import looping_video
+
+    stop = Pipeline.stop
+
+    def slow_stop(self, timeout_s: float = 1.0) -> None:
+        stop(self, timeout_s)
+        time.sleep(0.5)
+
+    monkeypatch.setattr(Pipeline, "stop", slow_stop)
+    config = tmp_path / "edgetm.yaml"
+
+    def write(threshold: float) -> None:
+        config.write_text(yaml.safe_dump({"pipelines": [{"name": "bananas", "model": str(DEMO),
+                                                         "smoothing": {"threshold": threshold},
+                                                         "source": looping_video(banana_video)}],
+                                          "sinks": [{"type": "jsonl", "path": str(tmp_path / "out.jsonl")}]}))
+
+    write(0.5)
+    service = Service(load_config(config), config)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)
+        write(0.9)
+        service._reload()
+        time.sleep(0.3)
+        assert thread.is_alive(), "the run ended at a reload"
+        assert service.pipelines["bananas"].threshold == 0.9
+    finally:
+        service.stop_requested.set()
+        thread.join(10)
