@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import platform
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,27 +33,6 @@ class CameraOptions(LiveOptions):
         return CameraSource(self)
 
 
-def opencv():
-    """cv2, with OpenCV's and FFmpeg's own log lines turned off unless asked for (OPENCV_LOG_LEVEL,
-    OPENCV_FFMPEG_LOGLEVEL): they repeat at every attempt to reopen a device and at every frame of a
-    broken file, while edgetm says once what failed."""
-    import cv2
-
-    _quiet()
-    return cv2
-
-
-@functools.cache
-def _quiet() -> None:
-    import cv2
-
-    if "OPENCV_FFMPEG_LOGLEVEL" not in os.environ:
-        os.environ["OPENCV_FFMPEG_LOGLEVEL"] = "-8"  # AV_LOG_QUIET; read once, at FFmpeg's first use
-    logging = getattr(cv2.utils, "logging", None)
-    if "OPENCV_LOG_LEVEL" not in os.environ and logging is not None:
-        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
-
-
 class OpenCVSource(LiveSource):
     """A live source read through ``cv2.VideoCapture``; subclasses open it."""
 
@@ -73,7 +50,8 @@ class CameraSource(OpenCVSource):
         self.config = config
 
     def _open(self):
-        cv2 = opencv()
+        import cv2
+
         # V4L2 directly on Linux: the default backend probing can pick GStreamer and hang.
         linux = platform.system() == "Linux"
         capture = cv2.VideoCapture(self.config.device, cv2.CAP_V4L2 if linux else cv2.CAP_ANY)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from edgetm.capture.base import LiveOptions
-from edgetm.capture.camera import OpenCVSource, opencv
+from edgetm.capture.camera import OpenCVSource
 from edgetm.secrets import read_secret, redact, reject_inline_password, with_password
 
 # FFmpeg would otherwise wait forever on a camera that accepts the connection and sends nothing.
@@ -43,7 +43,8 @@ class NetworkSource(OpenCVSource):
         self._password = read_secret(config.password_env, config.password_file, f"stream {config.url}")
 
     def _open(self):
-        cv2 = opencv()
+        import cv2
+
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(OPEN_TIMEOUT_S * 1000),
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(READ_TIMEOUT_S * 1000)]
         capture = cv2.VideoCapture(with_password(self.config.url, self._password), cv2.CAP_FFMPEG, params)

@@ -12,7 +12,6 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.capture.base import EndOfStream, Frame, LiveOptions, Source
-from edgetm.capture.camera import opencv
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
@@ -35,7 +34,8 @@ class VideoOptions(LiveOptions):
 
 
 def _open_file(path: str):
-    cv2 = opencv()
+    import cv2
+
     if not Path(path).is_file():
         raise SourceError(f"video file {path} does not exist")
     capture = cv2.VideoCapture(path)
@@ -82,7 +82,9 @@ class _Frames:
 
     @property
     def fps(self) -> float:
-        fps = self.capture.get(opencv().CAP_PROP_FPS)
+        import cv2
+
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
         return fps if 0 < fps < 1000 else DEFAULT_FPS
 
     def ended_problem(self) -> str | None:
