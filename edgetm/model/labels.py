@@ -120,7 +120,8 @@ def tflite_associated_files(content: bytes) -> dict[str, bytes]:
             for info in archive.infolist():
                 # zipfile never unpacks more than a member's stated size, so stated sizes bound the
                 # total; bzip2 and LZMA it would unpack without a bound before stopping there.
-                if info.filename.endswith("/") or info.file_size > budget or info.compress_type not in _BOUNDED:
+                if info.filename.endswith("/") or info.file_size > budget or info.compress_type not in _BOUNDED \
+                        or info.flag_bits & 0x1:  # encrypted: zipfile would raise RuntimeError
                     continue
                 budget -= info.file_size
                 found[info.filename] = archive.read(info)

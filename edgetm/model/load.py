@@ -51,6 +51,7 @@ _CHUNK_BYTES = 1 << 20
 # without a bound, so one small read could fill the memory before anything is counted. Teachable
 # Machine exports and MediaPipe bundles use deflate or no compression.
 _UNPACKED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_ENCRYPTED = 0x1  # the zip format's flag bit for a member that needs a password (zipfile raises RuntimeError)
 # What zipfile raises on a corrupt archive: besides BadZipFile, a negative seek (ValueError) or a
 # name that is not the UTF-8 its flag says (UnicodeDecodeError, a ValueError).
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError)
@@ -134,6 +135,8 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limit: 
     """A member's bytes, unpacked a chunk at a time and counted (its header's size is only a claim),
     into one buffer whose bytes are handed on without another copy. ``check`` sees the first chunk,
     so a member that is no model is refused before the rest is unpacked."""
+    if info.flag_bits & _ENCRYPTED:
+        raise error(f"{where} is encrypted", "zip it again without a password")
     if info.compress_type not in _UNPACKED:
         raise error(f"{where} is compressed with method {info.compress_type} (bzip2, LZMA, ...), which edgetm does "
                     "not unpack", "zip it again with the usual deflate compression")

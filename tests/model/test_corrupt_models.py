@@ -103,3 +103,27 @@ def test_metadata_names_that_are_not_names():
     assert names_from_mapping({-1: "a"}) is None
     assert names_from_mapping({0: ["nested", ["lists"]]}) is None  # YAML aliases could make its text enormous
     assert names_from_mapping({0: "a", 2: "c"}) == ["a", "class_1", "c"]
+
+
+def _flag_encrypted(archive: bytes) -> bytes:
+    """Every member marked encrypted (bit 0 of its flags, in the local and the central header)."""
+    data = bytearray(archive)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            struct.pack_into("<H", data, at + offset, struct.unpack_from("<H", data, at + offset)[0] | 1)
+            at = data.find(signature, at + 1)
+    return bytes(data)
+
+
+def test_encrypted_members(tmp_path: Path, tflite: bytes):
+    """zipfile raises a RuntimeError for them: a model is refused, an associated labels file ignored."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("model_unquant.tflite", tflite)
+    with pytest.raises(ModelError, match="is encrypted"):
+        load_model(write(tmp_path, "export.zip", _flag_encrypted(buffer.getvalue())))
+    appended = tflite.rfind(b"PK\x03\x04")
+    assert appended > 0  # the labels the export packed after the flatbuffer
+    model = load_model(write(tmp_path, "model.tflite", tflite[:appended] + _flag_encrypted(tflite[appended:])))
+    assert model.labels is None
