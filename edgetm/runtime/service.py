@@ -272,6 +272,12 @@ class Service:
                                 "(a model call or device that hangs); exiting to be restarted")
                     status = EXIT_STUCK
                     break
+                crashed = [name for name, p in list(self.pipelines.items()) if p.crashed and not p.ended]
+                if crashed:  # a bug stopped a live pipeline: a fresh start is the best way back
+                    self._error(f"pipeline {', '.join(crashed)} stopped on an unexpected error; exiting to be "
+                                "restarted")
+                    status = EXIT_FAILED
+                    break
                 if watchdog and now >= next_ping:
                     systemd.notify("WATCHDOG=1")
                     next_ping = now + watchdog / 2

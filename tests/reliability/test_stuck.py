@@ -15,7 +15,7 @@ import pytest
 
 from edgetm.config import parse_config
 from edgetm.errors import EdgetmError
-from edgetm.runtime.service import EXIT_STUCK, Service
+from edgetm.runtime.service import EXIT_FAILED, EXIT_STUCK, Service
 from tests.runtime.service_helpers import looping_video, pipeline
 
 pytestmark = pytest.mark.reliability
@@ -67,3 +67,23 @@ def test_a_hung_model_call_stops_the_watchdog_and_exits_non_zero(tmp_path: Path,
     assert status == [EXIT_STUCK]
     assert 2.0 <= exited_at - hung_at <= 6.0
     assert max(pings) < hung_at + 2.0 + 0.5  # not fed once the pipeline was seen to make no progress
+
+
+def test_a_pipeline_stopped_by_a_bug_makes_edgetm_exit_to_be_restarted(banana_video: Path, monkeypatch):
+    """Even while another pipeline runs on: a live pipeline that stopped would be silent for months."""
+    service = Service(parse_config({"pipelines": [pipeline(looping_video(banana_video)),
+                                                  pipeline(looping_video(banana_video), name="other")]}))
+    status: list[int] = []
+    runner = threading.Thread(target=lambda: status.append(service.run()), daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not service.pipelines or not service.pipelines["bananas"].stats.results:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(service.pipelines["bananas"].task, "infer", bug)
+    runner.join(10)
+    assert status == [EXIT_FAILED]
