@@ -255,7 +255,7 @@ def _find(data: bytearray, signature: bytes) -> list[int]:
 def mutate_zip(rng: random.Random, data: bytes) -> tuple[str, bytes]:
     members = _members(data)
     model = next(n for n, (name, _, _) in enumerate(members) if name.endswith((".tflite", ".onnx")))
-    choice = rng.randrange(14)
+    choice = rng.randrange(15)
     if choice <= 2:
         return mutate_bytes(rng, data)
     if choice == 3:
@@ -298,6 +298,11 @@ def mutate_zip(rng: random.Random, data: bytes) -> tuple[str, bytes]:
         name, content, method = members[model]
         members[model] = (name, data, method)
         return f"{name} is the zip itself", _zip(members)
+    if choice == 13:
+        out = bytearray(data)
+        for at in _find(out, b"PK\x01\x02"):  # bit 0 of the flags: a password is needed
+            out[at + 8] |= 1
+        return "members marked encrypted", bytes(out)
     many = [(f"junk/{i}.txt", b"x", zipfile.ZIP_STORED) for i in range(2000)]
     return "2000 more members", _zip(members + many)
 
