@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOO = Path(os.environ.get("EDGETM_ZOO", ROOT.parent / "shared" / "zoo"))
 sys.path.insert(0, str(ROOT))
 
-from tests.reliability.fuzz import Outcome, Worker, classify_cli, swap_outcome  # noqa: E402
+from tests.reliability.fuzz import Outcome, Worker, classify_cli, spread, swap_outcome  # noqa: E402
 from tests.reliability.mutate import Case, cases  # noqa: E402
 
 
@@ -104,11 +104,10 @@ def main() -> int:
 
 
 def _spread(all_cases: list[Case], results: list[tuple[Case, Outcome]], count: int) -> list[Case]:
-    """``count`` cases: every crash or hang first, then cases spread evenly over the run."""
+    """``count`` cases: every crash or hang first, then cases of each seed in turn, spread over the run."""
     worst = [case for case, outcome in results if outcome.kind in ("crash", "hang")]
-    step = max(1, len(all_cases) // max(count, 1))
-    rest = [case for case in all_cases[::step] if case not in worst]
-    return (worst + rest)[:count]
+    rest = [case for case in all_cases if case not in worst]
+    return (worst + spread(rest, count - len(worst), lambda case: case.seed))[:count]
 
 
 def _swaps(picked: list[Case], scratch: Path, save: Path | None) -> int:

@@ -10,6 +10,7 @@ worker is counted as a crash, said the way the probe says it, and a new worker t
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import select
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,20 @@ class Worker:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+
+def spread(items: list, count: int, seed: Callable[[object], str]) -> list:
+    """``count`` of ``items``, each seed in turn, spread over the run (cases come seed after seed, so
+    every n-th case could all be of one seed)."""
+    by_seed: dict[str, list] = collections.defaultdict(list)
+    for item in items:
+        by_seed[seed(item)].append(item)
+    if not by_seed or count <= 0:
+        return []
+    rounds = -(-count // len(by_seed))
+    picked = [group[n * len(group) // rounds] for n in range(rounds) for _, group in sorted(by_seed.items())
+              if n * len(group) // rounds < len(group)]
+    return picked[:count]
 
 
 def classify_cli(path: Path, image: Path, timeout_s: float = 60.0) -> Outcome:

@@ -31,7 +31,7 @@ from edgetm.train.export_tflite import to_tflite
 from tests.broker import Probe
 from tests.conftest import DEMO, ROOT, ZOO, write_video
 from tests.modelkit import custom_op_tflite, identity_net, onnx_model, small_cnn, write
-from tests.reliability.fuzz import Outcome, Worker, classify_cli, swap_outcome
+from tests.reliability.fuzz import Outcome, Worker, classify_cli, spread, swap_outcome
 from tests.reliability.mutate import Case, cases, reshape_without_shape, seeds
 
 pytestmark = pytest.mark.reliability
@@ -203,8 +203,7 @@ def test_fuzzed_models_through_edgetm_classify(fuzzed):
     same way (see the probe), so those are left to the swap test; the rest end in one line."""
     image = DEMO / "samples" / "ripe-1.jpg"
     candidates = [(case, path) for case, path, outcome in fuzzed if outcome.kind != "crash"]
-    step = max(1, len(candidates) // CLI_CASES)
-    picked = candidates[::step][:CLI_CASES]
+    picked = spread(candidates, CLI_CASES, lambda item: item[0].seed)
     results = [(case, path, classify_cli(path, image)) for case, path in picked]
     bad = [(case, path, outcome) for case, path, outcome in results if not outcome.passed]
     assert not bad, _failures(bad)
@@ -217,7 +216,7 @@ def test_fuzzed_models_through_a_running_pipelines_swap(fuzzed, tmp_path: Path):
     worst = [(known, known.write(tmp_path))]  # so that a native crash is met even if the seeded cases hold none
     worst += [(case, path) for case, path, outcome in fuzzed if outcome.kind in ("crash", "hang")]
     rest = [(case, path) for case, path, outcome in fuzzed if outcome.kind not in ("crash", "hang")]
-    picked = (worst + rest[::max(1, len(rest) // SWAP_CASES)])[:max(SWAP_CASES, len(worst))]
+    picked = worst + spread(rest, SWAP_CASES - len(worst), lambda item: item[0].seed)
     running = tmp_path / "running"
     files, _ = seeds()["labels"]
     for name, content in files.items():
