@@ -17,6 +17,7 @@ ends such a command the way the runtime crashes. A running service is what must 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -39,6 +40,8 @@ PROBE_TIMEOUT_S = 60.0
 # has taken over, so a model that needs more than half could not be swapped in without pushing the
 # running one out. The limit is on address space (RLIMIT_AS), which runs ahead of what is resident.
 PROBE_MEMORY_FRACTION = 0.5
+# A killed child is gone at once; this bounds only the wait for one stuck in an uninterruptible call.
+REAP_TIMEOUT_S = 5.0
 # A verdict is one short line of JSON; what a child says on stderr is read only to explain a crash.
 MAX_VERDICT_BYTES = 64 * 1024
 MAX_STDERR_BYTES = 64 * 1024
@@ -103,7 +106,8 @@ def probe_model(
             status = child.wait(timeout_s)
         except subprocess.TimeoutExpired:
             child.kill()
-            child.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):  # one stuck in the kernel is left, not waited on
+                child.wait(REAP_TIMEOUT_S)
             raise ModelError(f"{where} took longer than {timeout_s:g} s to load and run once",
                              "a model that loads this slowly here is too large for this device") from None
         out.seek(0)
@@ -183,7 +187,8 @@ def limit_memory(memory_bytes: int) -> None:
         return
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    with contextlib.suppress(OSError, ValueError):  # forbidden by a sandbox: the time limit and the process remain
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 def verdict_stream():

@@ -158,8 +158,10 @@ class Pipeline:
         """Run ``model`` from the next item on (call from any thread but the pipeline's own).
 
         A path keeps this pipeline's runtime settings (threads, delegate, providers, input size)
-        and takes the labels found with the new model. Raises ``EdgetmError`` saying why the model
-        was refused; the running model then keeps running.
+        and takes the labels found with the new model; it is first loaded and run once in a child
+        process (``probe_model``: up to ``PROBE_TIMEOUT_S``), so that a model that crashes its runtime
+        cannot take the pipeline down. Raises ``EdgetmError`` saying why the model was refused; the
+        running model then keeps running.
         """
         with self._swap_lock:
             candidate = self._checked(self._load(model))
