@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgetm.errors import ConfigError
-from edgetm.model.load import TASK_BUNDLE
+from edgetm.model.locate import TASK_BUNDLE
 from edgetm.model.model import Model
 from edgetm.pose.base import PoseEstimator, PoseOptions
 

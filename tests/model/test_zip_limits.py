@@ -14,7 +14,7 @@ import pytest
 
 from edgetm.errors import LabelsError, ModelError
 from edgetm.model import load_model
-from edgetm.model.load import MAX_MODEL_BYTES
+from edgetm.model.locate import MAX_MODEL_BYTES
 from edgetm.train.export_tflite import to_tflite
 from tests.conftest import ROOT
 from tests.modelkit import small_cnn
