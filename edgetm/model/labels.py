@@ -65,6 +65,8 @@ def read_labels(path: Path) -> list[str]:
         raise LabelsError(f"labels file {path} does not exist")
     if path.is_dir():
         raise LabelsError(f"{path} is a folder, not a labels file")
+    if not path.is_file():  # a pipe or a device would block or never end
+        raise LabelsError(f"{path} is not a regular file", "give the path to a labels file")
     if path.stat().st_size > MAX_LABELS_BYTES:
         raise LabelsError(f"{path} is too large to be a labels file")
     raw = path.read_bytes()

@@ -4,6 +4,7 @@ the fuzzer in tests/reliability): each is made here on purpose."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -127,3 +128,10 @@ def test_encrypted_members(tmp_path: Path, tflite: bytes):
     assert appended > 0  # the labels the export packed after the flatbuffer
     model = load_model(write(tmp_path, "model.tflite", tflite[:appended] + _flag_encrypted(tflite[appended:])))
     assert model.labels is None
+
+
+def test_a_labels_path_that_is_not_a_regular_file_is_refused_without_blocking(tmp_path: Path, tflite: bytes):
+    fifo = tmp_path / "labels.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(LabelsError, match="not a regular file"):
+        load_model(write(tmp_path, "model.tflite", tflite), labels=fifo)
