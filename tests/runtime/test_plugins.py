@@ -32,8 +32,8 @@ BLOCK = 1600  # 0.1 s of sound per block
 # -- a source of sound blocks: loud and quiet stretches of a tone -------------------------------------
 class ToneOptions(SourceOptions):
     type: Literal["tone"] = "tone"
-    blocks: int = Field(60, ge=1)
-    loud_every: int = Field(20, ge=1, description="blocks per loud or quiet stretch")
+    blocks: int = Field(60, ge=1, le=100_000)
+    loud_every: int = Field(20, ge=1, le=100_000, description="blocks per loud or quiet stretch")
 
 
 class ToneSource(LiveSource):
@@ -67,7 +67,7 @@ ToneOptions.open = lambda self: ToneSource(self)  # type: ignore[method-assign]
 # -- a task: the level of each block, from a model that computes its mean square ----------------------
 class LevelOptions(Options):
     type: Literal["level"] = "level"
-    loud_dbfs: float = Field(-20.0, description="louder than this is loud")
+    loud_dbfs: float = Field(-20.0, ge=-200, le=0, description="louder than this is loud")
 
 
 @dataclass
