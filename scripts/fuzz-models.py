@@ -7,7 +7,7 @@ neither a valid model nor a typed one-line error, with what rebuilds it.
     .venv/bin/python scripts/fuzz-models.py [--cases 5000] [--seed 1] [--cli 10] [--swap 20] [--save DIR]
 
 The test suite runs the same cases (tests/reliability/test_model_faults.py, ``EDGETM_FUZZ_CASES``
-of them, 300 by default). A case rebuilds with ``tests.reliability.mutate.case(seed, number)``.
+of them, 500 by default). A case rebuilds with ``tests.reliability.mutate.case(seed, number)``.
 """
 
 from __future__ import annotations
