@@ -34,3 +34,9 @@ class RateLimit:
             self._tokens -= 1
             suppressed, self._suppressed = self._suppressed, 0
             return suppressed
+
+    def drain(self) -> int:
+        """How many were held back and not yet said (the tail of a flood); from now on, none."""
+        with self._lock:
+            suppressed, self._suppressed = self._suppressed, 0
+            return suppressed

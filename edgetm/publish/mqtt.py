@@ -54,6 +54,19 @@ from edgetm.secrets import read_secret, reject_inline_password
 
 log = logging.getLogger(__name__)
 
+
+class _CallbackFailures(logging.Filter):
+    """paho says at error level what edgetm already says once in its own words (a connection that
+    failed, a socket that is gone), at every attempt: only its report of an exception raised in one
+    of our callbacks gets through, since nothing else would tell of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage().startswith("Caught exception")
+
+
+PAHO_LOG = logging.getLogger("edgetm.publish.mqtt.paho")
+PAHO_LOG.addFilter(_CallbackFailures())
+
 # Home Assistant's birth message asks for every discovery config again; a flood of them must not become one.
 BIRTH_INTERVAL_S = 10.0
 RECONNECT_MIN_S = 1
@@ -163,7 +176,7 @@ class MqttSink(Sink):
         # An exception in one of our callbacks would end paho's network thread, and with it every
         # reconnect: paho logs it instead (as an error, through our logger) and carries on.
         client.suppress_exceptions = True
-        client.enable_logger(logging.getLogger("edgetm.publish.mqtt.paho"))
+        client.enable_logger(PAHO_LOG)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
@@ -181,7 +194,8 @@ class MqttSink(Sink):
                            cert_reqs=ssl.CERT_REQUIRED)
         except ssl.SSLError as error:
             which = "tls.ca_file" if "X509" in str(error) or tls.cert_file is None else "tls.cert_file / tls.key_file"
-            raise ConfigError(f"mqtt {which}: no certificate could be read ({error.reason or error})",
+            files = tls.ca_file if which == "tls.ca_file" else f"{tls.cert_file} / {tls.key_file}"
+            raise ConfigError(f"mqtt {which} {files}: no certificate could be read ({error.reason or error})",
                               "give PEM files (-----BEGIN CERTIFICATE-----)") from None
         except (OSError, ValueError) as error:
             raise ConfigError(f"mqtt TLS settings cannot be used: {error}") from None
@@ -273,10 +287,12 @@ class MqttSink(Sink):
                 self._set_delays(client, mqtt_link.TAKEOVER_DELAYS_S)
             elif not self.link.taken_over:
                 self._set_delays(client, (RECONNECT_MIN_S, RECONNECT_MAX_S))
+        elif not answered and str(reason_code) == "Keep alive timeout":
+            self.link.failed(f"{self._host}:{self._port} took the connection but no MQTT broker answered within "
+                             f"{self.config.keepalive_s} s; is it the broker's port?")
         elif not answered:  # closed before any CONNACK: not an MQTT listener, or a TLS one spoken to in plain
             hint = "; if it is a TLS port, use mqtts://" if not self._tls else ""
-            self.link.failed(f"{self._host}:{self._port} closed the connection before the broker answered "
-                             f"({reason_code}){hint}")
+            self.link.failed(f"{self._host}:{self._port} closed the connection before the broker answered{hint}")
         # else: the broker refused this attempt, and _handle_connect said why
 
     # -- publishing -----------------------------------------------------------------------------
@@ -413,9 +429,9 @@ class MqttSink(Sink):
         deadline = time.monotonic() + timeout_s
         self._closing = True
         if self.link.problem is not None:  # the exit summary: what was not delivered, and why
-            log.warning("MQTT: %s at exit: %s; %d result(s) held and %d dropped were not delivered",
-                        "never connected" if self.connects == 0 else "disconnected", self.link.problem,
-                        len(self._pending), self.dropped)
+            log.warning("MQTT: %s at exit, with %d result(s) held that were not delivered (%d dropped in all). "
+                        "Why: %s", "never connected" if self.connects == 0 else "disconnected", len(self._pending),
+                        self.dropped, self.link.problem)
         with self._lock:
             connected = self._connected
             info = self._send(f"{self.base}/status", "offline", 1, retain=True) if connected else None

@@ -43,6 +43,7 @@ class CommandInbox:
         self._retained_said: set[str] = set()
         self._rejections = RateLimit(REJECT_INTERVAL_S, REJECT_BURST)
         self.rejected = 0
+        self._tail: threading.Timer | None = None
 
     def receive(self, topic: str, payload: bytes, retained: bool) -> None:
         """Called in paho's network thread: check, hold or hand over; never raises."""
@@ -92,7 +93,20 @@ class CommandInbox:
         self.rejected += 1
         held_back = self._rejections.allow() if limited else 0
         if held_back is None:
+            with self._lock:  # the end of a flood is said too, once it has passed
+                if self._tail is None:
+                    self._tail = threading.Timer(2 * REJECT_INTERVAL_S, self._say_tail)
+                    self._tail.daemon = True
+                    self._tail.start()
             return
         more = f" ({held_back} more rejected commands not shown)" if held_back else ""
         log.warning("rejected command on %s: %s%s", topic, reason, more)
         self._say(reason, {"topic": topic, **({"suppressed": held_back} if held_back else {})})
+
+    def _say_tail(self) -> None:
+        with self._lock:
+            self._tail = None
+        held_back = self._rejections.drain()
+        if held_back:
+            log.warning("%d more rejected commands not shown", held_back)
+            self._say(f"{held_back} more rejected commands not shown", {"suppressed": held_back})

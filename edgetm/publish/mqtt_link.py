@@ -8,12 +8,12 @@ current one for stats, systemd's status line and the exit summary.
 
 It also notices a second client using our client id. The broker gives an id to its newest
 connection, so two processes with one id take the session from each other at every reconnect
-(paho's first delay is 1 s). MQTT 5 may say "Session taken over", but mosquitto 2.0 only closes the
-socket, as 3.1.1 does. So ``TAKEOVER_COUNT`` sessions in a row that the broker ended within ``TAKEOVER_SESSION_S``, each
-followed by a reconnect that worked at once, within ``TAKEOVER_WINDOW_S``, tell it from a broker
-that restarts (the attempt after a restart fails first, unless the broker was back within paho's first
-delay of 1 s, four times in a minute). Then reconnects wait
-``TAKEOVER_DELAYS_S`` instead, until a session lasts a whole window again.
+(paho's first delay is 1 s, so each session lasts about that). MQTT 5 may say "Session taken
+over", but mosquitto 2.0 only closes the socket, as 3.1.1 does. So ``TAKEOVER_COUNT`` sessions in a
+row that the broker ended within ``TAKEOVER_SESSION_S``, each followed by a reconnect that worked
+at once, within ``TAKEOVER_WINDOW_S``, tell it from a broker that restarts (the attempt after a
+restart fails first, unless the broker was back within 1 s, four times in a minute). Then
+reconnects wait ``TAKEOVER_DELAYS_S`` instead, until a session lasts a whole window again.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections import deque
 log = logging.getLogger("edgetm.publish.mqtt")
 
 REPEAT_LOG_S = 60.0
-TAKEOVER_SESSION_S = 5.0
+TAKEOVER_SESSION_S = 2.0
 TAKEOVER_COUNT = 4
 TAKEOVER_WINDOW_S = 60.0
 TAKEOVER_DELAYS_S = (30, 300)
@@ -173,5 +173,6 @@ class Link:
                         f"it connects; give each edgetm its own client_id (reconnecting every "
                         f"{TAKEOVER_DELAYS_S[0]} s or more until then)", attempt=False)
             return True
-        self.failed(f"connection to {self.where} lost ({reason}); reconnecting", attempt=False)
+        why = "" if reason in ("Unspecified error", "Success") else f" ({reason})"  # paho's words for "it closed"
+        self.failed(f"connection to {self.where} lost{why}; reconnecting", attempt=False)
         return False
