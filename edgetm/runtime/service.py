@@ -26,9 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edgetm import __version__
+from edgetm.capture.live import LiveSource
 from edgetm.config import Config, PipelineConfig, load_config
 from edgetm.errors import EdgetmError
-from edgetm.events import StateChange
+from edgetm.events import SourceState, StateChange
 from edgetm.plugins import local_path
 from edgetm.publish import SinkContext, Sinks
 from edgetm.runtime import systemd
@@ -72,6 +73,9 @@ class Service:
         self.pipelines: dict[str, Pipeline] = {}
         self._watches: dict[str, FileWatch] = {}
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetm-control")
+        self._lock = threading.Lock()
+        self._underway: set[str] = set()  # control work queued or running, by what it is
+        self.refused = 0  # swaps and reloads refused (bad model, bad configuration)
 
     # -- building -------------------------------------------------------------------------------
     def _open_sinks(self) -> None:
@@ -110,7 +114,7 @@ class Service:
             parse_reload(payload)
             if self.config_path is None:
                 raise EdgetmError("nothing to reload: edgetm was started without --config")
-            self._control.submit(self._guarded, "reload", self._reload)
+            self._submit("reload", self._reload)
             return
         command = parse_set(payload)
         target = self.pipelines.get(pipeline)
@@ -119,7 +123,16 @@ class Service:
         if command.model is None:
             target.apply(command)
             return
-        self._control.submit(self._guarded, f"swap in pipeline {pipeline}", self._swap, pipeline, command)
+        self._submit(f"swap in pipeline {pipeline}", self._swap, pipeline, command)
+
+    def _submit(self, what: str, work, *args) -> None:
+        """Queue control work, one of each kind at a time: a flood of swaps (each tried in a child
+        first) must not become a queue of minutes, so the next waits until this one is done."""
+        with self._lock:
+            if what in self._underway:
+                raise EdgetmError(f"a {what} is already under way; send the next when it is done")
+            self._underway.add(what)
+        self._control.submit(self._guarded, what, work, *args)
 
     def _guarded(self, what: str, work, *args) -> None:
         """Run control work on the control thread: every failure is said on the error topic (with
@@ -128,10 +141,15 @@ class Service:
         try:
             work(*args)
         except EdgetmError as error:
+            self.refused += 1
             self._error(f"{what} refused: {error}", detail)
         except Exception as error:  # a bug: keep running, say so
+            self.refused += 1
             log.exception("%s failed", what)
             self._error(f"{what} failed: {type(error).__name__}: {error}", detail)
+        finally:
+            with self._lock:
+                self._underway.discard(what)
 
     def _swap(self, name: str, command: SetCommand) -> None:
         pipeline = self.pipelines.get(name)
@@ -222,6 +240,7 @@ class Service:
             **self.process.snapshot(),
             "sink_failures": dict(self.sinks.failures),
             "sink_problems": self.sinks.problems,
+            "control_refused": self.refused,
             "pipelines": {name: p.status() for name, p in list(self.pipelines.items())},
         }
 
@@ -300,6 +319,9 @@ class Service:
         for pipeline in list(self.pipelines.values()):
             pipeline.stop(STOP_TIMEOUT_S)
             failed = failed or pipeline.crashed or (pipeline.ended and not pipeline.stats.results)
+            if isinstance(pipeline.source, LiveSource) and pipeline.source.state is not SourceState.OFFLINE:
+                # Retained: a source left "online" would look alive long after edgetm stopped reading it.
+                self.sinks.source_state(pipeline.name, SourceState.OFFLINE)
             stats = pipeline.stats.snapshot()
             log.info("pipeline %s: %d results at %.1f fps, %d errors, %d items dropped", pipeline.name,
                      stats["results"], pipeline.stats.overall_fps(), stats["errors"], pipeline.source.dropped)

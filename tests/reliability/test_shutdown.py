@@ -17,6 +17,7 @@ from tests.conftest import DEMO, ROOT
 pytestmark = pytest.mark.reliability
 
 STATUS = "edgetm/shutdown/status"
+SOURCE = "edgetm/shutdown/+/source"
 EXIT_WITHIN_S = 2.0
 
 
@@ -26,9 +27,9 @@ def start(broker, video: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def retained_status(broker) -> bytes:
+def retained_status(broker, topic: str = STATUS) -> bytes:
     """What a new subscriber is told the status is."""
-    probe = Probe(broker.port, [STATUS])
+    probe = Probe(broker.port, [topic])
     try:
         return probe.wait_for(lambda m: m and m[-1][1], 10)
     finally:
@@ -38,10 +39,10 @@ def retained_status(broker) -> bytes:
 @pytest.mark.parametrize("broker_state", ["up", "frozen", "gone"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_exits_0_within_2_s_and_leaves_offline(broker, banana_video: Path, signum, broker_state: str):
-    probe = Probe(broker.port, [STATUS])
+    probe = Probe(broker.port, [STATUS, SOURCE])
     process = start(broker, banana_video)
     try:
-        probe.wait_for(lambda m: any(p == b"online" for _, p, _ in m), 30)
+        probe.wait_for(lambda m: {t.rsplit("/", 1)[1] for t, p, _ in m if p == b"online"} == {"status", "source"}, 30)
         probe.close()
         if broker_state == "frozen":
             broker.pause()
@@ -65,3 +66,4 @@ def test_a_signal_exits_0_within_2_s_and_leaves_offline(broker, banana_video: Pa
         broker.start()  # it kept what it had retained: edgetm said online last, and could not say more
     else:
         assert retained_status(broker) == b"offline"
+        assert retained_status(broker, SOURCE) == b"offline"  # not left looking alive

@@ -118,3 +118,24 @@ def test_a_second_client_with_our_id_is_named_and_we_back_off(broker, protocol: 
     finally:
         for sink in twins:
             sink.close(0.5)
+
+
+def test_a_flood_of_swaps_is_done_one_at_a_time_and_every_one_counted(broker, banana_video: Path):
+    """Each swap tries the model in a child first (about 0.3 s): 50 at once must not queue for 15 s."""
+    from tests.conftest import DEMO
+
+    probe = Probe(broker.port, [f"{BASE}/#"])
+    with running(config(broker, looping_video(banana_video))) as service:
+        probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) >= 3)
+        for _ in range(50):
+            probe.client.publish(f"{BASE}/bananas/set", json.dumps({"model": str(DEMO / "labels.txt")}), qos=1)
+        deadline = time.monotonic() + 20
+        while service.refused + service.sinks[0].health()["rejected_commands"] < 50:
+            assert time.monotonic() < deadline, (service.refused, service.sinks[0].health())
+            time.sleep(0.1)
+        time.sleep(1.0)
+        refused, rejected = service.refused, service.sinks[0].health()["rejected_commands"]
+        assert service.stats()["control_refused"] == refused
+    assert refused + rejected == 50
+    assert refused <= 10  # the rest came while one was under way
+    probe.close()

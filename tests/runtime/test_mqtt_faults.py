@@ -71,6 +71,7 @@ def test_a_name_that_does_not_resolve_is_said_once(caplog):
         assert "cannot resolve" in problem and "no-such-broker.invalid" in problem
         time.sleep(3.5)  # attempts after 1 and 2 s fail the same way
         assert len(warnings_about(caplog, "no-such-broker.invalid")) == 1
+        assert [r.getMessage() for r in caplog.records if r.name.endswith(".paho")] == []  # nor paho's own lines
         assert sink.failed_attempts >= 2
         mqtt = sink.health()
         assert mqtt["connected"] is False and "cannot resolve" in mqtt["problem"]
