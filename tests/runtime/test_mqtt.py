@@ -158,7 +158,9 @@ def test_a_camera_that_fails_is_reported(broker, monkeypatch):
         probe.wait_for(lambda m: probe.on(f"{BASE}/bananas/source")[-1:] == [b"online"])
         count = len(probe.on(f"{BASE}/bananas/result"))
         probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/result")) > count + 3)
-    assert probe.on(f"{BASE}/bananas/source") == [b"online", b"offline", b"online"]
+    # ... and offline again once edgetm stops reading it
+    probe.wait_for(lambda m: len(probe.on(f"{BASE}/bananas/source")) >= 4)
+    assert probe.on(f"{BASE}/bananas/source") == [b"online", b"offline", b"online", b"offline"]
     probe.close()
 
 
