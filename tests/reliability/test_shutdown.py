@@ -66,4 +66,5 @@ def test_a_signal_exits_0_within_2_s_and_leaves_offline(broker, banana_video: Pa
         broker.start()  # it kept what it had retained: edgetm said online last, and could not say more
     else:
         assert retained_status(broker) == b"offline"
-        assert retained_status(broker, SOURCE) == b"offline"  # not left looking alive
+        if broker_state == "up":  # a frozen broker gets the device's will; what was still in flight is best effort
+            assert retained_status(broker, SOURCE) == b"offline"  # not left looking alive
