@@ -41,6 +41,7 @@ from edgetm.model.options import ModelOptions
 from edgetm.model.probe import probe_model
 from edgetm.plugins import Options, type_name
 from edgetm.publish import PipelineInfo, Sink, Sinks
+from edgetm.ratelimit import RateLimit
 from edgetm.results import check_finite
 from edgetm.runtime.control import SetCommand
 from edgetm.runtime.feed import IDLE, Fed, Feed
@@ -99,8 +100,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._iterating = False
         self._last_published = 0.0
-        self._last_error_report = 0.0
-        self._unreported = 0
+        self._errors = RateLimit(ERROR_REPORT_INTERVAL_S)
         self._unsaid: Exception | None = None  # the last error the once-a-second limit held back
         self._problems: deque[str] = deque(maxlen=64)  # a live source's problems, handed over like its states
         self._reported_rejects = 0
@@ -237,26 +237,23 @@ class Pipeline:
         """Count an error and say it, at most once a second unless ``every`` (an error naming its
         own file is said each time: it is a different file each time)."""
         self.stats.error()
-        now = time.monotonic()
-        if not every and now - self._last_error_report < ERROR_REPORT_INTERVAL_S:
-            self._unreported += 1  # said with the next report, or at the end, so that none goes unmentioned
+        held_back = self._errors.drain() if every else self._errors.allow()
+        if held_back is None:  # said with the next report, or at the end, so that none goes unmentioned
             self._unsaid = error
             return
-        self._last_error_report = now
-        more = f" (and {self._unreported} more errors since the last report)" if self._unreported else ""
-        self._unreported = 0
         self._unsaid = None
-        log.warning("pipeline %s: %s%s", self.name, error, more)
-        self.sinks.error(f"{error}{more}", {"pipeline": self.name})
+        self._say_error(error, held_back)
 
     def _report_the_rest(self) -> None:
         """At the end: the last of the errors the once-a-second limit held back, with their number."""
-        if self._unsaid is None:
-            return
-        more = f" (and {self._unreported - 1} more errors since the last report)" if self._unreported > 1 else ""
-        log.warning("pipeline %s: %s%s", self.name, self._unsaid, more)
-        self.sinks.error(f"{self._unsaid}{more}", {"pipeline": self.name})
-        self._unsaid, self._unreported = None, 0
+        if self._unsaid is not None:
+            self._say_error(self._unsaid, self._errors.drain() - 1)
+            self._unsaid = None
+
+    def _say_error(self, error: Exception, held_back: int) -> None:
+        more = f" (and {held_back} more errors since the last report)" if held_back else ""
+        log.warning("pipeline %s: %s%s", self.name, error, more)
+        self.sinks.error(f"{error}{more}", {"pipeline": self.name})
 
     def _say(self, problem: str, level: int = logging.WARNING) -> None:
         """A source's problem, once: in the log and to the sinks (MQTT's error topic)."""
