@@ -346,8 +346,8 @@ def config_from_arguments(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgetm.cli import setup_logging
     from edgetm.config import load_config
+    from edgetm.logs import setup_logging
     from edgetm.runtime.service import Service
 
     if args.config and args.model:
