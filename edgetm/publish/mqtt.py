@@ -32,18 +32,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, ConfigError, missing_dependency
+from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
@@ -170,7 +168,7 @@ class MqttSink(Sink):
         if self._username:
             client.username_pw_set(self._username, self._password)
         if self._tls:
-            self._set_tls(client)
+            mqtt_link.set_tls(client, self.config.tls)
         self._delays = (RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.reconnect_delay_set(*self._delays)
         # An exception in one of our callbacks would end paho's network thread, and with it every
@@ -182,26 +180,6 @@ class MqttSink(Sink):
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         return client
-
-    def _set_tls(self, client) -> None:
-        tls = self.config.tls
-        for key in ("ca_file", "cert_file", "key_file"):
-            path = getattr(tls, key)
-            if path is not None and not Path(path).is_file():
-                raise ConfigError(f"mqtt tls.{key} {path} does not exist", "give the path of a PEM file")
-        try:
-            client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
-                           cert_reqs=ssl.CERT_REQUIRED)
-        except ssl.SSLError as error:
-            which = "tls.ca_file" if "X509" in str(error) or tls.cert_file is None else "tls.cert_file / tls.key_file"
-            files = tls.ca_file if which == "tls.ca_file" else f"{tls.cert_file} / {tls.key_file}"
-            raise ConfigError(f"mqtt {which} {files}: no certificate could be read ({error.reason or error})",
-                              "give PEM files (-----BEGIN CERTIFICATE-----)") from None
-        except (OSError, ValueError) as error:
-            raise ConfigError(f"mqtt TLS settings cannot be used: {error}") from None
-        if tls.insecure:
-            log.warning("MQTT TLS certificate verification is off (tls.insecure)")
-            client.tls_insecure_set(True)
 
     @property
     def connected(self) -> bool:

@@ -1,4 +1,5 @@
-"""Why an MQTT connection is down, in words a user can act on.
+"""An MQTT connection: its TLS settings checked (``set_tls``), and why it is down, in words a user
+can act on.
 
 paho 2.x retries failed connections on its own but hands ``on_connect_fail`` no cause, so
 ``client_class`` keeps the exception of each attempt. ``Link`` turns causes (a name that does not
@@ -26,6 +27,9 @@ import ssl
 import time
 import uuid
 from collections import deque
+from pathlib import Path
+
+from edgetm.errors import ConfigError
 
 log = logging.getLogger("edgetm.publish.mqtt")
 
@@ -80,6 +84,28 @@ def client_class(mqtt):
             return sock
 
     return Client
+
+
+def set_tls(client, tls) -> None:
+    """Give paho's client the CA, certificate and key of ``tls`` (``TlsOptions``), verifying the
+    broker; a file that is missing or holds no certificate is a one-line ``ConfigError``."""
+    for key in ("ca_file", "cert_file", "key_file"):
+        path = getattr(tls, key)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"mqtt tls.{key} {path} does not exist", "give the path of a PEM file")
+    try:
+        client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
+                       cert_reqs=ssl.CERT_REQUIRED)
+    except ssl.SSLError as error:
+        which = "tls.ca_file" if "X509" in str(error) or tls.cert_file is None else "tls.cert_file / tls.key_file"
+        files = tls.ca_file if which == "tls.ca_file" else f"{tls.cert_file} / {tls.key_file}"
+        raise ConfigError(f"mqtt {which} {files}: no certificate could be read ({error.reason or error})",
+                          "give PEM files (-----BEGIN CERTIFICATE-----)") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"mqtt TLS settings cannot be used: {error}") from None
+    if tls.insecure:
+        log.warning("MQTT TLS certificate verification is off (tls.insecure)")
+        client.tls_insecure_set(True)
 
 
 def cause(error: BaseException | None, host: str, port: int, tls: bool) -> str:
