@@ -36,12 +36,12 @@ class ClassifyOptions(Options):
                              "one does, there is no label")
 
 
-def _image_input(model: Model, preprocess: PreprocessOptions | None) -> Preprocessor | DescriptorInput:
+def _image_input(model: Model, preprocess: PreprocessOptions | None, still: bool) -> Preprocessor | DescriptorInput:
     """What turns frames into the model's input: preprocessing, or for a head trained on the
     built-in image descriptor, that descriptor."""
     features = model.metadata.get("features")
     if features is None:
-        return Preprocessor(model, preprocess)
+        return Preprocessor(model, preprocess, still)
     if features["features"] != BuiltinFeatures.IMAGE:
         command = "edgetm pose POSE_MODEL IMAGES --classifier" if features["features"] == BuiltinFeatures.POSE \
             else "edgetm listen" if model.task is TaskKind.SOUND else "the command for its kind of input"
@@ -54,10 +54,15 @@ def _image_input(model: Model, preprocess: PreprocessOptions | None) -> Preproce
 
 
 class Classifier:
-    """Classifies BGR frames with a loaded model."""
+    """Classifies BGR frames with a loaded model.
+
+    ``still``: the frames are photos, not live video: a Teachable Machine export then gets the
+    exporter's own resampling (Pillow's), for the snippet's exact answers, unless ``preprocess``
+    names another.
+    """
 
     def __init__(self, model: Model, options: ClassifyOptions | None = None,
-                 preprocess: PreprocessOptions | None = None) -> None:
+                 preprocess: PreprocessOptions | None = None, still: bool = False) -> None:
         if model.task not in (TaskKind.CLASSIFY, TaskKind.UNKNOWN) or len(model.outputs) != 1:
             command = {TaskKind.DETECT: "edgetm detect", TaskKind.SOUND: "edgetm listen"}.get(model.task, "edgetm run")
             raise ConfigError(f"{model.source} is a {model.task.value} model, not a classifier", f"use {command}")
@@ -68,7 +73,7 @@ class Classifier:
         self.options = options = options or ClassifyOptions()
         self.k = options.top_k
         self.threshold = options.threshold
-        self.preprocessor = _image_input(model, preprocess)
+        self.preprocessor = _image_input(model, preprocess, still)
         self._output = model.outputs[0]
         self._softmaxed = _is_quantized_softmax(self._output)
 

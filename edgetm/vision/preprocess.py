@@ -9,6 +9,8 @@ normalising differs from float resizing by at most half a grey level.
 from __future__ import annotations
 
 import enum
+import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -20,7 +22,10 @@ from edgetm.errors import ConfigError, ImageError
 from edgetm.model.model import Family, Model, TaskKind
 from edgetm.model.spec import Layout, TensorSpec
 from edgetm.plugins import Options
-from edgetm.vision.resample import fit_box, resize_lanczos
+from edgetm.vision import pillow
+from edgetm.vision.values import NORMALIZATIONS, PIXELS, Normalization, check_representable, value_table
+
+log = logging.getLogger(__name__)
 
 
 class ResizeMode(enum.Enum):
@@ -37,10 +42,11 @@ class ResizeMode(enum.Enum):
 
 
 class Interpolation(enum.Enum):
-    """Resampling filter. LINEAR (OpenCV bilinear) is the fast default, about 0.2 ms per frame.
-    AREA anti-aliases large downscales at several times the cost. PIL reproduces Pillow's
-    antialiased Lanczos exactly, which Teachable Machine's Python snippet uses (``ImageOps.fit``),
-    at 10-80 ms per frame: for checking answers against that snippet, not for live video."""
+    """Resampling filter. LINEAR (OpenCV bilinear, close to what a browser does when Teachable
+    Machine captures from the webcam) is the fast default for live video, about 0.2 ms per frame.
+    AREA anti-aliases large downscales at several times the cost. PIL is Pillow's own antialiased
+    Lanczos (``ImageOps.fit``), as Teachable Machine's Python snippet resamples: 2-10 ms per photo,
+    the default for still images of a Teachable Machine export."""
 
     NEAREST = "nearest"
     LINEAR = "linear"
@@ -50,34 +56,29 @@ class Interpolation(enum.Enum):
     PIL = "pil"
 
 
+class Preset(enum.Enum):
+    """Teachable Machine's official snippets, each reproduced exactly (explicit settings win).
+
+    TM_KERAS: its Keras snippet: ``ImageOps.fit(image, size, LANCZOS)`` (a centre crop, Pillow's
+    resampling) of the RGB photo, then ``/127.5 - 1``. TM_OPENCV: its OpenCV snippet:
+    ``cv2.resize(frame, size, interpolation=INTER_AREA)`` (a squash, no crop) of the BGR camera
+    frame as it is, then ``/127.5 - 1``: the model gets BGR.
+    """
+
+    TM_KERAS = "tm-keras"
+    TM_OPENCV = "tm-opencv"
+
+
 class ColorOrder(enum.Enum):
     RGB = "rgb"
     BGR = "bgr"
 
 
-@dataclass(frozen=True)
-class Normalization:
-    """``real = (pixel - mean) / std`` per channel, in pixel units (0..255), RGB order."""
-
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @property
-    def uniform(self) -> bool:
-        return len(set(self.mean)) == 1 and len(set(self.std)) == 1
-
-
-# Named normalisations. Teachable Machine trains on pixels scaled to [-1, 1] (MobileNet's
-# convention); Ultralytics YOLO on [0, 1]; torchvision classifiers on ImageNet mean/std.
-NORMALIZATIONS: dict[str, Normalization] = {
-    "tm": Normalization((127.5,) * 3, (127.5,) * 3),
-    "unit": Normalization((0.0,) * 3, (255.0,) * 3),
-    "imagenet": Normalization((123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
-    "raw": Normalization((0.0,) * 3, (1.0,) * 3),
+# What each preset sets: resize, interpolation, colour order.
+PRESETS: dict[Preset, tuple[ResizeMode, Interpolation, ColorOrder]] = {
+    Preset.TM_KERAS: (ResizeMode.CROP, Interpolation.PIL, ColorOrder.RGB),
+    Preset.TM_OPENCV: (ResizeMode.SQUASH, Interpolation.AREA, ColorOrder.BGR),
 }
-# Integer inputs of image classifiers take raw pixels: the tensor's own quantization says what
-# range they stand for (Teachable Machine vintages differ: [0, 1] in one, [-1, 1] in another).
-PIXELS = "pixels"
 
 
 # Pixels are 0..255: these leave room for any linear normalisation while keeping inputs finite.
@@ -90,8 +91,11 @@ class PreprocessOptions(Options):
 
     resize: ResizeMode | None = Field(None, description="crop: centre crop (Teachable Machine); squash: stretch; "
                                       "letterbox: fit and pad (default: letterbox for detectors, else crop)")
-    interpolation: Interpolation = Field(Interpolation.LINEAR, description="resampling filter; pil: Pillow's "
-                                         "Lanczos, exactly as Teachable Machine's Python snippet, slow")
+    preset: Preset | None = Field(None, description="reproduce one of Teachable Machine's snippets exactly: "
+                                  "tm-keras (Pillow crop, RGB) or tm-opencv (INTER_AREA squash, BGR)")
+    interpolation: Interpolation | None = Field(None, description="resampling filter; pil: Pillow's Lanczos, as "
+                                                "Teachable Machine's Python snippet (default: pil for still images "
+                                                "of a Teachable Machine export, else linear)")
     normalize: Literal["tm", "unit", "imagenet", "raw", "pixels"] | None = Field(
         None, description="tm: [-1, 1]; unit: [0, 1]; imagenet: mean/std; raw: 0..255; pixels: integer inputs take "
         "raw pixels (default: from the model)")
@@ -99,8 +103,8 @@ class PreprocessOptions(Options):
     std: tuple[Std, Std, Std] | None = Field(None, description="custom std in pixel units, R,G,B (with mean)")
     color: ColorOrder | None = Field(None, description="channel order the model takes (default: rgb; bgr for YOLOX)")
     pad_value: int = Field(114, ge=0, le=255, description="letterbox grey, as Ultralytics trains with")
-    centre: bool | None = Field(None, description="letterbox in the middle (Ultralytics) or, if false, the "
-                                "top-left corner (default: top-left for YOLOX)")
+    centre: bool | None = Field(None, description="letterbox in the middle (Ultralytics: sizes rounded) or, if "
+                                "false, in the top-left corner (YOLOX: sizes truncated) (default: top-left for YOLOX)")
 
     @model_validator(mode="after")
     def _mean_with_std(self) -> PreprocessOptions:
@@ -161,28 +165,37 @@ def _resolve_normalize(options: PreprocessOptions, model: Model, spec: TensorSpe
     if np.issubdtype(spec.dtype, np.integer):
         return PIXELS
     # Float detectors (YOLO exports) train on [0, 1]; classifiers on Teachable Machine's [-1, 1].
-    return NORMALIZATIONS["unit"] if model.task is TaskKind.DETECT else NORMALIZATIONS["tm"]
+    if model.task is TaskKind.DETECT and options.preset is None:
+        return NORMALIZATIONS["unit"]
+    return NORMALIZATIONS["tm"]
 
 
-def _value_table(norm: str | Normalization, spec: TensorSpec, channels: int) -> np.ndarray | None:
-    """A [1, 256, C] lookup table from uint8 pixel to the tensor's value; None when identity."""
-    dtype = np.dtype(spec.dtype)
-    pixels = np.arange(256, dtype=np.float64)
-    if norm == PIXELS:
-        if dtype == np.uint8:
-            return None
-        if dtype == np.int8:
-            return (pixels - 128).astype(np.int8).view(np.uint8).reshape(1, 256, 1).repeat(channels, 2)
-        return pixels.astype(dtype).reshape(1, 256, 1).repeat(channels, 2)
-    assert isinstance(norm, Normalization)
-    real = (pixels[None, :, None] - np.array(norm.mean[:channels])) / np.array(norm.std[:channels])
-    if np.issubdtype(dtype, np.floating):
-        return real.astype(np.float32)
-    if spec.quantization is None:
-        raise ConfigError(f"input '{spec.name}' is {dtype.name} without quantization parameters",
-                          "use --normalize pixels for raw pixel input")
-    quantized = spec.quantization.quantize(real, dtype)
-    return quantized.view(np.uint8) if dtype == np.int8 else quantized
+# Said once per process: a still image of a Teachable Machine export resampled without Pillow.
+_said_no_pillow = False
+
+
+def _resolve_interpolation(options: PreprocessOptions, model: Model, still: bool) -> Interpolation:
+    """Explicit choice, else the preset's, else Pillow's for still images of a Teachable Machine
+    export (the exporter's own snippet), else the fast bilinear path."""
+    global _said_no_pillow
+    if options.interpolation is not None:
+        if options.interpolation is Interpolation.PIL:
+            pillow.check()
+        return options.interpolation
+    if options.preset is not None:
+        chosen = PRESETS[options.preset][1]
+        if chosen is Interpolation.PIL:
+            pillow.check()
+        return chosen
+    if not (still and model.family is Family.TEACHABLE_MACHINE):
+        return Interpolation.LINEAR
+    if pillow.available():
+        return Interpolation.PIL
+    if not _said_no_pillow:
+        _said_no_pillow = True
+        log.warning("Pillow is not installed: still images use the fast bilinear path, not Teachable Machine's own "
+                    "resampling, and may score a little differently; %s", pillow.INSTALL_HINT)
+    return Interpolation.LINEAR
 
 
 class Preprocessor:
@@ -193,7 +206,9 @@ class Preprocessor:
     one runs.
     """
 
-    def __init__(self, model: Model, options: PreprocessOptions | None = None) -> None:
+    def __init__(self, model: Model, options: PreprocessOptions | None = None, still: bool = False) -> None:
+        """``still``: the frames are photos rather than live video, so a Teachable Machine export
+        gets its exporter's own (slower) resampling by default."""
         import cv2
 
         self._cv2 = cv2
@@ -210,23 +225,31 @@ class Preprocessor:
         self.channels = spec.shape[3] if layout is Layout.NHWC else spec.shape[1]
         if self.channels not in (1, 3):
             raise ConfigError(f"input '{spec.name}' has {self.channels} channels; edgetm feeds 1 or 3")
+        preset = PRESETS.get(options.preset) if options.preset else None
         default_resize = ResizeMode.LETTERBOX if model.task is TaskKind.DETECT else ResizeMode.CROP
-        self.resize = options.resize or default_resize
-        self.interpolation = options.interpolation
-        self._flag = None if options.interpolation is Interpolation.PIL else {
+        self.resize = options.resize or (preset[0] if preset else default_resize)
+        self.interpolation = _resolve_interpolation(options, model, still)
+        # What still images would get (``edgetm info`` says when that differs from live video).
+        self.still_interpolation = self.interpolation if still else _resolve_interpolation(options, model, True)
+        self._flag = None if self.interpolation is Interpolation.PIL else {
             Interpolation.NEAREST: cv2.INTER_NEAREST, Interpolation.LINEAR: cv2.INTER_LINEAR,
             Interpolation.AREA: cv2.INTER_AREA, Interpolation.CUBIC: cv2.INTER_CUBIC,
             Interpolation.LANCZOS: cv2.INTER_LANCZOS4,
-        }[options.interpolation]
-        self.color = options.color or ColorOrder.RGB
+        }[self.interpolation]
+        self.color = options.color or (preset[2] if preset else ColorOrder.RGB)
         self.pad_value = options.pad_value
         self.centre = options.centre is not False
         self.normalize = _resolve_normalize(options, model, spec)
         uniform = self.normalize == PIXELS or (isinstance(self.normalize, Normalization) and self.normalize.uniform)
         # A single-channel table applies to every channel, at two thirds of a per-channel one's cost.
-        self._table = _value_table(self.normalize, spec, 1 if uniform else self.channels)
+        self._table = value_table(self.normalize, spec, 1 if uniform else self.channels)
+        check_representable(self._table, self.normalize, spec)
         self._affine = None
-        if isinstance(self.normalize, Normalization) and self.normalize.uniform and spec.dtype == np.float32:
+        exact = self.interpolation is Interpolation.PIL or options.preset is not None
+        if exact and self.normalize == NORMALIZATIONS["tm"] and spec.dtype == np.float32:
+            # The snippets' own float32 arithmetic, ``pixels / 127.5 - 1``: equal to the last bit.
+            self._table = (np.arange(256, dtype=np.float32) / 127.5 - 1).reshape(1, 256, 1)
+        elif isinstance(self.normalize, Normalization) and self.normalize.uniform and spec.dtype == np.float32:
             # One multiply-add beats a float lookup table by about 3x.
             self._affine = (1.0 / self.normalize.std[0], -self.normalize.mean[0] / self.normalize.std[0])
             self._table = None
@@ -237,8 +260,9 @@ class Preprocessor:
         self._turn = 0
 
     def describe(self) -> dict:
+        """What actually runs, as ``edgetm info`` reports it."""
         norm = self.normalize
-        return {
+        described = {
             "size": [self.width, self.height],
             "layout": self.layout.value,
             "resize": self.resize.value,
@@ -247,12 +271,18 @@ class Preprocessor:
             "normalize": norm if isinstance(norm, str) else {"mean": list(norm.mean), "std": list(norm.std)},
             "dtype": np.dtype(self.spec.dtype).name,
         }
+        if self.still_interpolation is not self.interpolation:
+            described["still_interpolation"] = self.still_interpolation.value
+        if self.resize is ResizeMode.LETTERBOX:
+            described["letterbox"] = "centre, sizes rounded" if self.centre else "top-left, sizes truncated"
+            described["pad_value"] = self.pad_value
+        return described
 
     def _resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         if image.shape[1] == size[0] and image.shape[0] == size[1]:
             return image
         if self._flag is None:
-            return resize_lanczos(image, size)
+            return pillow.resize(image, size)
         return self._cv2.resize(image, size, interpolation=self._flag)
 
     def _geometry(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
@@ -260,8 +290,8 @@ class Preprocessor:
         tw, th = self.width, self.height
         if self.resize is ResizeMode.CROP:
             if self._flag is None:  # Pillow's fit: a fractional crop box, resampled in one go
-                left, top, right, bottom = fit_box(src_w, src_h, tw, th)
-                resized = resize_lanczos(image, (tw, th), (left, top, right, bottom))
+                left, top, right, bottom = pillow.fit_box(src_w, src_h, tw, th)
+                resized = pillow.fit(image, (tw, th))
                 return resized, Transform(tw / (right - left), th / (bottom - top), 0, 0, left, top, (src_w, src_h))
             # Crop first, then resize only the kept region: same result as resize-then-crop, much less work.
             if src_w * th > src_h * tw:
@@ -274,11 +304,16 @@ class Preprocessor:
         if self.resize is ResizeMode.SQUASH:
             return self._resize(image, (tw, th)), Transform(tw / src_w, th / src_h, 0, 0, 0, 0, (src_w, src_h))
         ratio = min(tw / src_w, th / src_h)
-        new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
-        # Ultralytics' split of the padding, so boxes land on the same pixels as in its own runtime.
-        left, top = (round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)) if self.centre else (0, 0)
-        return self._resize(image, (new_w, new_h)), Transform(new_w / src_w, new_h / src_h, left, top, 0, 0,
-                                                              (src_w, src_h))
+        if self.centre:
+            # Ultralytics' LetterBox: sizes rounded, the padding split as it does.
+            new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
+            left, top = round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)
+        else:
+            # YOLOX's preproc: sizes truncated (``int(h * r)``), the picture in the top-left corner.
+            new_w, new_h = max(1, int(src_w * ratio)), max(1, int(src_h * ratio))
+            left, top = 0, 0
+        # Both map boxes back by dividing by the ratio itself, not by the rounded sizes.
+        return self._resize(image, (new_w, new_h)), Transform(ratio, ratio, left, top, 0, 0, (src_w, src_h))
 
     def _values(self, pixels: np.ndarray) -> np.ndarray:
         """Colour order and value mapping: uint8 BGR pixels -> the tensor's values, HxWxC."""
@@ -345,7 +380,12 @@ class Preprocessor:
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Accept what OpenCV and cameras give: HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8."""
-    if not isinstance(image, np.ndarray) or image.size == 0:
+    if isinstance(image, str | os.PathLike):
+        raise ImageError(f"got the path {os.fspath(image)!r}, not an image",
+                         "pass a frame; use edgetm.read_image(path) to read a file")
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"got a {type(image).__name__}, not an image", "pass a frame: a numpy array as OpenCV reads")
+    if image.size == 0:
         raise ImageError("the image is empty")
     if image.dtype != np.uint8:
         if image.dtype == np.uint16:

@@ -11,13 +11,12 @@ from edgetm.train.export_tflite import to_tflite
 from edgetm.vision.preprocess import (
     ColorOrder,
     Interpolation,
-    Normalization,
     PreprocessOptions,
     Preprocessor,
     ResizeMode,
-    _value_table,
     as_bgr,
 )
+from edgetm.vision.values import Normalization, value_table
 from tests.modelkit import identity_net, onnx_model, uint8_tflite, write
 
 
@@ -140,16 +139,16 @@ def test_uint8_inputs_take_raw_pixels(tmp_path: Path):
 def test_integer_tables():
     pixels = np.arange(256)
     int8 = TensorSpec("x", (1, 4, 4, 3), np.dtype(np.int8), Quantization((0.0078,), (0,)))
-    table = _value_table("pixels", int8, 3).view(np.int8)
+    table = value_table("pixels", int8, 3).view(np.int8)
     assert np.array_equal(table[0, :, 0], pixels - 128)
     # An Ultralytics full-integer input: [0, 1] values quantized with the tensor's own parameters.
     yolo = TensorSpec("x", (1, 4, 4, 3), np.dtype(np.int8), Quantization((0.018658,), (-14,)))
-    table = _value_table(Normalization((0.0,) * 3, (255.0,) * 3), yolo, 3).view(np.int8)
+    table = value_table(Normalization((0.0,) * 3, (255.0,) * 3), yolo, 3).view(np.int8)
     expected = np.clip(np.round(pixels / 255 / 0.018658) - 14, -128, 127)
     assert np.array_equal(table[0, :, 1], expected)
     no_params = TensorSpec("x", (1, 4, 4, 3), np.dtype(np.int8), None)
     with pytest.raises(ConfigError, match="without quantization parameters"):
-        _value_table(Normalization((0.0,) * 3, (255.0,) * 3), no_params, 3)
+        value_table(Normalization((0.0,) * 3, (255.0,) * 3), no_params, 3)
 
 
 def test_interpolations_all_work(identity):
