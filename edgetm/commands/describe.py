@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgetm.commands.common import EXIT_USER_ERROR, load
+from edgetm.commands.common import EXIT_USER_ERROR, checked, given, load, preprocess_options
 from edgetm.errors import EdgetmError
 from edgetm.results import to_json
 
 
 def info(args: argparse.Namespace) -> int:
-    from edgetm.tasks import TASKS, build_task, choose
+    from edgetm.tasks import AUTO, TASKS, StageOptions, build_task, choose
+    from edgetm.vision.detect import DetectOptions
 
     model = load(args)
     info = model.info()
+    detect = given(args).get("detect")
     try:
-        info.update(build_task(model, choose(model)).describe())
+        # What the flags given would run: a layout named makes it a detector, as for edgetm detect.
+        task = choose(model, "detect" if detect else AUTO,
+                      {"detect": checked(DetectOptions, detect, "options") if detect else None})
+        info.update(build_task(model, task, StageOptions(preprocess=preprocess_options(args))).describe())
     except EdgetmError as error:
         info["runs_as"] = f"not runnable as {' or '.join(TASKS)}: {error}"
     if args.json:
@@ -47,8 +52,14 @@ def info(args: argparse.Namespace) -> int:
         p = info["preprocess"]
         norm = p["normalize"] if isinstance(p["normalize"], str) else f"mean {p['normalize']['mean']} " \
             f"std {p['normalize']['std']}"
-        print(f"preprocess  {p['size'][0]}x{p['size'][1]} {p['layout']} {p['color']}, {p['resize']} "
+        placement = f" {p['letterbox']}, grey {p['pad_value']}" if "letterbox" in p else ""
+        print(f"preprocess  {p['size'][0]}x{p['size'][1]} {p['layout']} {p['color']}, {p['resize']}{placement} "
               f"({p['interpolation']}), {norm}")
+        if "still_interpolation" in p:
+            print(f"            still images (edgetm classify): {p['still_interpolation']}, the exporter's own "
+                  "resampling; live video: the fast path above")
+    if "layout" in info:
+        print(f"layout      {info['layout']}")
     if "pose" in info:
         pose = info["pose"]
         details = [f"{key} {Path(str(value)).name if key == 'landmarks' else value}" for key, value in pose.items()

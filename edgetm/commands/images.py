@@ -41,7 +41,7 @@ def classify(args: argparse.Namespace) -> int:
     from edgetm.vision.image import read_image
 
     options = checked(ClassifyOptions, given(args).get("classify"), "options")
-    classifier = Classifier(load(args), options, preprocess_options(args))
+    classifier = Classifier(load(args), options, preprocess_options(args), still=True)  # photos, not live video
     if not args.json:
         print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {options.top_k}")
     images = _Images(args.images, lambda path: classifier.prepare(read_image(path)))

@@ -217,3 +217,40 @@ def test_a_path_given_to_a_classifier_says_to_read_it():
     with pytest.raises(ImageError, match="not an image") as error:
         classifier("models/banana/samples/ripe-1.jpg")  # type: ignore[arg-type]
     assert "edgetm.read_image" in error.value.hint
+
+
+# -- the command line ---------------------------------------------------------------------------
+def test_edgetm_classify_gives_a_tm_export_the_snippets_scores(tmp_path: Path, capsys):
+    import json
+
+    from edgetm.cli import main
+
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), cv2.GaussianBlur(noise(451, 300, seed=5), (0, 0), 3))  # taller than wide
+    model = load_model("models/banana")
+    snippet = model.run(keras_snippet(cv2.imread(str(photo))[:, :, ::-1])[None].copy())[0][0]
+    fast = Classifier(model)(cv2.imread(str(photo)))
+    assert main(["classify", "models/banana", str(photo), "--json", "--top-k", "4"]) == 0
+    scores = {p["label"]: p["score"] for p in json.loads(capsys.readouterr().out)["top"]}
+    expected = {label: float(s) for label, s in zip(model.labels, snippet, strict=True)}
+    assert scores == pytest.approx(expected, abs=1e-5)  # the JSON keeps six digits
+    # The live path would not have given these.
+    assert {p.label: p.score for p in fast.top} != pytest.approx(expected, abs=1e-3)
+
+
+def test_info_says_which_resampling_still_images_get(capsys):
+    from edgetm.cli import main
+
+    assert main(["info", "models/banana"]) == 0
+    assert "still images (edgetm classify): pil" in capsys.readouterr().out
+
+
+def test_info_describes_the_layout_it_is_given(yolox, capsys):
+    from edgetm.cli import main
+
+    assert main(["info", yolox.source, "--layout", "yolov5"]) == 0
+    out = capsys.readouterr().out
+    assert "letterbox centre, sizes rounded" in out and "rgb" in out and "layout      yolov5" in out
+    assert main(["info", yolox.source]) == 0
+    out = capsys.readouterr().out
+    assert "bgr, letterbox top-left, sizes truncated" in out and "std [1.0, 1.0, 1.0]" in out
