@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install edgetm on Debian / Raspberry Pi OS / Ubuntu: system packages, then a virtualenv in .venv.
-#   scripts/install.sh [EXTRAS]     EXTRAS defaults to "audio,train"; e.g. "dev,audio" for the test suite
+#   scripts/install.sh [EXTRAS]     EXTRAS defaults to "audio,train,pil"; e.g. "dev,audio" for the test suite
 # System packages are installed when running as root, or through sudo when it is available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-audio,train}"
+extras="${1:-audio,train,pil}"
 apt_packages=(python3-venv python3-pip libportaudio2 ffmpeg mosquitto mosquitto-clients openssl)
 
 missing=()
