@@ -254,3 +254,15 @@ def test_info_describes_the_layout_it_is_given(yolox, capsys):
     assert main(["info", yolox.source]) == 0
     out = capsys.readouterr().out
     assert "bgr, letterbox top-left, sizes truncated" in out and "std [1.0, 1.0, 1.0]" in out
+
+
+def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path: Path):
+    """The one deliberate difference from the snippet, which reads a photo as stored."""
+    from edgetm.vision.image import read_image
+
+    stored = noise(40, 60, seed=2)  # 60 wide, 40 high as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    Image.fromarray(stored).save(tmp_path / "sideways.jpg", exif=exif.tobytes())
+    assert read_image(tmp_path / "sideways.jpg").shape[:2] == (60, 40)
+    assert np.asarray(Image.open(tmp_path / "sideways.jpg").convert("RGB")).shape[:2] == (40, 60)
