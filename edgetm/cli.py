@@ -113,6 +113,15 @@ def _checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] |
     return check
 
 
+def _verbosity(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """-v and -q, on the program and each subcommand (SUPPRESS there keeps what was given before the name)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="debug", default=default,
+                       help="debug lines too: connection attempts, source reopens, stage timings once a minute")
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="error", default=default,
+                       help="errors only")
+
+
 def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
     from edgetm.model.options import ModelOptions
 
@@ -241,7 +250,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     from edgetm.vision.classify import ClassifyOptions
 
     parser.add_argument("model", nargs="?", help="model to run (or give --config)")
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (see edgetm.example.yaml)")
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration (edgetm config init writes one to "
+                        "edit); -v, -q and --log-level apply on top of it, other flags are refused")
     _model_arguments(parser, positional=False)
     pipeline = parser.add_argument_group("pipeline")
     parser.add_argument("--source", metavar="SOURCE", default=argparse.SUPPRESS,
@@ -258,7 +268,9 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _adder(pipeline, ClassifyOptions, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
     source = parser.add_argument_group("source")
     _adder(source, VideoOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    _adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true")
+    _adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true",
+           text=VideoOptions.model_fields["loop"].description + "; without --realtime, every frame as fast as "
+           "possible, until stopped")
     for field in ("width", "height", "fps"):
         _adder(source, CameraOptions, field, f"--{field}", dest=f"source_options.{field}")
     out = parser.add_argument_group("output (default: JSON lines on stdout)")
@@ -287,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgetm {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _verbosity(parser, default=None)
     commands.required = True
 
     info = commands.add_parser("info", help="describe a model: tensors, quantization, task, labels")
@@ -362,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``edgetm`` program; ``argv`` None means this process's own command line, and only then
+    # Which flag set each destination: with --config, the flags that would be ignored are named.
+    run.set_defaults(flag_names={a.dest: max(a.option_strings, key=len) for a in run._actions if a.option_strings})
+
+    config = commands.add_parser("config", help="the configuration file: write the example, print its schema")
+    actions = config.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    init = actions.add_parser("init", help="write the documented example configuration to edit")
+    init.add_argument("path", nargs="?", default="edgetm.yaml", help="where to write it (default: edgetm.yaml)")
+    init.add_argument("--force", action="store_true", help="replace the file if it exists")
+    actions.add_parser("schema", help="print the configuration's JSON schema")
+    for sub in [*commands.choices.values(), *actions.choices.values()]:
+        _verbosity(sub)
     are native libraries quieted (a setting of the whole process, which a caller from Python owns)."""
     if argv is None:
         for name, value in QUIET_NATIVE_LIBRARIES.items():
@@ -374,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "--help lists what it takes)", file=sys.stderr)
         return 2
     try:
+    setup_logging(args.verbosity or "warning")
         from edgetm import commands
 
         # Each subcommand's handler in edgetm.commands carries its name.

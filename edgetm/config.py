@@ -11,13 +11,14 @@ variable's name) or ``password_file``.
 
 from __future__ import annotations
 
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
 from edgetm.capture import SOURCES, SourceOptions, parse_source
 from edgetm.errors import ConfigError, EdgetmError, from_validation
@@ -72,6 +73,8 @@ class PipelineConfig(PipelineOptions):
     @field_validator("source", mode="before")
     @classmethod
     def _source_shorthand(cls, value, info: ValidationInfo):
+        if isinstance(value, int) and not isinstance(value, bool):  # source: 0, as OpenCV takes it
+            value = str(value)
         if isinstance(value, str):
             folder = (info.context or {}).get("folder")
             local = folder is not None and ":" not in value and not value.startswith("/")
@@ -91,12 +94,32 @@ class PipelineConfig(PipelineOptions):
             raise ValueError(f"must be {AUTO} or one of {', '.join(TASKS)}")
         return value
 
+    @model_validator(mode="after")
+    def _watched_models(self) -> PipelineConfig:
+        """Only the pipeline's own model is watched: ``watch`` on a model inside a task's options (a
+        pose classifier, a sound gate) would be accepted and do nothing."""
+        for name, options in self.task_options().items():
+            for path in _watched(options, (name,)):
+                raise ValueError(f"{'.'.join(path)}.watch: only a pipeline's own model is watched (model.watch)")
+        return self
+
     def options(self) -> PipelineOptions:
         return PipelineOptions(**{name: getattr(self, name) for name in PipelineOptions.model_fields})
 
     def task_options(self) -> dict[str, Options | None]:
         """Each registered task's options as given here (None where not given)."""
         return {name: getattr(self, name, None) for name in TASKS}
+
+
+def _watched(options: object, path: tuple[str, ...]):
+    """The key paths of models with ``watch`` set inside ``options``."""
+    if isinstance(options, ModelOptions):
+        if options.watch:
+            yield path
+        return
+    if isinstance(options, BaseModel):
+        for name in type(options).model_fields:
+            yield from _watched(getattr(options, name), (*path, name))
 
 
 def default_device_id() -> str:
@@ -237,7 +260,9 @@ def load_config(path: str | Path) -> Config:
             raise ConfigError(f"{path} is too large for a configuration file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} does not exist") from None
+        raise ConfigError(f"configuration file {path} does not exist",
+                          f"copy edgetm.example.yaml there and edit it; edgetm config init {path} writes that "
+                          "example") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     try:
@@ -247,5 +272,11 @@ def load_config(path: str | Path) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path} is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
     # Absolute, so that paths stay right whatever the working directory (and a path joined again,
-    # as a model swapped in by name is, is not joined twice).
-    return parse_config(data, str(path), path.resolve().parent)
+    # as a model swapped in by name is, is not joined twice); the folder the file was named in, not
+    # the one a link points into: the root's edgetm.example.yaml is a link into the package.
+    return parse_config(data, str(path), config_folder(path))
+
+
+def config_folder(path: Path) -> Path:
+    """The folder relative paths in the configuration file ``path`` are taken from."""
+    return Path(os.path.abspath(path)).parent

@@ -14,13 +14,13 @@ EXAMPLE = ROOT / "edgetm.example.yaml"
 
 def test_the_example_config_is_valid():
     config = load_config(EXAMPLE)
-    assert config.pipelines[0].model.path.endswith("models/banana")
+    assert config.pipelines[0].model.path == str(ROOT / "models" / "banana")  # from the link's folder
     assert config.sink("mqtt") is not None and config.sink("mqtt").homeassistant.enabled
 
 
-def test_the_example_config_documents_every_key():
-    """Every key of the schema (every registered source, task and sink) appears in the example."""
-    import re
+def schema_paths() -> set[tuple[str, ...]]:
+    """Every key path of the configuration: each registered source, task and sink, each options
+    model reachable from them (lists and unions are looked through)."""
     from typing import get_args
 
     from pydantic import BaseModel
@@ -33,18 +33,82 @@ def test_the_example_config_documents_every_key():
         for arg in get_args(annotation):
             yield from models(arg)
 
-    def keys(model, seen: set) -> set[str]:
-        if model in seen:
-            return set()
-        seen.add(model)
-        found = set(model.model_fields)
-        for field in model.model_fields.values():
+    def walk(model, prefix: tuple[str, ...], above: tuple) -> set[tuple[str, ...]]:
+        found = set()
+        for name, field in model.model_fields.items():
+            if name == "type" and prefix and field.default == prefix[-1]:
+                continue  # classify: {type: classify}: the key already says it, and nothing else is accepted
+            found.add((*prefix, name))
             for inner in models(field.annotation):
-                found |= keys(inner, seen)
+                if inner not in above:  # a model that holds itself is walked once
+                    found |= walk(inner, (*prefix, name), (*above, inner))
         return found
 
-    text = EXAMPLE.read_text()
-    assert sorted(k for k in keys(schema(), set()) if not re.search(rf"\b{k}:", text)) == []
+    return walk(schema(), (), ())
+
+
+def example_paths(text: str) -> set[tuple[str, ...]]:
+    """The key paths the example shows, commented out or not: a line ``# key:`` counts as if the
+    ``# `` were not there, ancestors come from indentation, and flow mappings (``{a: 1}``) are read."""
+    import re
+
+    import yaml
+
+    found: set[tuple[str, ...]] = set()
+    stack: list[tuple[int, str]] = []  # (indentation, key) of the open mappings
+
+    def add(value, path: tuple[str, ...]) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                found.add((*path, str(key)))
+                add(inner, (*path, str(key)))
+        elif isinstance(value, list):
+            for inner in value:
+                add(inner, path)
+
+    for raw in text.splitlines():
+        line = re.sub(r"^(\s*)# ?", r"\1", raw) if raw.lstrip().startswith("#") else raw
+        line = re.sub(r"\s+#.*$", "", line)  # a comment after the value
+        match = re.match(r"^(\s*)(- )?(.*)$", line)
+        indent = len(match.group(1)) + len(match.group(2) or "")
+        content = match.group(3)
+        key = re.match(r"^([A-Za-z_][\w]*):(\s|$)", content)
+        if not key and not content.startswith("{"):
+            continue
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parents = tuple(k for _, k in stack)
+        try:
+            value = yaml.safe_load(content)
+        except yaml.YAMLError:
+            value = None
+        if key:
+            found.add((*parents, key.group(1)))
+            stack.append((indent, key.group(1)))
+        if isinstance(value, dict):
+            add(value, parents)
+    return found
+
+
+def test_the_example_config_documents_every_key_path():
+    """Every key path of the schema (every registered source, task and sink, and every options model
+    they hold) appears in the example, where it belongs: a key under the wrong parent does not count."""
+    missing = sorted(".".join(p) for p in schema_paths() - example_paths(EXAMPLE.read_text()))
+    assert missing == []
+
+
+def test_the_key_path_walk_sees_comments_flow_mappings_and_misplaced_keys():
+    text = ("a: 1\n"
+            "b:\n"
+            "  - g: 5\n"
+            "    h: 6\n"
+            "    # c: 2           # said\n"
+            "    #   d: {e: 3, f: [4]}\n"
+            "# i: 7\n"
+            "j:\n"
+            "  k: 1\n")
+    assert example_paths(text) == {("a",), ("b",), ("b", "g"), ("b", "h"), ("b", "c"), ("b", "c", "d"),
+                                   ("b", "c", "d", "e"), ("b", "c", "d", "f"), ("i",), ("j",), ("j", "k")}
 
 
 def test_shorthands_and_defaults(tmp_path: Path):
@@ -99,6 +163,10 @@ def test_paths_are_absolute_whatever_the_working_directory(tmp_path: Path, monke
      "device_id: may hold only letters, digits and . _ -"),
     ({"pipelines": [{"model": "m", "source": "camera:0", "detect": {"snapshot": True}}]},
      "takes snapshots, but no sink publishes them"),
+    ({"pipelines": [{"model": "m", "source": "camera:0", "pose": {"classifier": {"path": "c", "watch": True}}}]},
+     "pose.classifier.watch: only a pipeline's own model is watched"),
+    ({"pipelines": [{"model": "m", "source": "mic", "sound": {"gate": {"model": {"path": "v", "watch": True}}}}]},
+     "sound.gate.model.watch: only a pipeline's own model is watched"),
 ])
 def test_bad_values_name_their_key(data, message):
     with pytest.raises(ConfigError, match=message):
@@ -297,24 +365,19 @@ def test_the_longest_topic_is_bounded():
     topics far below MQTT's 65,535 bytes."""
     from edgetm.config import MAX_NAME_LENGTH
     from edgetm.errors import MAX_TOPIC_BYTES
-    from edgetm.events import Entity, EntityKind
     from edgetm.publish import homeassistant as ha
     from edgetm.publish.mqtt import MqttOptions
     from edgetm.tasks.detect import count_key
-    from edgetm.vision.detect import ClassName
 
     prefix = MqttOptions.model_fields["prefix"].metadata
     longest_prefix = next(m.max_length for m in prefix if hasattr(m, "max_length"))
     ha_prefix = next(m.max_length for m in ha.HomeAssistantOptions.model_fields["prefix"].metadata
                      if hasattr(m, "max_length"))
-    longest_class = "\U0001F34C" * next(m.max_length for m in ClassName.__metadata__[0].metadata
-                                        if hasattr(m, "max_length"))
     device = pipeline = "d" * MAX_NAME_LENGTH
     label = "\U0001F34C" * 10_000  # four bytes each
     base = f"{'p' * longest_prefix}/{device}"
     topics = [f"{base}/{pipeline}/{count_key(label)}", f"{base}/{pipeline}/snapshot",
-              ha.config_topic(ha.HomeAssistantOptions(prefix="h" * ha_prefix), device, pipeline,
-                              Entity(count_key(label), EntityKind.COUNT, suffix=longest_class))]
+              ha.pipeline_topic(ha.HomeAssistantOptions(prefix="h" * ha_prefix), device, pipeline)]
     assert max(len(t.encode()) for t in topics) <= MAX_TOPIC_BYTES < 65_535
     assert count_key(label) != count_key(label[:-1] + "x")  # long labels stay apart
 

@@ -1,6 +1,6 @@
 """Sources, chosen by a URI-like string or options with a ``type``.
 
-    camera:0, /dev/video0       USB / CSI camera through OpenCV (V4L2)
+    camera:0, /dev/video0, 0    USB / CSI camera through OpenCV (V4L2); a bare number, as OpenCV takes it
     picamera2, picamera2:1      Raspberry Pi camera through picamera2
     rtsp://..., http(s)://...   network stream
     clip.mp4                    video file (every frame; realtime: paced to its fps)
@@ -63,8 +63,8 @@ def parse_source(text: str, **options) -> SourceOptions:
 
 
 def _parse_source(text: str, options: dict) -> SourceOptions:
-    if match := re.fullmatch(r"camera(?::(\d+))?", text):
-        return CameraOptions(device=int(match.group(1) or 0), **options)
+    if match := re.fullmatch(r"camera(?::(\d+))?|(\d+)", text):
+        return CameraOptions(device=int(match.group(1) or match.group(2) or 0), **options)
     if re.fullmatch(r"/dev/video\d+", text):
         return CameraOptions(device=text, **options)
     if match := re.fullmatch(r"picamera2(?::(\d+))?", text):

@@ -214,6 +214,7 @@ class LiveSource(Source):
         while not self._stopping.is_set():
             if not first:
                 self.reconnects += 1
+            log.debug("source %s: opening it%s", self.name, "" if first else f" again (attempt {self.reconnects + 1})")
             first = False
             try:
                 handle = self._open()

@@ -40,6 +40,22 @@ def config_from_arguments(args: argparse.Namespace):
     return parse_config({**flags.get("service", {}), "pipelines": [pipeline], "sinks": sinks}, "options")
 
 
+# Flags that say how much edgetm tells, not what it runs: with --config they apply on top of the file.
+ON_TOP = {"log.level", "verbosity"}
+
+
+def refuse_flags_beside_config(args: argparse.Namespace) -> None:
+    """Every flag but those ``ON_TOP`` describes what the configuration file describes: given with
+    --config, it would be ignored, so it is an error naming it."""
+    names: dict[str, str] = args.flag_names
+    ignored = sorted(names[dest] for dest, value in vars(args).items()
+                     if dest in names and dest not in ON_TOP | {"config", "help"} and value not in (None, False))
+    if ignored:
+        raise ConfigError(f"{', '.join(ignored)} would be ignored with --config: the file says what to run",
+                          "put the setting in the file (edgetm config schema lists its keys), or run a model "
+                          "without --config")
+
+
 def run(args: argparse.Namespace) -> int:
     from edgetm.config import load_config
     from edgetm.logs import setup_logging
@@ -49,13 +65,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give a model or --config, not both", "put the model in the configuration file")
     if not args.config and not args.model:
         raise ConfigError("nothing to run", "give a model (edgetm run MODEL --source camera:0) or --config FILE")
+    level = given(args).get("log", {}).get("level")
+    if level and args.verbosity:
+        raise ConfigError(f"{'-v' if args.verbosity == 'debug' else '-q'} and --log-level both set the log level",
+                          "give one of them")
     if args.config:
-        ignored = [key for key in given(args) if key != "log"] + (["source"] if hasattr(args, "source") else [])
-        if ignored or args.stdout:
-            raise ConfigError("with --config, settings belong in the configuration file",
-                              "remove the other flags, or run a model without --config")
+        refuse_flags_beside_config(args)
     config = load_config(args.config) if args.config else config_from_arguments(args)
-    setup_logging(given(args).get("log", {}).get("level") or config.log_level)
+    setup_logging(args.verbosity or level or config.log_level)
     return Service(config, Path(args.config) if args.config else None).run()
-
-

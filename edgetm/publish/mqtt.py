@@ -59,7 +59,8 @@ class _CallbackFailures(logging.Filter):
     of our callbacks gets through, since nothing else would tell of it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage().startswith("Caught exception")
+        # Its debug lines (each packet sent and received) are what -v asks for.
+        return record.levelno == logging.DEBUG or record.getMessage().startswith("Caught exception")
 
 
 PAHO_LOG = logging.getLogger("edgetm.publish.mqtt.paho")
@@ -180,6 +181,8 @@ class MqttSink(Sink):
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         return client
+        client.on_pre_connect = lambda client, userdata: log.debug("MQTT: connecting to %s as %s", self.link.where,
+                                                                   self.client_id)
 
     @property
     def connected(self) -> bool:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from edgetm import __version__
 from edgetm.capture.live import LiveSource
-from edgetm.config import Config, PipelineConfig, load_config
+from edgetm.config import Config, PipelineConfig, config_folder, load_config
 from edgetm.errors import EdgetmError
 from edgetm.events import SourceState, StateChange
 from edgetm.plugins import local_path
@@ -35,7 +35,7 @@ from edgetm.publish import SinkContext, Sinks
 from edgetm.runtime import systemd
 from edgetm.runtime.control import SetCommand, parse_reload, parse_set
 from edgetm.runtime.pipeline import STOP_TIMEOUT_S, Pipeline, build_pipeline
-from edgetm.runtime.stats import ProcessStats
+from edgetm.runtime.stats import ProcessStats, timing_line
 from edgetm.runtime.watch import FileWatch
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ FLUSH_TIMEOUT_S = 1.0
 # A pipeline stuck in a call that never returns cannot be stopped from Python: the process exits
 # with this status (BSD's EX_SOFTWARE) so that systemd (Restart=on-failure) starts it afresh.
 EXIT_STUCK = 70
+# With -v, each pipeline's median stage times are logged this often: often enough to watch a change
+# take effect, rarely enough that a day's journal stays readable.
+TIMING_LOG_INTERVAL_S = 60.0
 
 
 def status_line(stats: dict) -> str:
@@ -65,7 +68,7 @@ class Service:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
         self.config_path = config_path
-        self.folder = config_path.resolve().parent if config_path is not None else Path.cwd()
+        self.folder = config_folder(config_path) if config_path is not None else Path.cwd()
         self.stop_requested = threading.Event()
         self.process = ProcessStats()
         self.started = time.monotonic()
@@ -84,6 +87,8 @@ class Service:
 
     def _start(self, pipeline: Pipeline, config: PipelineConfig) -> None:
         self.sinks.add_pipeline(pipeline.info())
+        log.debug("pipeline %s: runs %s (%s) on %s", pipeline.name, pipeline.task.model.source,
+                  type(pipeline.task).__name__, pipeline.source.name)
         pipeline.start()
         self.pipelines[pipeline.name] = pipeline
         if config.model.watch:
@@ -270,6 +275,7 @@ class Service:
         watchdog = systemd.watchdog_interval_s()
         systemd.notify("READY=1", f"STATUS=running {len(self.pipelines)} pipeline(s)")
         next_stats = time.monotonic() + self.config.stats_interval_s
+        next_timing = time.monotonic() + TIMING_LOG_INTERVAL_S
         next_ping = time.monotonic()
         problems: dict[str, str] = {}
         status = 0
@@ -285,6 +291,10 @@ class Service:
                     payload = self.stats()
                     self.sinks.stats(payload)
                     systemd.notify(f"STATUS={status_line(payload)}")
+                if now >= next_timing and log.isEnabledFor(logging.DEBUG):
+                    next_timing = now + TIMING_LOG_INTERVAL_S
+                    for name, pipeline in list(self.pipelines.items()):
+                        log.debug("pipeline %s: %s", name, timing_line(pipeline.stats.snapshot()))
                 stuck = self._stuck()
                 if stuck:  # the watchdog goes unfed from here on, and we leave to be restarted
                     self._error(f"pipeline {', '.join(stuck)} made no progress for {self.config.stuck_after_s:g} s "

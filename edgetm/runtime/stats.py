@@ -91,6 +91,12 @@ class ProcessStats:
         return times.user + times.system
 
     @staticmethod
+def timing_line(snapshot: dict) -> str:
+    """A pipeline's median time per stage, as ``PipelineStats.snapshot`` gives them, in one line."""
+    stages = ", ".join(f"{stage} {times['p50']:.2f}" for stage, times in snapshot["latency_ms"].items())
+    return f"median ms: {stages or 'no result yet'} ({snapshot['results']} results, {snapshot['fps']} fps)"
+
+
     def rss_mb() -> float:
         try:
             with open("/proc/self/statm") as statm:

@@ -1,0 +1,105 @@
+"""A newcomer's first commands: a configuration to start from, its schema, and what to do without one."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from edgetm.cli import main
+from edgetm.config import load_config, parse_config
+from tests.conftest import ROOT
+from tests.test_cli import run_cli
+
+EXAMPLE = ROOT / "edgetm" / "edgetm.example.yaml"
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgetm: error: "), result.stderr
+    return lines[0]
+
+
+def test_the_root_example_is_the_package_s_file():
+    link = ROOT / "edgetm.example.yaml"
+    assert link.is_symlink() and link.resolve() == EXAMPLE
+    # Relative paths count from where the file was named, not where the link points.
+    assert load_config(link).pipelines[0].model.path == str(ROOT / "models" / "banana")
+
+
+def test_config_init_writes_the_example_and_keeps_an_existing_file(tmp_path: Path, capsys):
+    target = tmp_path / "edgetm.yaml"
+    assert main(["config", "init", str(target)]) == 0
+    assert target.read_text() == EXAMPLE.read_text()
+    assert f"edgetm run --config {target}" in capsys.readouterr().out
+    parse_config(yaml.safe_load(target.read_text()), "written")
+    target.write_text("mine")
+    line = one_error_line(run_cli("config", "init", str(target)))
+    assert f"{target} exists already" in line and "--force" in line
+    assert target.read_text() == "mine"
+    assert main(["config", "init", str(target), "--force"]) == 0
+    assert target.read_text() == EXAMPLE.read_text()
+
+
+def test_config_init_without_a_path_writes_edgetm_yaml_here(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "edgetm", "config", "init"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "edgetm.yaml").read_text() == EXAMPLE.read_text()
+
+
+def test_config_init_into_a_folder_or_nowhere_is_one_line(tmp_path: Path):
+    assert "is a folder" in one_error_line(run_cli("config", "init", str(tmp_path)))
+    assert "cannot write" in one_error_line(run_cli("config", "init", str(tmp_path / "no" / "such" / "x.yaml")))
+
+
+def test_config_schema_prints_the_json_schema():
+    result = run_cli("config", "schema")
+    assert result.returncode == 0, result.stderr
+    schema = json.loads(result.stdout)
+    assert {"device_id", "pipelines", "sinks"} <= set(schema["properties"])
+    assert "pipelines" in schema["required"]
+
+
+def test_a_missing_configuration_says_how_to_get_one(tmp_path: Path):
+    missing = tmp_path / "edgetm.yaml"
+    line = one_error_line(run_cli("run", "--config", str(missing)))
+    assert f"configuration file {missing} does not exist" in line
+    assert "edgetm.example.yaml" in line and f"edgetm config init {missing}" in line
+
+
+def test_an_installed_package_carries_the_example(tmp_path: Path):
+    """The files a wheel gets are what setuptools' build_py collects (bdist_wheel packs them): built
+    from a copy of the tree, without network, and run from there, config init writes the same file."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
+        shutil.copy(ROOT / name, tree / name)
+    import setuptools
+
+    if int(setuptools.__version__.split(".")[0]) < 77:  # the installed one predates license = "SPDX"
+        project = (tree / "pyproject.toml").read_text()
+        (tree / "pyproject.toml").write_text(re.sub(r'license = "(.*)"', r'license = {text = "\1"}', project))
+    shutil.copytree(ROOT / "edgetm", tree / "edgetm", ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "edgetm.example.yaml").symlink_to("edgetm/edgetm.example.yaml")
+    site = tmp_path / "site"
+    built = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
+                            "--build-lib", str(site)], cwd=tree, capture_output=True, text=True, timeout=240)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert (site / "edgetm" / "edgetm.example.yaml").read_bytes() == EXAMPLE.read_bytes()
+    written = tmp_path / "out.yaml"
+    installed = {**os.environ, "PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import edgetm; print(edgetm.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60, env=installed)
+    assert where.stdout.strip() == str(site / "edgetm" / "__init__.py"), where
+    result = subprocess.run([sys.executable, "-m", "edgetm", "config", "init", str(written)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, env=installed)
+    assert result.returncode == 0, result.stderr
+    assert written.read_text() == EXAMPLE.read_text()
