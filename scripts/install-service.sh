@@ -1,59 +1,228 @@
 #!/usr/bin/env bash
-# Shared by install-pi.sh and install-jetson.sh (run those, as root). They set:
-#   APT_PACKAGES    system packages for this board
-#   VENV_FLAGS      extra `python3 -m venv` flags
-#   PIP_EXTRA       extra requirements pinned for this board
-#   DEFAULT_SOURCE  the source written into a new /etc/edgetm/edgetm.yaml
-# and pass their arguments: [--broker] [--no-service].
+# Shared by install-pi.sh and install-jetson.sh: run those, as root. Running one again upgrades:
+# /opt/edgetm (the code and its virtualenv) is replaced; /etc/edgetm (configuration, secrets) and
+# /var/lib/edgetm (models, results) are kept.
+#
+#   --model PATH      copy a model (an export folder, a .tflite/.onnx/.task file or an export .zip)
+#                     into /var/lib/edgetm/models and run it; without one, the configuration names
+#                     the demo model and the service is not enabled
+#   --source SOURCE   what the model watches or hears (default: this board's camera)
+#   --mqtt URL        the broker (default mqtt://localhost:1883); with a user (mqtt://user@host) the
+#                     password is read from EDGETM_MQTT_PASSWORD in /etc/edgetm/environment
+#   --device-id ID    this board's name in MQTT topics (default: the hostname, made unique with a
+#                     short id of this machine where it is a stock name such as raspberrypi)
+#   --homeassistant   announce the sensor to Home Assistant (off unless asked)
+#   --broker          also install and start mosquitto on this board
+#   --no-service      do not enable, start or restart the service
+# --model, --source, --mqtt, --device-id and --homeassistant shape a new /etc/edgetm/edgetm.yaml;
+# an existing one is kept as it is.
+#
+# The board scripts set APT_PACKAGES (system packages), VENV_FLAGS (`python -m venv` flags), PIP_EXTRA
+# (requirements pinned for the board), DEFAULT_SOURCE and DROPIN (a unit drop-in from systemd/, or
+# nothing). For testing this script without a board: EDGETM_ROOT installs under a folder instead of /
+# and EDGETM_PYTHON names the interpreter that makes the virtualenv (default python3).
 set -euo pipefail
-broker=0
-service=1
-for arg in "$@"; do
-    case "$arg" in
+
+fail() { echo "edgetm install: $*" >&2; exit 1; }
+usage() { echo "edgetm install: $* (options: --model PATH, --source SOURCE, --mqtt URL, --device-id ID," \
+    "--homeassistant, --broker, --no-service)" >&2; exit 2; }
+
+broker=0 service=1 homeassistant=0 model="" source="${DEFAULT_SOURCE:-camera:0}" device_id=""
+mqtt_url="mqtt://localhost:1883"
+while [ "$#" -gt 0 ]; do
+    case "$1" in
         --broker) broker=1 ;;
         --no-service) service=0 ;;
-        *) echo "unknown option $arg (use --broker, --no-service)" >&2; exit 2 ;;
+        --homeassistant) homeassistant=1 ;;
+        --model|--source|--mqtt|--device-id)
+            [ "$#" -ge 2 ] && [ -n "$2" ] || usage "$1 needs a value"
+            case "$1" in
+                --model) model="$2" ;;
+                --source) source="$2" ;;
+                --mqtt) mqtt_url="$2" ;;
+                --device-id) device_id="$2" ;;
+            esac
+            shift ;;
+        *) usage "unknown option $1" ;;
     esac
+    shift
 done
-[ "$(id -u)" -eq 0 ] || { echo "run as root (sudo)" >&2; exit 1; }
-source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-prefix=/opt/edgetm
+
+# Values that go into the YAML: refuse what would need quoting rules rather than escape them.
+case "$source" in *[\"\\]*|*$'\n'*) fail "--source $source: quotes, backslashes and newlines are not allowed" ;; esac
+case "$mqtt_url" in
+    mqtt://*|mqtts://*) ;;
+    *) fail "--mqtt $mqtt_url: give a URL such as mqtt://broker.lan or mqtts://user@broker.lan" ;;
+esac
+# A password in the URL would end up in the configuration, shell history and process lists.
+case "${mqtt_url#*://}" in
+    *:*@*) fail "--mqtt: leave the password out of the URL; put EDGETM_MQTT_PASSWORD=... in /etc/edgetm/environment" ;;
+    *[\"\\\ ]*) fail "--mqtt $mqtt_url: quotes, backslashes and spaces are not allowed" ;;
+esac
+# MQTT topic levels and Home Assistant ids: edgetm's own rule for names (edgetm/config.py).
+if [ -n "$device_id" ] && ! [[ "$device_id" =~ ^[A-Za-z0-9_-]{1,64}$ ]]; then
+    fail "--device-id $device_id: use 1 to 64 letters, digits, - or _"
+fi
+if [ -n "$model" ]; then
+    [ -e "$model" ] || fail "--model $model: no such file or folder"
+    [ -r "$model" ] || fail "--model $model: cannot be read"
+fi
+
+[ "$(id -u)" -eq 0 ] || fail "run as root (sudo)"
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source_dir="$(dirname "$script_dir")"
+# shellcheck source=scripts/require-64bit.sh
+. "$script_dir/require-64bit.sh"
+
+root="${EDGETM_ROOT:-}"
+python="${EDGETM_PYTHON:-python3}"
+prefix=/opt/edgetm etc=/etc/edgetm state=/var/lib/edgetm
+models="$state/models"   # the user's models: readable by the sandboxed service, kept by upgrades
+units=/etc/systemd/system
+
+# JetPack 5 and older ship Python 3.8, which current LiteRT, ONNX Runtime and OpenCV wheels do not support.
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+    version="$("$python" -V 2>&1 | head -n 1 || true)"
+    fail "edgetm needs Python 3.10 or later and this system has ${version:-no $python}:" \
+         "use Raspberry Pi OS Bookworm or JetPack 6 (Ubuntu 22.04)"
+fi
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086 # a list of package names
-apt-get install -y -qq python3-venv python3-pip libportaudio2 $APT_PACKAGES >/dev/null
+apt-get install -y -qq python3-venv python3-pip libportaudio2 ${APT_PACKAGES:-} >/dev/null
 if [ "$broker" -eq 1 ]; then
     apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
     systemctl enable --now mosquitto
 fi
 
-id edgetm >/dev/null 2>&1 || useradd --system --home-dir /var/lib/edgetm --shell /usr/sbin/nologin edgetm
+id edgetm >/dev/null 2>&1 || useradd --system --home-dir "$state" --shell /usr/sbin/nologin edgetm
 usermod -a -G video,audio edgetm
-if getent group render >/dev/null; then usermod -a -G render edgetm; fi  # /dev/dma_heap on newer kernels
+# /dev/dma_heap on newer Pi kernels; /dev/dri/renderD* for a Jetson's GPU.
+if getent group render >/dev/null; then usermod -a -G render edgetm; fi
 
-mkdir -p "$prefix"
-for part in edgetm models systemd scripts pyproject.toml README.md edgetm.example.yaml; do
-    rm -rf "${prefix:?}/$part"
-    cp -a "$source_dir/$part" "$prefix/"
+# The code is replaced; in its models folder only what this release ships is, so that models a user
+# put there under an older installer stay.
+install -d -m 0755 "$root$prefix" "$root$prefix/models"
+for part in edgetm systemd scripts pyproject.toml MANIFEST.in README.md edgetm.example.yaml; do
+    rm -rf "${root}${prefix:?}/$part"
+    if [ -e "$source_dir/$part" ]; then cp -a "$source_dir/$part" "$root$prefix/"; fi
 done
-# shellcheck disable=SC2086
-python3 -m venv $VENV_FLAGS "$prefix/.venv"
-"$prefix/.venv/bin/pip" install --quiet --upgrade pip
-# shellcheck disable=SC2086
-"$prefix/.venv/bin/pip" install --quiet "$prefix[audio]" $PIP_EXTRA
+for shipped in "$source_dir"/models/*; do
+    rm -rf "${root}${prefix:?}/models/$(basename "$shipped")"
+    cp -a "$shipped" "$root$prefix/models/"
+done
 
-install -d -m 0755 /etc/edgetm
-install -d -m 0750 -o edgetm -g edgetm /var/lib/edgetm
-if [ ! -f /etc/edgetm/edgetm.yaml ]; then
-    sed -e "s|model: models/banana|model: $prefix/models/banana|" -e "s|source: camera:0 |source: $DEFAULT_SOURCE |" \
-        "$prefix/edgetm.example.yaml" > /etc/edgetm/edgetm.yaml
+venv="$root$prefix/.venv"
+# shellcheck disable=SC2086 # a list of flags
+[ -x "$venv/bin/python" ] || "$python" -m venv ${VENV_FLAGS:-} "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+# shellcheck disable=SC2086 # a list of requirements
+"$venv/bin/python" -m pip install --quiet "$root$prefix[audio]" ${PIP_EXTRA:-}
+# Which versions pip chose, said, and checked to import together (a numpy pin can otherwise pull
+# an older OpenCV, or leave a wheel built for another numpy, without a word).
+"$venv/bin/python" -c '
+from importlib.metadata import version
+names = ["numpy", "opencv-python-headless", "onnxruntime", "ai-edge-litert"]
+print("installed:", ", ".join(f"{name} {version(name)}" for name in names))
+import numpy, cv2, onnxruntime, ai_edge_litert.interpreter  # noqa' ||
+    fail "the installed packages do not import together (see above); run this script again, or report the versions"
+
+install -d -m 0755 "$root$etc"
+install -d -m 0750 "$root$state" "$root$models"
+chown edgetm:edgetm "$root$state" "$root$models"
+if [ -n "$model" ]; then
+    name="$(basename "$model")"
+    target="$models/$name"
+    if [ ! -e "$root$target" ]; then
+        cp -R "$model" "$root$target"
+        chown -R edgetm:edgetm "$root$target"
+        echo "model copied to $target"
+    elif diff -r -q "$model" "$root$target" >/dev/null 2>&1; then
+        echo "model $target is already there"
+    else
+        fail "$target exists and differs from $model: rename your model, or remove the old one first"
+    fi
+else
+    target="$prefix/models/banana"
 fi
-[ -f /etc/edgetm/environment ] || install -m 0600 /dev/null /etc/edgetm/environment
-install -m 0644 "$prefix/systemd/edgetm.service" "$prefix/systemd/edgetm@.service" /etc/systemd/system/
+
+config="$etc/edgetm.yaml"
+if [ -z "$device_id" ]; then
+    device_id="$(hostname 2>/dev/null || true)"
+    device_id="${device_id%%.*}"
+    device_id="$(printf '%s' "$device_id" | tr -c 'A-Za-z0-9_-' '_' | cut -c1-55)"
+    # Boards that keep their image's name would all publish on the same topics. The suffix is the
+    # one edgetm puts in its MQTT client id (edgetm/publish/mqtt_link.py), so the two can be matched.
+    case "$device_id" in
+        ""|raspberrypi|localhost|ubuntu|debian|jetson|nvidia|tegra-ubuntu|nvidia-desktop)
+            machine="$(head -c 64 "$root/etc/machine-id" 2>/dev/null | tr -d '[:space:]' || true)"
+            [ -n "$machine" ] || machine="$(cat /proc/sys/kernel/random/uuid)"
+            suffix="$(printf 'edgetm:%s' "$machine" | sha256sum | cut -c1-8)"
+            device_id="${device_id:-edgetm}-$suffix" ;;
+    esac
+fi
+if [ ! -f "$root$config" ]; then
+    pipeline="$(basename "$target")"
+    pipeline="$(printf '%s' "${pipeline%.*}" | tr -c 'A-Za-z0-9_.-' '_' | cut -c1-64)"
+    {
+        echo "# Written by the installer and kept by upgrades; edgetm.example.yaml describes every key."
+        echo "device_id: $device_id"
+        echo "pipelines:"
+        echo "  - name: $pipeline"
+        echo "    model: $target"
+        echo "    source: \"$source\""
+        echo "sinks:"
+        echo "  - type: mqtt"
+        echo "    url: $mqtt_url"
+        case "${mqtt_url#*://}" in *@*) echo "    password_env: EDGETM_MQTT_PASSWORD" ;; esac
+        if [ "$homeassistant" -eq 1 ]; then
+            echo "    homeassistant:"
+            echo "      enabled: true"
+        fi
+    } > "$root$config"
+    chmod 0644 "$root$config"
+    echo "wrote $config (device_id: $device_id)"
+elif grep -q '^device_id: kitchen-pi\b' "$root$config"; then
+    # Earlier installers copied the example's id onto every board, where they took each other's topics.
+    sed -i "s/^device_id: kitchen-pi\b/device_id: $device_id/" "$root$config"
+    echo "kept $config; its device_id was the example's kitchen-pi and is now $device_id"
+else
+    echo "kept $config"
+fi
+[ -f "$root$etc/environment" ] || install -m 0600 /dev/null "$root$etc/environment"
+
+# Every configuration, old ones included, must load with the code just installed before a service
+# is restarted onto it.
+for file in "$root$etc"/*.yaml; do
+    "$venv/bin/python" -c '
+import sys
+from edgetm.config import load_config
+from edgetm.errors import EdgetmError
+try:
+    load_config(sys.argv[1])
+except EdgetmError as error:
+    sys.exit(f"edgetm install: {sys.argv[2]}: {error}")' "$file" "$etc/$(basename "$file")" ||
+        fail "fix it, then: sudo systemctl restart edgetm"
+done
+
+install -m 0644 "$root$prefix/systemd/edgetm.service" "$root$prefix/systemd/edgetm@.service" "$root$units/"
+if [ -n "${DROPIN:-}" ]; then
+    for unit in edgetm.service edgetm@.service; do
+        install -D -m 0644 "$root$prefix/systemd/$DROPIN" "$root$units/$unit.d/$DROPIN"
+    done
+fi
 systemctl daemon-reload
-if [ "$service" -eq 1 ]; then
-    systemctl enable --now edgetm.service
+if [ "$service" -eq 1 ] && [ -n "$model" ]; then
+    systemctl enable edgetm.service
+    systemctl restart edgetm.service
     echo "edgetm is running: journalctl -u edgetm -f"
+elif [ "$service" -eq 1 ]; then
+    # An upgrade: what was running runs the new code; what was off stays off.
+    systemctl try-restart edgetm.service 'edgetm@*.service'
+    systemctl is-enabled --quiet edgetm.service 2>/dev/null ||
+        echo "the service is not enabled: give a model with --model PATH, or try the demo with" \
+             "sudo systemctl enable --now edgetm"
 fi
-echo "configure /etc/edgetm/edgetm.yaml; put EDGETM_MQTT_PASSWORD=... in /etc/edgetm/environment"
+echo "your models go in $models; configuration: $config; the MQTT password: EDGETM_MQTT_PASSWORD=... in" \
+     "$etc/environment"

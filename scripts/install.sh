@@ -4,6 +4,8 @@
 # System packages are installed when running as root, or through sudo when it is available.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/require-64bit.sh
+. scripts/require-64bit.sh
 extras="${1:-audio,train,pil}"
 apt_packages=(python3-venv python3-pip libportaudio2 ffmpeg mosquitto mosquitto-clients openssl)
 
