@@ -38,6 +38,7 @@ class Entity:
     suffix: str | None = None
     options: tuple[str, ...] = ()
     icon: str | None = None  # a Material Design icon name (default: by kind)
+    hint: str | None = None  # what a user could do to get more of this state (said once, where it is announced)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,14 @@ class StateChange:
     key: str
     payload: str | bytes | None
     retain: bool = True
+
+
+# The retained state saying whether a pipeline is paused ("true" / "false"): what it does, not what was asked.
+PAUSED_KEY = "paused"
+
+
+def paused_change(paused: bool) -> StateChange:
+    return StateChange(PAUSED_KEY, "true" if paused else "false")
 
 
 class Payload(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import logging
 import re
 import zipfile
 import zlib
@@ -20,6 +21,29 @@ MAX_LABELS_BYTES = 16 * 1024 * 1024
 # in common use, has 21,843. Gaps in sparse indices are filled, so an index alone could ask for billions.
 MAX_CLASSES = 100_000
 _BOUNDED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+log = logging.getLogger(__name__)
+
+
+def unique_labels(labels: list[str], source: str = "the labels") -> list[str]:
+    """Labels with a repeated name told apart ("Class 1", "Class 1 (2)"), said once: scores,
+    smoothing, counts and Home Assistant's options are keyed by label, so two classes of one name
+    would be taken for one."""
+    seen: set[str] = set(labels)
+    unique: list[str] = []
+    taken: set[str] = set()
+    for label in labels:
+        name, n = label, 1
+        while name in taken or (name != label and name in seen):  # a new name must not be another's
+            n += 1
+            name = f"{label} ({n})"
+        taken.add(name)
+        unique.append(name)
+    renamed = [f"{a!r} -> {b!r}" for a, b in zip(labels, unique, strict=True) if a != b]
+    if renamed:
+        log.warning("%s names a class more than once; told apart as %s", source, ", ".join(renamed[:10])
+                    + (f" and {len(renamed) - 10} more" if len(renamed) > 10 else ""))
+    return unique
 
 
 def parse_labels(text: str, source: str = "labels") -> list[str]:

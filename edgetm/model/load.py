@@ -16,6 +16,7 @@ from edgetm.model.labels import (
     parse_literal,
     read_labels,
     tflite_associated_files,
+    unique_labels,
 )
 from edgetm.model.locate import Located, locate, model_format, read_model
 from edgetm.model.metadata import (
@@ -265,5 +266,7 @@ def _load(located: Located, options: ModelOptions) -> Model:
                 raise
     if model.labels is None and embedded is not None:
         model.labels, model.labels_source = embedded, embedded_source
+    if model.labels is not None:
+        model.labels = unique_labels(model.labels, model.labels_source or "the labels")
     model.check_labels()
     return model

@@ -33,6 +33,7 @@ class SinkContext:
 
     device_id: str
     on_command: CommandHandler | None = None
+    stats_interval_s: float | None = None  # how often stats come (None: they do not; no sink announces them)
 
 
 class Sink(ABC):

@@ -8,6 +8,8 @@ Topics, with ``base = {prefix}/{device}``:
     base/{pipeline}/source       online / offline / stale, retained
     base/{pipeline}/count/{label}  a detector's smoothed object count, retained, on change
     base/{pipeline}/snapshot     annotated JPEG when the counts change (optional)
+    base/{pipeline}/paused       true / false, retained
+    base/{pipeline}/attributes   a label's score and top, retained (Home Assistant only; ha_link.py)
     base/{pipeline}/{key}        whatever other state a pipeline's task declares, retained, on change
     base/stats                   JSON every stats interval
     base/error                   JSON for rejected commands and runtime errors
@@ -47,6 +49,7 @@ from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
 from edgetm.publish import mqtt_link
 from edgetm.publish.base import CommandHandler, PipelineInfo, Sink, SinkContext, SinkOptions
+from edgetm.publish.ha_link import HomeAssistantLink
 from edgetm.publish.mqtt_commands import CommandInbox
 from edgetm.secrets import read_secret, reject_inline_password
 
@@ -66,8 +69,6 @@ class _CallbackFailures(logging.Filter):
 PAHO_LOG = logging.getLogger("edgetm.publish.mqtt.paho")
 PAHO_LOG.addFilter(_CallbackFailures())
 
-# Home Assistant's birth message asks for every discovery config again; a flood of them must not become one.
-BIRTH_INTERVAL_S = 10.0
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 4
 REFUSED_MAX_S = 60
@@ -120,11 +121,12 @@ class MqttOptions(SinkOptions):
         return self
 
     def open(self, context: SinkContext) -> MqttSink:
-        return MqttSink(self, context.device_id, context.on_command)
+        return MqttSink(self, context.device_id, context.on_command, context.stats_interval_s)
 
 
 class MqttSink(Sink):
-    def __init__(self, config: MqttOptions, device: str, on_command: CommandHandler | None = None) -> None:
+    def __init__(self, config: MqttOptions, device: str, on_command: CommandHandler | None = None,
+                 stats_interval_s: float | None = None) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError:
@@ -147,15 +149,16 @@ class MqttSink(Sink):
         self._retained: dict[str, str | bytes] = {}  # topic -> payload, republished on every connect
         self._deleted: set[str] = set()  # retained topics to empty on the next connect (made while away)
         self._pipelines: dict[str, PipelineInfo] = {}
-        self._announced: dict[str, set[str]] = {}  # pipeline -> its Home Assistant config topics
         self.dropped = 0
         self.connects = 0
         self.client_id = config.client_id or mqtt_link.default_client_id(device)
         self.link = mqtt_link.Link(f"{self._host}:{self._port}", self.client_id)
         self._accepted = False  # whether the broker answered the current attempt (refused or not)
         self.commands = CommandInbox(self.base, self._pipelines, on_command, self.error)
-        self._last_birth = -BIRTH_INTERVAL_S
-        self._birth_timer: threading.Timer | None = None
+        self.homeassistant = HomeAssistantLink(
+            config.homeassistant, self.base, config.prefix, device, stats_interval_s, self._pipelines, self._lock,
+            self._publish_retained, self._keep, self._delete, lambda topics: self._client.unsubscribe(topics),
+        ) if config.homeassistant.enabled else None
         self._client = self._make_client()
         self._client.connect_async(self._host, self._port, config.keepalive_s)
         self._client.loop_start()
@@ -178,11 +181,11 @@ class MqttSink(Sink):
         client.enable_logger(PAHO_LOG)
         client.on_connect = self._handle_connect
         client.on_connect_fail = self._handle_connect_fail
+        client.on_pre_connect = lambda client, userdata: log.debug("MQTT: connecting to %s as %s", self.link.where,
+                                                                   self.client_id)
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         return client
-        client.on_pre_connect = lambda client, userdata: log.debug("MQTT: connecting to %s as %s", self.link.where,
-                                                                   self.client_id)
 
     @property
     def connected(self) -> bool:
@@ -234,8 +237,8 @@ class MqttSink(Sink):
         if not self.link.taken_over:
             self._set_delays(client, (RECONNECT_MIN_S, RECONNECT_MAX_S))
         client.subscribe([(f"{self.base}/+/set", 1), (f"{self.base}/reload", 1)])
-        if self.config.homeassistant.enabled:
-            client.subscribe(ha.status_topic(self.config.homeassistant), 1)
+        if self.homeassistant is not None:
+            client.subscribe(self.homeassistant.subscriptions())
         with self._lock:
             self._connected = True
             client.publish(f"{self.base}/status", "online", qos=1, retain=True)
@@ -244,7 +247,8 @@ class MqttSink(Sink):
             self._deleted.clear()
             for topic, payload in self._retained.items():
                 client.publish(topic, payload, qos=self.config.qos, retain=self.config.retain)
-            self._send_discovery()
+            if self.homeassistant is not None:
+                self.homeassistant.connected()
             while self._pending:
                 topic, payload, qos = self._pending.popleft()
                 client.publish(topic, payload, qos=qos)
@@ -280,14 +284,10 @@ class MqttSink(Sink):
     def _send(self, topic: str, payload: str | bytes, qos: int, retain: bool = False):
         return self._client.publish(topic, payload, qos=qos, retain=retain)
 
-    def _send_discovery(self, only: str | None = None) -> None:
-        """Announce every pipeline's entities (or only one pipeline's); the lock is held."""
-        if not self.config.homeassistant.enabled or not self._connected:
-            return
-        for name, info in self._pipelines.items():
-            if only is None or name == only:
-                for topic, payload in ha.discovery(self.config.homeassistant, self.base, self.device, info):
-                    self._send(topic, payload, 1, retain=True)
+    def _publish_retained(self, topic: str, payload: str | bytes) -> None:
+        """Send a retained message that is made again on every connect (discovery); the lock is held."""
+        if self._connected:
+            self._send(topic, payload, 1, retain=True)
 
     def _delete(self, topic: str) -> None:
         """Empty a retained topic now, or on the next connect; the lock is held."""
@@ -299,36 +299,38 @@ class MqttSink(Sink):
 
     def _retain(self, topic: str, payload: str | bytes) -> None:
         with self._lock:
-            self._retained[topic] = payload
-            self._deleted.discard(topic)
-            if self._connected:
-                self._send(topic, payload, self.config.qos, retain=self.config.retain)
+            self._keep(topic, payload)
+
+    def _keep(self, topic: str, payload: str | bytes) -> None:
+        """Retain state, republished on every connect and deleted with its pipeline; the lock is held."""
+        self._retained[topic] = payload
+        self._deleted.discard(topic)
+        if self._connected:
+            self._send(topic, payload, self.config.qos, retain=self.config.retain)
 
     def add_pipeline(self, info: PipelineInfo) -> None:
-        ha_options = self.config.homeassistant
-        topics = {ha.config_topic(ha_options, self.device, info.name, e) for e in info.entities}
         with self._lock:
             self._pipelines[info.name] = info
-            if ha_options.enabled:
-                for gone in self._announced.get(info.name, set()) - topics:
-                    self._delete(gone)
-                self._announced[info.name] = topics
-                self._send_discovery(only=info.name)
+            if self.homeassistant is not None:
+                self.homeassistant.add_pipeline(info)
 
     def remove_pipeline(self, name: str) -> None:
         prefix = f"{self.base}/{name}/"
         with self._lock:
             self._pipelines.pop(name, None)
-            for topic in self._announced.pop(name, set()):
-                self._delete(topic)
+            if self.homeassistant is not None:
+                self.homeassistant.remove_pipeline(name)
             for topic in [t for t in self._retained if t.startswith(prefix)]:
                 self._delete(topic)
 
     def result(self, observation: Observation) -> None:
         topic = f"{self.base}/{observation.pipeline}/result"
-        payload = json.dumps(observation.to_dict(), allow_nan=False)  # the pipeline let no NaN through
+        content = observation.to_dict()
+        payload = json.dumps(content, allow_nan=False)  # the pipeline let no NaN through
         qos = self.config.qos
         with self._lock:
+            if self.homeassistant is not None:
+                self.homeassistant.result(observation, content)
             if self._connected:
                 self._send(topic, payload, qos)
             elif qos > 0 and self.config.queue_size > 0:
@@ -339,6 +341,9 @@ class MqttSink(Sink):
                 self.dropped += 1
 
     def state(self, pipeline: str, changes: Sequence[StateChange]) -> None:
+        if self.homeassistant is not None:
+            with self._lock:
+                self.homeassistant.state(pipeline, list(changes))
         for change in changes:
             topic = f"{self.base}/{pipeline}/{change.key}"
             if not change.retain:
@@ -357,6 +362,8 @@ class MqttSink(Sink):
     def stats(self, payload: dict) -> None:
         payload = {**payload, "mqtt": self.health()}
         with self._lock:
+            if self.homeassistant is not None:
+                self.homeassistant.stats(payload)
             if self._connected:
                 self._send(f"{self.base}/stats", json.dumps(payload, allow_nan=False), 0)
 
@@ -370,34 +377,17 @@ class MqttSink(Sink):
     def _handle_message(self, client, userdata, message) -> None:
         """Runs in paho's network thread: validate, hand over, never raise."""
         topic = message.topic
-        if self.config.homeassistant.enabled and topic == ha.status_topic(self.config.homeassistant):
-            if message.payload == b"online":
-                self._birth()
+        if self.homeassistant is not None and self.homeassistant.message(topic, bytes(message.payload),
+                                                                         bool(message.retain)):
             return
         self.commands.receive(topic, bytes(message.payload), bool(message.retain))
 
     def ready(self) -> None:
-        """Every pipeline is registered: hand over the commands that came before."""
+        """Every pipeline is registered: hand over the commands that came before, and let Home
+        Assistant's configs from earlier runs that are not announced now be deleted."""
         self.commands.ready()
-
-    def _birth(self) -> None:
-        """Home Assistant came (back) online: announce everything again, at most once per
-        ``BIRTH_INTERVAL_S``; a birth within that interval is answered when it ends."""
-        with self._lock:
-            now = time.monotonic()
-            wait = self._last_birth + BIRTH_INTERVAL_S - now
-            if wait <= 0:
-                self._last_birth = now
-                self._send_discovery()
-            elif self._birth_timer is None:
-                self._birth_timer = threading.Timer(wait, self._birth_due)
-                self._birth_timer.daemon = True
-                self._birth_timer.start()
-
-    def _birth_due(self) -> None:
-        with self._lock:
-            self._birth_timer = None
-        self._birth()
+        if self.homeassistant is not None:
+            self.homeassistant.ready()
 
     # -- shutdown -------------------------------------------------------------------------------
     def close(self, timeout_s: float = 1.0) -> None:

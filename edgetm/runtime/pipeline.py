@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, open_source
+from edgetm.capture.live import LiveSource
 from edgetm.config import PipelineConfig, PipelineOptions
 from edgetm.errors import ConfigError, EdgetmError, ModelError
-from edgetm.events import Observation, StateChange
+from edgetm.events import Observation, StateChange, paused_change
 from edgetm.model.load import load_model
 from edgetm.model.model import Model
 from edgetm.model.options import ModelOptions
@@ -150,6 +151,7 @@ class Pipeline:
             self.task.threshold = command.threshold
         if command.paused is not None:
             self.paused = command.paused
+            self.sinks.state(self.name, [paused_change(self.paused)])
         if command.max_rate_hz is not None:
             self.max_rate_hz = command.max_rate_hz
         log.info("pipeline %s: %s", self.name, command.model_dump(exclude_none=True, exclude={"model"}))
@@ -297,6 +299,9 @@ class Pipeline:
         self.source.prefer(rate=self.task.input_rate)
         self.source.start()
         self._iterating = True
+        self.sinks.state(self.name, [paused_change(self.paused)])
+        if not isinstance(self.source, LiveSource):  # a live source says its states itself; a file is there
+            self.sinks.source_state(self.name, self.source.state)
         self._next_slot = time.monotonic()
         feed = Feed(self.source, self._prepare, self._stop, lambda: self.paused)
         try:
@@ -321,6 +326,8 @@ class Pipeline:
             self._iterating = False
             self.source.stop(STOP_TIMEOUT_S)
             self._hand_over()  # the last states (a finite live source is offline at its end)
+            if not isinstance(self.source, LiveSource):
+                self.sinks.source_state(self.name, SourceState.OFFLINE)
             self._report_the_rest()
 
     def end_problem(self) -> str | None:

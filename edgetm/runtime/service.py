@@ -82,7 +82,7 @@ class Service:
 
     # -- building -------------------------------------------------------------------------------
     def _open_sinks(self) -> None:
-        context = SinkContext(self.config.device_id, self.command)
+        context = SinkContext(self.config.device_id, self.command, self.config.stats_interval_s)
         self.sinks = Sinks(options.open(context) for options in self.config.sinks)
 
     def _start(self, pipeline: Pipeline, config: PipelineConfig) -> None:

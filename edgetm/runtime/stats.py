@@ -1,4 +1,4 @@
-"""Rolling timing percentiles, frame rates, and the process's CPU and memory."""
+"""Rolling timing percentiles, frame rates, the process's CPU and memory, and the machine's temperature."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ import resource
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
 # Percentiles over the last this-many results: a few seconds at camera rates, bounded memory.
 WINDOW = 512
+# Where Linux reports the processor's temperature, in thousandths of a degree (Raspberry Pi, Jetson).
+THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def temperature_c(path: Path) -> float | None:
+    """The temperature in ``path`` (millidegrees Celsius), or None where it cannot be read."""
+    try:
+        with open(path) as file:
+            return round(int(file.read(32).strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
 
 
 class Rolling:
@@ -79,11 +91,19 @@ class PipelineStats:
             }
 
 
-class ProcessStats:
-    """CPU use since the previous call (percent of one core) and resident memory."""
+def timing_line(snapshot: dict) -> str:
+    """A pipeline's median time per stage, as ``PipelineStats.snapshot`` gives them, in one line."""
+    stages = ", ".join(f"{stage} {times['p50']:.2f}" for stage, times in snapshot["latency_ms"].items())
+    return f"median ms: {stages or 'no result yet'} ({snapshot['results']} results, {snapshot['fps']} fps)"
 
-    def __init__(self) -> None:
+
+class ProcessStats:
+    """CPU use since the previous call (percent of one core), resident memory, and the machine's
+    temperature where ``thermal_path`` (default ``THERMAL_ZONE``) can be read."""
+
+    def __init__(self, thermal_path: Path | None = None) -> None:
         self._last = (time.monotonic(), self._cpu_seconds())
+        self.thermal_path = thermal_path or THERMAL_ZONE
 
     @staticmethod
     def _cpu_seconds() -> float:
@@ -91,12 +111,6 @@ class ProcessStats:
         return times.user + times.system
 
     @staticmethod
-def timing_line(snapshot: dict) -> str:
-    """A pipeline's median time per stage, as ``PipelineStats.snapshot`` gives them, in one line."""
-    stages = ", ".join(f"{stage} {times['p50']:.2f}" for stage, times in snapshot["latency_ms"].items())
-    return f"median ms: {stages or 'no result yet'} ({snapshot['results']} results, {snapshot['fps']} fps)"
-
-
     def rss_mb() -> float:
         try:
             with open("/proc/self/statm") as statm:
@@ -111,4 +125,6 @@ def timing_line(snapshot: dict) -> str:
         then, cpu_then = self._last
         self._last = (now, cpu)
         percent = 100.0 * (cpu - cpu_then) / (now - then) if now > then else 0.0
-        return {"cpu_percent": round(percent, 1), "rss_mb": self.rss_mb()}
+        temperature = temperature_c(self.thermal_path)
+        return {"cpu_percent": round(percent, 1), "rss_mb": self.rss_mb(),
+                **({"temperature_c": temperature} if temperature is not None else {})}

@@ -16,6 +16,9 @@ from edgetm.vision.detect import DetectOptions, Detector
 from edgetm.vision.preprocess import Prepared
 
 SNAPSHOT = "snapshot"
+TOTAL = "total"  # the smoothed counts of every label, summed
+# How many of the model's labels a hint names before "...": enough to recognise the label set.
+HINT_LABELS = 12
 
 
 def count_key(label: str) -> str:
@@ -45,6 +48,7 @@ class DetectTask(Task):
         self.detector = Detector(model, options, stages.preprocess)
         self.zone = options.zone.zone() if options.zone else None
         self.counter = CountSmoother(stages.smoothing, options.classes or ())
+        self._total: int | None = None
 
     def prepare(self, item: Frame) -> list[Unit]:
         return [Unit(item, self.detector.prepare(item.image))]
@@ -62,6 +66,10 @@ class DetectTask(Task):
             counts[detection.label] = counts.get(detection.label, 0) + 1
         changed = self.counter.update(counts)
         changes = [StateChange(count_key(label), str(count)) for label, count in changed.items()]
+        total = sum(self.counter.counts.values())
+        if total != self._total:
+            self._total = total
+            changes.append(StateChange(TOTAL, str(total)))
         if changed and self.options.snapshot:
             from edgetm.vision.annotate import annotate, jpeg
 
@@ -69,10 +77,18 @@ class DetectTask(Task):
         return Tracked(result, CountState(counts, dict(self.counter.counts)), tuple(changes))
 
     def entities(self) -> list[Entity]:
-        return [Entity(count_key(label), EntityKind.COUNT, suffix=label) for label in self.options.classes or ()]
+        if self.options.classes:
+            return [Entity(count_key(label), EntityKind.COUNT, suffix=label) for label in self.options.classes]
+        labels = self.model.labels or []
+        named = ", ".join(labels[:HINT_LABELS]) + (", ..." if len(labels) > HINT_LABELS else "")
+        hint = ("no classes are named, so only the total count of objects is announced; name the classes to count "
+                "(--classes, or classes: under detect: in the configuration) for a sensor each"
+                + (f", from the model's {len(labels)}: {named}" if labels else ""))
+        return [Entity(TOTAL, EntityKind.COUNT, suffix="objects", hint=hint)]
 
     def retained(self) -> dict[str, str]:
-        return {count_key(label): str(count) for label, count in self.counter.counts.items()}
+        retained = {count_key(label): str(count) for label, count in self.counter.counts.items()}
+        return {**retained, TOTAL: str(self._total)} if self._total is not None else retained
 
     @property
     def threshold(self) -> float:
@@ -85,6 +101,7 @@ class DetectTask(Task):
     def adopt(self, previous: Task) -> None:
         if isinstance(previous, DetectTask) and previous.model.labels == self.model.labels:
             self.counter = previous.counter
+            self._total = previous._total
 
     def describe(self) -> dict:
         return {"preprocess": self.detector.preprocessor.describe(), "layout": self.detector.layout.value}

@@ -90,7 +90,8 @@ def test_run_publishes_what_it_hears_next_to_a_camera_pipeline(broker, tmp_path:
     assert [r["frame"] for r in results] == list(range(11))
     assert set(results[0]) == {"t_start", "t_end", "label", "score", "top", "dbfs", "latency_ms", "timestamp",
                                "pipeline", "model", "source", "frame", "smoothed_label"}
-    entity = json.loads(probe.on("homeassistant/sensor/edgetm_testdev_doorbell/config")[0])
+    entity = probe.json("homeassistant/device/edgetm_testdev_doorbell/config")[0]["components"][
+        "edgetm_testdev_doorbell"]
     assert entity["options"] == ["low", "high", "none"]  # background noise is no event
     probe.close()
 

@@ -81,7 +81,8 @@ def test_edgetm_run_publishes_the_smoothed_pose_label(broker, workout):
         probe.wait_for(lambda m: [DOWN.encode(), UP.encode(), DOWN.encode()] == probe.on(label)[:3], 30)
         result = probe.json("edgetm/gym/trainer/result")[-1]
         assert result["persons"][0]["label"] in LABELS and len(result["persons"][0]["keypoints"]) == 17
-        [sensor] = probe.json("homeassistant/sensor/edgetm_gym_trainer/config")[:1]
+        probe.wait_for(lambda m: probe.on("homeassistant/device/edgetm_gym_trainer/config"))
+        sensor = probe.json("homeassistant/device/edgetm_gym_trainer/config")[0]["components"]["edgetm_gym_trainer"]
         assert sensor["options"] == [*LABELS, "none"] and sensor["icon"] == "mdi:human"
     finally:
         process.terminate()

@@ -168,13 +168,14 @@ def test_home_assistant_discovery(broker, banana_video: Path):
     probe = Probe(broker.port, ["homeassistant/#"])
     config = service_config(broker, looping_video(banana_video), homeassistant={"enabled": True})
     with running(config):
-        topic = "homeassistant/sensor/edgetm_testdev_bananas/config"
+        topic = "homeassistant/device/edgetm_testdev_bananas/config"
         probe.wait_for(lambda m: probe.on(topic))
-        announcement = probe.json(topic)[0]
+        message = probe.json(topic)[0]
+        announcement = message["components"]["edgetm_testdev_bananas"]
         assert announcement["state_topic"] == f"{BASE}/bananas/label"
-        assert announcement["availability_topic"] == f"{BASE}/status"
+        assert announcement["availability"][0]["topic"] == f"{BASE}/status"
         assert announcement["options"] == ["Unripe", "Ripe", "Overripe", "No banana", "none"]
-        assert announcement["device"]["identifiers"] == ["edgetm_testdev"]
+        assert message["device"]["identifiers"] == ["edgetm_testdev"]
         probe.publish("homeassistant/status", "online")  # Home Assistant restarted
         probe.wait_for(lambda m: len(probe.on(topic)) >= 2)
     probe.close()
@@ -275,9 +276,8 @@ def test_detector_counts_snapshots_and_discovery(broker, banana_video: Path, tmp
     assert probe.on(f"{BASE}/yard/count/cat") == [b"0"]
     snapshot = probe.on(f"{BASE}/yard/snapshot")[0]
     assert snapshot[:3] == b"\xff\xd8\xff" and len(probe.on(f"{BASE}/yard/snapshot")) == 1
-    sensors = sorted(t for t, *_ in probe.messages if t.startswith("homeassistant/sensor/"))
-    assert sensors == ["homeassistant/sensor/edgetm_testdev_yard_cat/config",
-                       "homeassistant/sensor/edgetm_testdev_yard_dog/config"]
-    dog = json.loads(probe.on("homeassistant/sensor/edgetm_testdev_yard_dog/config")[0])
-    assert dog["state_topic"] == f"{BASE}/yard/count/dog"
+    components = probe.json("homeassistant/device/edgetm_testdev_yard/config")[0]["components"]
+    sensors = sorted(cid for cid, c in components.items() if "count/" in c.get("state_topic", ""))
+    assert sensors == ["edgetm_testdev_yard_cat", "edgetm_testdev_yard_dog"]
+    assert components["edgetm_testdev_yard_dog"]["state_topic"] == f"{BASE}/yard/count/dog"
     probe.close()

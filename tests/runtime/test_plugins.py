@@ -3,7 +3,6 @@ through `edgetm run`'s service against a real mosquitto, without touching edgetm
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -138,13 +137,13 @@ def test_a_task_and_a_stream_source_from_outside(broker, tmp_path: Path, plugins
     probe = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])
     with running(config) as service:
         probe.wait_for(lambda m: len(probe.on(f"{BASE}/hum/result")) >= 60, 30)
-        probe.wait_for(lambda m: probe.on("homeassistant/sensor/edgetm_testdev_hum/config"))
+        probe.wait_for(lambda m: probe.on("homeassistant/device/edgetm_testdev_hum/config"))
         assert service.pipelines["hum"].source.dropped == 0
     results = probe.json(f"{BASE}/hum/result")
     assert [r["frame"] for r in results] == list(range(60))  # every block, in order, once
     assert [r["dbfs"] > -12 for r in results] == [False] * 20 + [True] * 20 + [False] * 20
     assert [p.decode() for p in probe.on(f"{BASE}/hum/label")] == ["quiet", "loud", "quiet"]
-    announcement = json.loads(probe.on("homeassistant/sensor/edgetm_testdev_hum/config")[0])
+    announcement = probe.json("homeassistant/device/edgetm_testdev_hum/config")[0]["components"]["edgetm_testdev_hum"]
     assert announcement["state_topic"] == f"{BASE}/hum/label"
     assert announcement["options"] == ["quiet", "loud", "none"]
     probe.close()

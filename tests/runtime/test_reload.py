@@ -99,7 +99,7 @@ def test_a_reload_that_removes_a_pipeline_clears_its_entities_and_retained_state
     garage = {"name": "garage", "model": str(DEMO), "source": looping_video(banana_video)}
     homeassistant = {"homeassistant": {"enabled": True}}
     write_config(config_file, [kitchen, garage], broker, **homeassistant)
-    garage_config = "homeassistant/sensor/edgetm_testdev_garage/config"
+    garage_config = "homeassistant/device/edgetm_testdev_garage/config"
     probe = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])
     with running(load_config(config_file).model_dump(mode="json"), config_file) as service:
         probe.wait_for(lambda m: probe.on(garage_config) and probe.on(f"{BASE}/garage/label"))
@@ -116,7 +116,7 @@ def test_a_reload_that_removes_a_pipeline_clears_its_entities_and_retained_state
         time.sleep(1.0)
     probe.close()
     fresh = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])
-    fresh.wait_for(lambda m: fresh.on("homeassistant/sensor/edgetm_testdev_kitchen/config"))
+    fresh.wait_for(lambda m: fresh.on("homeassistant/device/edgetm_testdev_kitchen/config"))
     time.sleep(0.5)
     left = sorted(t for t, _, retain in fresh.messages if retain and "garage" in t)
     assert left == []

@@ -116,7 +116,7 @@ def test_swaps_under_load_over_mqtt(broker, banana_video: Path, tmp_path: Path):
     corrupt = write(tmp_path / "corrupt", "model.tflite", b"TFL3" * 100)
     flat = not_an_image_model(tmp_path / "flat")
     custom = write(tmp_path / "custom", "model.tflite", custom_op_tflite("Madeup"))
-    entity = "homeassistant/sensor/edgetm_testdev_default/config"
+    entity = "homeassistant/device/edgetm_testdev_default/config"
     probe = Probe(broker.port, [f"{BASE}/#", "homeassistant/#"])
     process = subprocess.Popen(
         [sys.executable, "-m", "edgetm", "run", str(banana), "--source", str(banana_video), "--loop",
@@ -129,7 +129,7 @@ def test_swaps_under_load_over_mqtt(broker, banana_video: Path, tmp_path: Path):
             return probe.on(f"{BASE}/default/label")[-1].decode()
 
         def options() -> list[str]:
-            return json.loads(probe.on(entity)[-1]).get("options", [])
+            return json.loads(probe.on(entity)[-1])["components"]["edgetm_testdev_default"].get("options", [])
 
         for n in range(10):
             target, labels = (greek, GREEK) if n % 2 == 0 else (banana, BANANA_LABELS)
