@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import ROOT
 
 UNITS = ["edgetm.service", "edgetm@.service"]
+README = (ROOT / "README.md").read_text()
 
 
 DROPIN = "jetson-gpu.conf"  # a Jetson's GPU device nodes, installed beside both units by install-jetson.sh
@@ -77,6 +78,7 @@ def test_systemd_units_are_hardened(tmp_path: Path, unit: str, dropin: str | Non
     @resources were refused and the umask closed to the group)."""
     lines = security(tmp_path, unit, dropin)
     assert exposure(lines) <= 1.5, lines[-1]
+    assert f"`systemd-analyze security` rates it {exposure(lines)} OK" in " ".join(README.split())
     passed = [line.split()[1] for line in lines if line.startswith("✓")]
     assert "SystemCallFilter=~@resources" in passed and "UMask=" in passed
 

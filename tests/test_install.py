@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -280,3 +281,41 @@ def test_the_jetson_gets_the_gpu_drop_in_and_no_numpy_pin(board: Board):
         dropin = board.root / f"etc/systemd/system/{unit}.d/jetson-gpu.conf"
         assert dropin.read_text() == (ROOT / "systemd/jetson-gpu.conf").read_text()
     assert "usermod -a -G render edgetm" in board.log
+
+
+def test_the_default_source_is_the_boards_camera(tmp_path: Path):
+    pi, jetson = make_board(tmp_path / "pi"), make_board(tmp_path / "jetson")
+    pi.install()
+    jetson.install(script="install-jetson.sh")
+    assert [b.config()["pipelines"][0]["source"] for b in (pi, jetson)] == ["picamera2", "camera:0"]
+
+
+def test_broker_installs_mosquitto_and_no_service_leaves_systemd_units_alone(board: Board, tmp_path: Path):
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    board.install("--broker", "--no-service", "--model", str(model))
+    assert "apt-get install -y -qq mosquitto mosquitto-clients" in board.log
+    assert "systemctl enable --now mosquitto" in board.log
+    assert [line for line in board.log if line.startswith("systemctl") and "mosquitto" not in line] == \
+        ["systemctl daemon-reload"]
+
+
+def test_packages_that_do_not_import_together_stop_the_install(board: Board, tmp_path: Path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "cv2.py").write_text("raise ImportError('numpy.core.multiarray failed to import')\n")
+    board.env["PYTHONPATH"] = str(broken)
+    result = board.install(check=False)
+    assert result.returncode == 1
+    assert "edgetm install: the installed packages do not import together" in result.stderr.splitlines()[-1]
+    assert not (board.root / "etc/edgetm/edgetm.yaml").exists()
+
+
+def test_readme_lists_every_option_and_the_pis_pins():
+    readme = (ROOT / "README.md").read_text().split("## Deploy")[1].split("\n## ")[0]
+    script = (ROOT / "scripts/install-service.sh").read_text()
+    accepted = set(re.findall(r"^\s+(--[a-z-]+)[)|]", script, re.MULTILINE))
+    accepted |= set(re.findall(r"\|(--[a-z-]+)", script))
+    listed = set(re.findall(r"^\| `(--[a-z-]+)", readme, re.MULTILINE))
+    assert accepted and listed == accepted
+    [pins] = re.findall(r'^export PIP_EXTRA="(.*)"', (ROOT / "scripts/install-pi.sh").read_text(), re.MULTILINE)
+    assert all(f"`{pin}`" in readme for pin in pins.split() if "==" in pin)
