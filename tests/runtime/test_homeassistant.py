@@ -226,6 +226,9 @@ def test_paused_is_a_switch_whose_state_follows_the_pipeline(broker, banana_vide
         probe.publish(switch["command_topic"], switch["payload_on"])  # what Home Assistant sends
         probe.wait_for(lambda m: probe.on(switch["state_topic"])[-1:] == [switch["state_on"].encode()])
         assert service.pipelines["bananas"].paused
+        late = Probe(broker.port, [switch["state_topic"]])  # retained: Home Assistant starting now sees it
+        late.wait_for(lambda m: m and m[0][1:] == (b"true", True))
+        late.close()
         probe.publish(switch["command_topic"], switch["payload_off"])
         probe.wait_for(lambda m: probe.on(switch["state_topic"])[-1:] == [switch["state_off"].encode()])
         assert not service.pipelines["bananas"].paused
@@ -345,3 +348,33 @@ def test_a_component_an_earlier_run_announced_is_removed_on_the_next(broker, ban
     run(["dog", "cat"])
     sent = run(["dog"])
     assert sent[-1]["components"]["edgetm_testdev_yard_cat"] == {"platform": "sensor"}
+
+
+def test_attributes_follow_the_label_at_once_and_otherwise_come_at_most_every_interval(broker):
+    from edgetm.events import Observation, StateChange
+    from edgetm.publish.mqtt import MqttOptions, MqttSink
+    from edgetm.results import Classification
+
+    sink = MqttSink(MqttOptions(url=broker.url, homeassistant={"enabled": True, "attributes_interval_s": 1}),
+                    "testdev")
+    probe = Probe(broker.port, [f"{BASE}/p/attributes"])
+    try:
+        sink.add_pipeline(PipelineInfo("p", "m", "s", (Entity("label", EntityKind.LABEL, options=("a", "b")),)))
+        deadline = time.monotonic() + 10
+        while not sink.connected:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        start = time.monotonic()
+        while time.monotonic() - start < 2.5:  # 50 results, the label steady
+            sink.result(Observation("p", "m", "s", 0, time.time(), Classification("a", 0, 0.9, [])))
+            time.sleep(0.05)
+        probe.wait_for(lambda m: len(m) >= 3)
+        steady = len(probe.messages)
+        sink.state("p", [StateChange("label", "b")])
+        sink.result(Observation("p", "m", "s", 0, time.time(), Classification("b", 1, 0.8, [])))
+        probe.wait_for(lambda m: len(m) > steady)
+        assert steady == 3  # at 0, 1 and 2 s
+        assert json.loads(probe.messages[-1][1])["score"] == 0.8  # at once on the change
+    finally:
+        probe.close()
+        sink.close(0.5)
