@@ -29,13 +29,15 @@ usage() { echo "edgetm install: $* (options: --model PATH, --source SOURCE, --mq
 
 broker=0 service=1 homeassistant=0 model="" source="${DEFAULT_SOURCE:-camera:0}" device_id=""
 mqtt_url="mqtt://localhost:1883"
+shaping=()  # options given that only a new configuration takes
 while [ "$#" -gt 0 ]; do
     case "$1" in
         --broker) broker=1 ;;
         --no-service) service=0 ;;
-        --homeassistant) homeassistant=1 ;;
+        --homeassistant) homeassistant=1; shaping+=("$1") ;;
         --model|--source|--mqtt|--device-id)
             [ "$#" -ge 2 ] && [ -n "$2" ] || usage "$1 needs a value"
+            shaping+=("$1")
             case "$1" in
                 --model) model="$2" ;;
                 --source) source="$2" ;;
@@ -64,6 +66,7 @@ if [ -n "$device_id" ] && ! [[ "$device_id" =~ ^[A-Za-z0-9_-]{1,64}$ ]]; then
     fail "--device-id $device_id: use 1 to 64 letters, digits, - or _"
 fi
 if [ -n "$model" ]; then
+    case "$(basename "$model")" in *[\"\\]*|*$'\n'*) fail "--model $model: rename it without quotes or backslashes" ;; esac
     [ -e "$model" ] || fail "--model $model: no such file or folder"
     [ -r "$model" ] || fail "--model $model: cannot be read"
 fi
@@ -170,7 +173,7 @@ if [ ! -f "$root$config" ]; then
         echo "device_id: $device_id"
         echo "pipelines:"
         echo "  - name: $pipeline"
-        echo "    model: $target"
+        echo "    model: \"$target\""
         echo "    source: \"$source\""
         echo "sinks:"
         echo "  - type: mqtt"
@@ -187,6 +190,8 @@ elif grep -q '^device_id: kitchen-pi\b' "$root$config"; then
     # Earlier installers copied the example's id onto every board, where they took each other's topics.
     sed -i "s/^device_id: kitchen-pi\b/device_id: $device_id/" "$root$config"
     echo "kept $config; its device_id was the example's kitchen-pi and is now $device_id"
+elif [ "${#shaping[@]}" -gt 0 ]; then
+    echo "kept $config as it is, so ${shaping[*]} did not change it: edit it${model:+ (the model is $target)}"
 else
     echo "kept $config"
 fi

@@ -150,7 +150,7 @@ def test_model_is_copied_to_the_models_folder_and_run(board: Board, tmp_path: Pa
     if kind == "folder":
         model = shutil.copytree(demo, tmp_path / "converted_tflite")
     elif kind == "file":
-        model = shutil.copy(demo / "model.onnx", tmp_path / "bananas.onnx")
+        model = shutil.copy(demo / "model.onnx", tmp_path / "my bananas.onnx")  # YAML needs it quoted
     else:
         model = tmp_path / "converted_keras.zip"
         with zipfile.ZipFile(model, "w") as archive:
@@ -169,6 +169,16 @@ def test_model_is_copied_to_the_models_folder_and_run(board: Board, tmp_path: Pa
     assert ["systemctl enable edgetm.service", "systemctl restart edgetm.service"] == \
         [line for line in board.log if line.startswith(("systemctl enable", "systemctl restart"))]
     assert "edgetm is running" in result.stdout
+
+
+def test_options_an_existing_configuration_does_not_take_are_named(board: Board, tmp_path: Path):
+    board.install()
+    before = board.config_file.read_text()
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "my bananas.onnx")
+    result = board.install("--homeassistant", "--model", str(model))
+    assert board.config_file.read_text() == before
+    assert ("kept /etc/edgetm/edgetm.yaml as it is, so --homeassistant --model did not change it: edit it "
+            "(the model is /var/lib/edgetm/models/my bananas.onnx)") in result.stdout.splitlines()
 
 
 def test_the_same_model_again_is_kept_and_a_different_one_of_that_name_refused(board: Board, tmp_path: Path):
