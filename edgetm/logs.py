@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import TextIO
 
 # Native libraries' own log lines would surround edgetm's one-line errors and repeat at every
 # attempt to reopen a camera. Set for the edgetm program before any of them loads, and only where
@@ -34,6 +39,84 @@ def stderr_is_journal() -> bool:
     return (status.st_dev, status.st_ino) == (device, inode)
 
 
+class StatusLine:
+    """One line of progress at the bottom of a terminal ("37/120 images"), redrawn in place on
+    stderr; whatever else is written to the terminal goes ``above()`` it (erased first, redrawn
+    after). Shown only while both stdout and stderr are a terminal: in a pipe or a file, progress
+    would be noise among the results or the log. Redrawn at most every ``REDRAW_S``."""
+
+    REDRAW_S = 0.1  # ten times a second reads as live without making the terminal the bottleneck
+    _ERASE = "\r\x1b[K"  # back to the start of the line, and clear it (VT100, every terminal since)
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self._stream = stream
+        self._enabled = enabled
+        self._text = ""
+        self._drawn_at = 0.0
+        self._lock = threading.RLock()
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr  # looked up when used: tests and callers may replace sys.stderr
+
+    @property
+    def enabled(self) -> bool:
+        if self._enabled is not None:
+            return self._enabled
+        try:
+            return sys.stdout.isatty() and self.stream.isatty()
+        except (AttributeError, ValueError):  # closed, or no file at all
+            return False
+
+    def show(self, text: str, force: bool = False) -> None:
+        """Show ``text`` as the status (skipped if the last redraw was under ``REDRAW_S`` ago, unless ``force``)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._text = text
+            if force or now - self._drawn_at >= self.REDRAW_S:
+                self._drawn_at = now
+                self._write(self._ERASE + text)
+
+    def clear(self) -> None:
+        """Take the status line away (at the end)."""
+        with self._lock:
+            if self._text:
+                self._text = ""
+                self._write(self._ERASE)
+
+    @contextlib.contextmanager
+    def above(self) -> Iterator[None]:
+        """Write something else to the terminal: the status is erased first and drawn again after."""
+        with self._lock:
+            shown = self._text
+            if shown:
+                self._write(self._ERASE)
+            try:
+                yield
+            finally:
+                if shown:
+                    self._write(shown)
+
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(OSError, ValueError):  # a terminal gone away is no reason to stop
+            self.stream.write(text)
+            self.stream.flush()
+
+
+# The program's one status line: the log handler and the result writers go above it.
+STATUS = StatusLine()
+
+
+class _Handler(logging.StreamHandler):
+    """stderr, above the status line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with STATUS.above():
+            super().emit(record)
+
+
 def setup_logging(level: str = "warning") -> None:
     """edgetm's log lines on stderr, from ``level`` up, each with the time unless stderr is the
     journal (which stamps every line itself). A program that set up logging before calling edgetm
@@ -43,7 +126,7 @@ def setup_logging(level: str = "warning") -> None:
     if ours is None:
         if root.handlers:
             return
-        ours = logging.StreamHandler()
+        ours = _Handler()
         ours.set_name(HANDLER_NAME)
         root.addHandler(ours)
     stamp = "" if stderr_is_journal() else "%(asctime)s.%(msecs)03d "

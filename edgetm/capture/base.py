@@ -23,7 +23,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 from pydantic import Field
@@ -78,6 +78,14 @@ class EndOfStream(Exception):
     """A finite source has no more items."""
 
 
+class Progress(NamedTuple):
+    """How far through a file or folder: ``done`` of ``total`` ``unit`` ("frames", "images")."""
+
+    done: int
+    total: int
+    unit: str
+
+
 class Source(ABC):
     """A source of items. ``read`` returns the next item, None when none came within the timeout,
     or raises ``EndOfStream``; ``dropped`` counts items lost under the delivery policy, ``rejected``
@@ -117,6 +125,10 @@ class Source(ABC):
 
     def on_problem(self, callback: Callable[[str], None]) -> None:  # noqa: B027 - optional
         """Be told of each new problem of a live source, once (same thread rules as ``on_state``)."""
+
+    def progress(self) -> Progress | None:
+        """How far through a finite source; None for a live or endless one."""
+        return None
 
     def prefer(self, rate: int | None = None) -> None:  # noqa: B027 - optional
         """What the task would like, before ``start``: a sound source that can decode at any rate

@@ -16,6 +16,25 @@ from edgetm.capture.live import LiveSource
 MAX_VIDEO_DEVICE = 255
 # Wider than the largest camera sensors (64 MP: 9152x6944).
 MAX_FRAME_SIDE = 16384
+# Where V4L2 devices appear (a test points it elsewhere).
+DEV = Path("/dev")
+PICAMERA_HINT = "a Raspberry Pi camera module (CSI ribbon) is source picamera2"
+
+
+def video_devices(dev: Path | None = None) -> list[Path]:
+    """The /dev/video* devices there are, in numeric order."""
+    found = (dev or DEV).glob("video*")
+    return sorted((p for p in found if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
+
+
+def no_device_message(device: Path) -> str:
+    """What to say when ``device`` is not there: the devices that are, and picamera2."""
+    there = video_devices()
+    if not there:
+        return f"there is no {device}, nor any other {DEV}/video* device: plug in a USB camera; {PICAMERA_HINT}"
+    names = ", ".join(p.name if n else str(p) for n, p in enumerate(there))
+    sources = ", ".join(f"camera:{p.name[5:]}" for p in there)
+    return f"there is no {device}; there are {names} ({sources}); {PICAMERA_HINT}"
 
 
 class CameraOptions(LiveOptions):
@@ -58,9 +77,9 @@ class CameraSource(OpenCVSource):
         if not capture.isOpened():
             capture.release()
             device = Path(self.config.device if isinstance(self.config.device, str) else
-                          f"/dev/video{self.config.device}")
+                          DEV / f"video{self.config.device}")
             if linux and not device.exists():
-                raise OSError(f"there is no {device}")
+                raise OSError(no_device_message(device))
             raise OSError("OpenCV cannot open it: in use by another program, or no permission (on Linux: is "
                           "this user in the video group?)")
         c = self.config

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from edgetm.capture.base import EndOfStream, Frame, Source, SourceOptions
+from edgetm.capture.base import EndOfStream, Frame, Progress, Source, SourceOptions
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
 
@@ -33,6 +33,9 @@ class ImageFiles(Source):
             raise SourceError(f"no images in {self.name}")
         self._next = 0
         self._decoded = 0
+
+    def progress(self) -> Progress | None:
+        return Progress(self._next, len(self._paths), "images")
 
     def read(self, timeout_s: float) -> Frame | None:
         from edgetm.vision.image import read_image

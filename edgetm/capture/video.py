@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from edgetm.capture.base import EndOfStream, Frame, LiveOptions, Source
+from edgetm.capture.base import EndOfStream, Frame, LiveOptions, Progress, Source
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
@@ -81,6 +81,14 @@ class _Frames:
         return image
 
     @property
+    def frame_count(self) -> int | None:
+        """The frames the container says it holds (None where it does not say)."""
+        import cv2
+
+        count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        return count if count > 0 else None
+
+    @property
     def fps(self) -> float:
         import cv2
 
@@ -103,6 +111,11 @@ class VideoFile(Source):
         self.options = options
         self._frames: _Frames | None = _Frames(options.path, options.loop)
         self._count = 0
+        self._total = None if options.loop else self._frames.frame_count
+
+    def progress(self) -> Progress | None:
+        # A container's count can be short of the frames decoded: never show more done than in all.
+        return Progress(self._count, max(self._count, self._total), "frames") if self._total else None
 
     def read(self, timeout_s: float) -> Frame | None:
         if self._frames is None:

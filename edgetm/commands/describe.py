@@ -77,10 +77,12 @@ def info(args: argparse.Namespace) -> int:
 
 def devices(args: argparse.Namespace) -> int:
     """Cameras (V4L2) and audio inputs, each said to be missing when it is."""
-    cameras = sorted(Path("/dev").glob("video*"), key=lambda p: (len(p.name), p.name))
+    from edgetm.capture.camera import PICAMERA_HINT, video_devices
+
+    cameras = video_devices()
     print("cameras")
     if not cameras:
-        print("  none (no /dev/video* device: plug in a camera, or use picamera2 for a Raspberry Pi camera)")
+        print(f"  none (no /dev/video* device: plug in a USB camera; {PICAMERA_HINT})")
     for device in cameras:
         name_file = Path("/sys/class/video4linux") / device.name / "name"
         name = name_file.read_text(errors="replace").strip() if name_file.is_file() else "?"

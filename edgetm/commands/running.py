@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from pathlib import Path
 
 from edgetm.commands.common import given
 from edgetm.errors import ConfigError
+from edgetm.logs import STATUS
 
 
 def config_from_arguments(args: argparse.Namespace):
@@ -73,4 +75,29 @@ def run(args: argparse.Namespace) -> int:
         refuse_flags_beside_config(args)
     config = load_config(args.config) if args.config else config_from_arguments(args)
     setup_logging(args.verbosity or level or config.log_level)
-    return Service(config, Path(args.config) if args.config else None).run()
+    service = Service(config, Path(args.config) if args.config else None)
+    if not STATUS.enabled:
+        return service.run()
+    done = threading.Event()
+    shower = threading.Thread(target=show_progress, args=(service, done), name="edgetm-progress", daemon=True)
+    shower.start()
+    try:
+        return service.run()
+    finally:
+        done.set()
+        shower.join(PROGRESS_INTERVAL_S * 4)
+        STATUS.clear()
+
+
+# How often the progress line of files and folders is brought up to date.
+PROGRESS_INTERVAL_S = 0.25
+
+
+def show_progress(service, done: threading.Event) -> None:
+    """"37/120 frames" for each pipeline reading a file or folder, until ``done``."""
+    while not done.wait(PROGRESS_INTERVAL_S):
+        parts = [(name, progress) for name, pipeline in list(service.pipelines.items())
+                 if (progress := pipeline.source.progress()) is not None]
+        if parts:
+            STATUS.show(", ".join(f"{name + ' ' if len(parts) > 1 else ''}{p.done}/{p.total} {p.unit}"
+                                  for name, p in parts))

@@ -46,6 +46,12 @@ def unique_labels(labels: list[str], source: str = "the labels") -> list[str]:
     return unique
 
 
+def class_name(index: int) -> str:
+    """What class ``index`` of a model without labels is called: "class 5" reads as a name in counts,
+    topics and tables, where a bare "5" reads as a number."""
+    return f"class {index}"
+
+
 def parse_labels(text: str, source: str = "labels") -> list[str]:
     """Labels from the text of a labels file, index order.
 

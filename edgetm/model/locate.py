@@ -38,6 +38,9 @@ _ENCRYPTED = 0x1  # the zip format's flag bit for a member that needs a password
 # name that is not the UTF-8 its flag says (UnicodeDecodeError, a ValueError).
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError)
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# A zip starts with a member's local header and ends with its directory: a file that starts like a zip
+# but has no directory at its end was cut short, most often by a download that did not finish.
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass
@@ -145,9 +148,31 @@ def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> Lo
                 text = _unpack(archive, labels_info, f"{where}:{labels_name}", MAX_LABELS_BYTES, LabelsError)
                 labels = (f"{where}:{labels_name}", text.decode("utf-8", errors="replace"))
     except _ZIP_ERRORS as error:
+        if _cut_short(path):
+            raise _incomplete(where) from None
         raise ModelError(f"{where} is not a readable zip file ({_first_line(error)})",
                          "download the export again") from None
     return Located(f"{where}:{chosen}", name, content, None, labels, path.name in _TM_ZIPS or name in _PREFERENCE)
+
+
+def _cut_short(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == _ZIP_MAGIC and not zipfile.is_zipfile(path)
+
+
+def _incomplete(where: str) -> ModelError:
+    return ModelError(f"{where} is a zip file cut short (its end is missing)",
+                      "the download is incomplete; download it again")
+
+
+def _export_zip(folder: Path, files: list[str]) -> str | None:
+    """The zip to run in a folder without a model file: Teachable Machine's, by its name, else the
+    only zip there, whatever a browser renamed it to ("converted_tflite (1).zip")."""
+    zips = sorted(f for f in files if f.lower().endswith(".zip"))
+    named = [z for z in _TM_ZIPS if z in zips]
+    if named or len(zips) <= 1:
+        return (named or zips or [None])[0]
+    raise ModelError(f"{folder} holds several zips: {', '.join(zips)}", "name the one to run")
 
 
 def _first_line(error: Exception) -> str:
@@ -162,14 +187,17 @@ def locate(path: Path, delegate: str | None, member: str | None = None) -> Locat
         return _from_zip(path, delegate, member or TASK_FIRST_MODEL)
     if path.is_dir():
         files = [p.name for p in path.iterdir() if p.is_file()]
-        zips = [z for z in _TM_ZIPS if z in files]
-        if not any(f.endswith((".tflite", ".onnx")) for f in files) and zips:
-            return _from_zip(path / zips[0], delegate)
+        if not any(f.endswith((".tflite", ".onnx")) for f in files):
+            export = _export_zip(path, files)
+            if export is not None:
+                return _from_zip(path / export, delegate)
         path = path / _pick(files, delegate, str(path))
     if not path.is_file():  # a pipe or a device would block or never end
         raise ModelError(f"{path} is not a regular file", "give the path to a model file or an export folder")
     with path.open("rb") as handle:
         head = handle.read(16)
+    if _cut_short(path):
+        raise _incomplete(str(path))
     if zipfile.is_zipfile(path) and head[4:8] != b"TFL3" and not path.name.lower().endswith(".keras"):
         return _from_zip(path, delegate)
     if path.stat().st_size > MAX_MODEL_BYTES:

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgetm.errors import LabelsError
 from edgetm.model.backend import Backend
+from edgetm.model.labels import class_name
 from edgetm.model.spec import TensorSpec
 
 
@@ -94,7 +95,7 @@ class Model:
     def label(self, index: int) -> str:
         if self.labels is not None and 0 <= index < len(self.labels):
             return self.labels[index]
-        return str(index)
+        return class_name(index)
 
     def info(self) -> dict:
         return {

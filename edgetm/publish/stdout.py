@@ -14,6 +14,7 @@ from pydantic import Field
 
 from edgetm.errors import ConfigError
 from edgetm.events import Observation
+from edgetm.logs import STATUS
 from edgetm.plugins import LocalPath
 from edgetm.publish.base import Sink, SinkContext, SinkOptions
 
@@ -56,8 +57,9 @@ class JsonLines(Sink):
             if self._closed:
                 return
             try:
-                self._stream.write(line + "\n")
-                self._stream.flush()
+                with STATUS.above() if self._stream is sys.stdout else contextlib.nullcontext():
+                    self._stream.write(line + "\n")
+                    self._stream.flush()
             except BrokenPipeError:  # the reader went away (| head): said once, then quiet
                 self._closed = True
                 log.warning("the reader of the results closed its end; results are no longer written there")

@@ -354,7 +354,7 @@ def test_a_camera_missing_from_the_start_is_said_to_be_offline(camera: FakeCamer
     finally:
         source.stop()
     assert states == [SourceState.OFFLINE]
-    assert source.problem == "cannot open camera:5: there is no /dev/video5"
+    assert source.problem.startswith("cannot open camera:5: there is no /dev/video5")
     assert problems == [source.problem]  # said once, not at every attempt
 
 
