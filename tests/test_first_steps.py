@@ -103,3 +103,55 @@ def test_an_installed_package_carries_the_example(tmp_path: Path):
                             capture_output=True, text=True, timeout=60, env=installed)
     assert result.returncode == 0, result.stderr
     assert written.read_text() == EXAMPLE.read_text()
+
+
+README = (ROOT / "README.md").read_text()
+
+
+def section(title: str) -> str:
+    start = README.index(f"\n{title}\n")
+    following = re.search(r"\n#{2,3} ", README[start + len(title) + 2:])
+    return README[start:start + len(title) + 2 + (following.start() if following else len(README))]
+
+
+def test_readme_says_how_to_get_the_code_before_installing():
+    setup = section("## Set up")
+    assert "git clone" in setup and "cd edgetm" in setup
+    assert setup.index("git clone") < setup.index("scripts/install.sh")
+
+
+def test_readme_use_commands_work_as_written():
+    """The Use section puts the venv on PATH first, and every command it shows is one edgetm has."""
+    from edgetm.cli import build_parser
+
+    use = section("## Use")
+    assert "source .venv/bin/activate" in use and ".venv/bin/edgetm" in use
+    parser = build_parser()
+    names = next(a for a in parser._actions if a.dest == "command").choices
+    [commands] = re.findall(r"```sh\n(.*?)```", use, re.DOTALL)
+    for line in commands.splitlines():
+        words = line.split()
+        assert words[0] == "edgetm" and words[1] in names, line
+        if words[1] == "config":
+            assert words[2] in ("init", "schema"), line
+
+
+def test_readme_run_examples_parse():
+    from edgetm.cli import build_parser
+
+    [commands] = re.findall(r"```sh\n(.*?)```", section("### Run a sensor: `edgetm run`"), re.DOTALL)
+    for line in commands.splitlines():
+        build_parser().parse_args(line.split("#")[0].split()[1:])
+
+
+def test_the_activated_venv_has_edgetm_on_path():
+    venv = ROOT / ".venv" / "bin" / "activate"
+    if not venv.is_file():
+        import pytest
+
+        pytest.skip("no .venv here (scripts/install.sh makes it)")
+    result = subprocess.run(["bash", "-c", "source .venv/bin/activate && edgetm --version && edgetm -v devices"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"})
+    assert result.returncode in (0, 1), result.stderr  # devices: 1 when PortAudio is missing
+    assert result.stdout.startswith("edgetm ") and "cameras" in result.stdout
