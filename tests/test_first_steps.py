@@ -68,6 +68,11 @@ def test_config_schema_prints_the_json_schema():
     assert "pipelines" in schema["required"]
 
 
+def test_run_without_anything_to_run_says_how_to_get_a_configuration():
+    line = one_error_line(run_cli("run"))
+    assert "nothing to run" in line and "edgetm config init FILE" in line
+
+
 def test_a_missing_configuration_says_how_to_get_one(tmp_path: Path):
     missing = tmp_path / "edgetm.yaml"
     line = one_error_line(run_cli("run", "--config", str(missing)))

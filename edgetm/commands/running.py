@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.config and args.model:
         raise ConfigError("give a model or --config, not both", "put the model in the configuration file")
     if not args.config and not args.model:
-        raise ConfigError("nothing to run", "give a model (edgetm run MODEL --source camera:0) or --config FILE")
+        raise ConfigError("nothing to run", "give a model (edgetm run MODEL --source camera:0) or --config FILE "
+                          "(edgetm config init FILE writes the documented example to edit)")
     level = given(args).get("log", {}).get("level")
     if level and args.verbosity:
         raise ConfigError(f"{'-v' if args.verbosity == 'debug' else '-q'} and --log-level both set the log level",
