@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgetm.commands.common import given
 from edgetm.errors import ConfigError
 from edgetm.logs import STATUS
+
+if TYPE_CHECKING:
+    from edgetm.runtime.service import Service
+
+# How often the progress line of files and folders is brought up to date.
+PROGRESS_INTERVAL_S = 0.25
 
 
 def config_from_arguments(args: argparse.Namespace):
@@ -90,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
         STATUS.clear()
 
 
-# How often the progress line of files and folders is brought up to date.
-PROGRESS_INTERVAL_S = 0.25
-
-
-def show_progress(service, done: threading.Event) -> None:
+def show_progress(service: Service, done: threading.Event) -> None:
     """"37/120 frames" for each pipeline reading a file or folder, until ``done``."""
     while not done.wait(PROGRESS_INTERVAL_S):
         parts = [(name, progress) for name, pipeline in list(service.pipelines.items())
