@@ -11,115 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NoReturn
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
-from pydantic_core import PydanticUndefined
+from collections.abc import Sequence
 
 from edgetm import __version__
-from edgetm.errors import EdgetmError, problems
+from edgetm.cli_flags import Parser, adder, checker, name_list, size, triple, verbosity, zone
+from edgetm.errors import EdgetmError
 from edgetm.logs import QUIET_NATIVE_LIBRARIES, setup_logging
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line naming the flag and where to look, not the usage again."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists what it takes)\n")
-
-
-def _size(text: str) -> tuple[int, int]:
-    """WxH or a single side."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240") from None
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240")
-    return parts[0], parts[1]
-
-
-def _triple(text: str) -> tuple[float, ...]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number or three comma-separated numbers") from None
-    return tuple(values * 3 if len(values) == 1 else values)
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def _zone(text: str) -> dict:
-    try:
-        points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError("a zone is points like '0,0 1,0 1,0.5'") from None
-    return {"points": points}
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return ",".join(str(v) for v in value)
-    return str(getattr(value, "value", value))
-
-
-def _adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
-           parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | None = None,
-           **kwargs) -> None:
-    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
-    ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
-    info = options.model_fields[field]
-    text = text or info.description or ""
-    default = info.default
-    if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
-        kwargs.setdefault("metavar", field.upper())
-    if (show_default and default is not PydanticUndefined and default not in (None, False)
-            and "default" not in text):
-        text += f" (default: {_shown(default)})"
-    if kwargs.get("action") in ("store_true", "store_const"):
-        group.add_argument(*flags, dest=dest, help=text, default=argparse.SUPPRESS, **kwargs)
-        return
-    check = _checker(options, field, parse, whole=kwargs.get("action") != "append")
-    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
-
-
-def _checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] | None = None,
-             whole: bool = True) -> Callable[[str], Any]:
-    """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
-    ``whole``: an appended value is checked with the rest by the options model)."""
-    info = options.model_fields[field]
-    adapter: list[TypeAdapter] = []  # built on first use: --help need not pay for it
-
-    def check(text_value: str):
-        value = parse(text_value) if parse else text_value
-        if not whole:
-            return value
-        if not adapter:
-            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            strict_numbers = ConfigDict(allow_inf_nan=options.model_config.get("allow_inf_nan", True))
-            adapter.append(TypeAdapter(annotation, config=strict_numbers))
-        try:
-            adapter[0].validate_python(value)
-            return value  # as given: the options model makes it its own type (and argparse checks choices)
-        except ValidationError as error:
-            raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None
-
-    check.__name__ = field  # argparse names the type in "invalid <type> value" messages
-    return check
-
-
-def _verbosity(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
-    """-v and -q, on the program and each subcommand (SUPPRESS there keeps what was given before the name)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="debug", default=default,
-                       help="debug lines too: connection attempts, source reopens, stage timings once a minute")
-    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="error", default=default,
-                       help="errors only")
 
 
 def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
@@ -127,27 +24,28 @@ def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -
 
     if positional:
         parser.add_argument("model", help=ModelOptions.model_fields["path"].description)
-    _adder(parser, ModelOptions, "labels", "--labels", dest="model.labels", metavar="FILE")
+    adder(parser, ModelOptions, "labels", "--labels", dest="model.labels", metavar="FILE")
     group = parser.add_argument_group("runtime")
-    _adder(group, ModelOptions, "threads", "--threads", dest="model.threads", metavar="N")
-    _adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
-    _adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
-    _adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=_size)
-    _adder(group, ModelOptions, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
-    _adder(group, ModelOptions, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
+    adder(group, ModelOptions, "threads", "--threads", dest="model.threads", metavar="N")
+    adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
+    adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
+    adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=size)
+    adder(group, ModelOptions, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
+    adder(group, ModelOptions, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
 
 
 def _preprocess_arguments(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
-    from edgetm.vision.preprocess import ColorOrder, Interpolation, PreprocessOptions, ResizeMode
+    from edgetm.vision.preprocess import ColorOrder, Interpolation, PreprocessOptions, Preset, ResizeMode
 
     group = parser.add_argument_group("preprocessing (default: chosen from the model)")
-    add = lambda field, *flags, **kw: _adder(group, PreprocessOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, PreprocessOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add("preset", "--preset", choices=[m.value for m in Preset])
     add("resize", "--resize", choices=[m.value for m in ResizeMode])
     add("interpolation", "--interpolation", choices=[m.value for m in Interpolation])
     add("normalize", "--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"])
-    add("mean", "--mean", metavar="R,G,B", parse=_triple)
-    add("std", "--std", metavar="R,G,B", parse=_triple)
-    _adder(group, PreprocessOptions, "color", "--bgr", dest=f"{dest}.color", action="store_const",
+    add("mean", "--mean", metavar="R,G,B", parse=triple)
+    add("std", "--std", metavar="R,G,B", parse=triple)
+    adder(group, PreprocessOptions, "color", "--bgr", dest=f"{dest}.color", action="store_const",
            const=ColorOrder.BGR.value)
 
 
@@ -155,16 +53,16 @@ def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -
     from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions
 
     group = parser.add_argument_group("detection (detector models)")
-    add = lambda field, *flags, **kw: _adder(group, DetectOptions, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, DetectOptions, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
     add("conf", "--conf", metavar="C")
     add("iou", "--iou", metavar="T")
     add("agnostic", "--agnostic", action="store_true")
-    add("classes", "--classes", metavar="A,B", parse=_names)
+    add("classes", "--classes", metavar="A,B", parse=name_list)
     add("max_det", "--max-det", metavar="N")
     add("layout", "--layout", choices=[m.value for m in DetectLayout])
     add("boxes", "--boxes", choices=[m.value for m in BoxUnits if m is not BoxUnits.AUTO])
     if pipeline:
-        add("zone", "--zone", metavar="X,Y X,Y ...", parse=_zone)
+        add("zone", "--zone", metavar="X,Y X,Y ...", parse=zone)
         add("snapshot", "--snapshot", action="store_true")
 
 
@@ -172,19 +70,19 @@ def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> No
     from edgetm.audio.classify import SoundOptions
 
     group = parser.add_argument_group("sound (sound models)")
-    add = lambda field, *flags, **kw: _adder(group, SoundOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, SoundOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
     add("overlap", "--overlap", metavar="F")
     add("hop_samples", "--hop-samples", metavar="N")
     add("partial", "--partial", choices=["drop", "pad"])
     add("gate_dbfs", "--gate-dbfs", metavar="DB")
-    add("background", "--background", metavar="A,B", parse=_names)
+    add("background", "--background", metavar="A,B", parse=name_list)
 
 
 def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None:
     from edgetm.pose.base import PoseFeatureOptions, PoseOptions
 
     group = parser.add_argument_group("pose (pose estimators)")
-    add = lambda field, *flags, **kw: _adder(group, PoseOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, PoseOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
     add("estimator", "--estimator", choices=["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"])
     add("landmarks", "--landmarks", metavar="FILE")
     add("classifier", "--classifier", metavar="FILE", parse=lambda path: {"path": path})
@@ -194,8 +92,8 @@ def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None
     add("max_persons", "--max-persons", metavar="N")
     add("tracking", "--no-tracking", action="store_const", const=False, show_default=False,
         text="run the estimator on the whole of every frame, without following the person from the last")
-    _adder(group, PoseFeatureOptions, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
-    _adder(group, PoseFeatureOptions, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
+    adder(group, PoseFeatureOptions, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
+    adder(group, PoseFeatureOptions, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
            const=False, show_default=False, text="leave the joint angles out of the feature vector (51 values, not "
            "59), for a classifier trained without them")
 
@@ -205,7 +103,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     from edgetm.publish.mqtt import MqttOptions
     from edgetm.train.retrain import TrainOptions
 
-    add = lambda field, *flags, **kw: _adder(parser, TrainOptions, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(parser, TrainOptions, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
     add("base", "--base", metavar="MODEL|builtin")
     parser.add_argument("--data", required=True, metavar="DATASET", help="a folder with one folder of examples per "
                         "class (images, .wav sound or pose .json)")
@@ -227,11 +125,11 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     swap = parser.add_argument_group("swap the new model into a running edgetm run")
     swap.add_argument("--swap-into", metavar="URL", help="its MQTT broker: mqtt://host[:port] or mqtts://...")
     # Checked as ``edgetm run`` checks them: they make the topic the model is sent on.
-    swap.add_argument("--device-id", metavar="ID", type=_checker(Config, "device_id"),
+    swap.add_argument("--device-id", metavar="ID", type=checker(Config, "device_id"),
                       help="its device id (default: this machine's hostname)")
-    swap.add_argument("--pipeline", metavar="NAME", default="default", type=_checker(PipelineConfig, "name"),
+    swap.add_argument("--pipeline", metavar="NAME", default="default", type=checker(PipelineConfig, "name"),
                       help="the pipeline (default: default)")
-    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=_checker(MqttOptions, "prefix"),
+    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=checker(MqttOptions, "prefix"),
                       help="its topic prefix (default: edgetm)")
     swap.add_argument("--password-env", metavar="VAR", help="the broker password's environment variable")
     swap.add_argument("--password-file", metavar="FILE", help="a file holding the broker password")
@@ -256,36 +154,36 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     pipeline = parser.add_argument_group("pipeline")
     parser.add_argument("--source", metavar="SOURCE", default=argparse.SUPPRESS,
                         help=f"{PipelineConfig.model_fields['source'].description} (default: {DEFAULT_SOURCE})")
-    _adder(pipeline, PipelineConfig, "name", "--name", dest="pipeline.name", metavar="NAME")
-    _adder(pipeline, PipelineConfig, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
-    _adder(pipeline, SmoothingOptions, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
-    _adder(pipeline, SmoothingOptions, "mode", "--smoothing", dest="pipeline.smoothing.mode",
+    adder(pipeline, PipelineConfig, "name", "--name", dest="pipeline.name", metavar="NAME")
+    adder(pipeline, PipelineConfig, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
+    adder(pipeline, SmoothingOptions, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
+    adder(pipeline, SmoothingOptions, "mode", "--smoothing", dest="pipeline.smoothing.mode",
            choices=[m.value for m in SmoothingMode])
-    _adder(pipeline, SmoothingOptions, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
-    _adder(pipeline, SmoothingOptions, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
-    _adder(pipeline, PipelineConfig, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
-    _adder(pipeline, PipelineConfig, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
-    _adder(pipeline, ClassifyOptions, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
+    adder(pipeline, SmoothingOptions, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
+    adder(pipeline, SmoothingOptions, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
+    adder(pipeline, PipelineConfig, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
+    adder(pipeline, PipelineConfig, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
+    adder(pipeline, ClassifyOptions, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
     source = parser.add_argument_group("source")
-    _adder(source, VideoOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    _adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true",
+    adder(source, VideoOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
+    adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true",
            text=VideoOptions.model_fields["loop"].description + "; without --realtime, every frame as fast as "
            "possible, until stopped")
     for field in ("width", "height", "fps"):
-        _adder(source, CameraOptions, field, f"--{field}", dest=f"source_options.{field}")
+        adder(source, CameraOptions, field, f"--{field}", dest=f"source_options.{field}")
     out = parser.add_argument_group("output (default: JSON lines on stdout)")
-    _adder(out, MqttOptions, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
-    _adder(out, MqttOptions, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
-    _adder(out, MqttOptions, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
-    _adder(out, TlsOptions, "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
-    _adder(out, MqttOptions, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
-    _adder(out, HomeAssistantOptions, "enabled", "--ha-discovery", dest="mqtt.homeassistant.enabled",
+    adder(out, MqttOptions, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
+    adder(out, MqttOptions, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
+    adder(out, MqttOptions, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
+    adder(out, TlsOptions, "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
+    adder(out, MqttOptions, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
+    adder(out, HomeAssistantOptions, "enabled", "--ha-discovery", dest="mqtt.homeassistant.enabled",
            action="store_true")
-    _adder(out, JsonlOptions, "path", "--jsonl", dest="jsonl.path", metavar="FILE")
+    adder(out, JsonlOptions, "path", "--jsonl", dest="jsonl.path", metavar="FILE")
     out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
-    _adder(out, Config, "device_id", "--device-id", dest="service.device_id", metavar="ID")
-    _adder(out, Config, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
-    _adder(out, Config, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
+    adder(out, Config, "device_id", "--device-id", dest="service.device_id", metavar="ID")
+    adder(out, Config, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
+    adder(out, Config, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
     _preprocess_arguments(parser, dest="pipeline.preprocess")
     _detect_arguments(parser, pipeline=True)
     _sound_arguments(parser, dest="pipeline.sound")
@@ -293,26 +191,30 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="edgetm",
         description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
     )
     parser.add_argument("--version", action="version", version=f"edgetm {__version__}")
+    verbosity(parser, default=None)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _verbosity(parser, default=None)
     commands.required = True
+
+    from edgetm.vision.classify import ClassifyOptions
+    from edgetm.vision.detect import DetectLayout, DetectOptions
 
     info = commands.add_parser("info", help="describe a model: tensors, quantization, task, labels")
     _model_arguments(info)
     info.add_argument("--json", action="store_true", help="print one JSON document")
-
-    from edgetm.vision.classify import ClassifyOptions
+    _preprocess_arguments(info)  # info describes what these would run
+    adder(info.add_argument_group("detection (detector models)"), DetectOptions, "layout", "--layout",
+           dest="detect.layout", choices=[m.value for m in DetectLayout])
 
     classify = commands.add_parser("classify", help="classify image files or folders")
     _model_arguments(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
-    _adder(classify, ClassifyOptions, "top_k", "--top-k", dest="classify.top_k", metavar="K")
-    _adder(classify, ClassifyOptions, "threshold", "--threshold", dest="classify.threshold", metavar="T")
+    adder(classify, ClassifyOptions, "top_k", "--top-k", dest="classify.top_k", metavar="K")
+    adder(classify, ClassifyOptions, "threshold", "--threshold", dest="classify.threshold", metavar="T")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
 
@@ -338,9 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arguments(listen)
     listen.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE",
                         help="mic, mic:DEVICE, wav:FILE (or a .wav path), audio:URL (default: mic)")
-    _adder(listen, SoundFileOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    _adder(listen, SoundOptions, "top_k", "--top-k", dest="sound.top_k", metavar="K")
-    _adder(listen, SoundOptions, "threshold", "--threshold", dest="sound.threshold", metavar="T")
+    adder(listen, SoundFileOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
+    adder(listen, SoundOptions, "top_k", "--top-k", dest="sound.top_k", metavar="K")
+    adder(listen, SoundOptions, "threshold", "--threshold", dest="sound.threshold", metavar="T")
     _sound_arguments(listen)
     listen.add_argument("--json", action="store_true", help="one JSON line per window")
 
@@ -353,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "folder of images ... (as for edgetm run)")
     collect.add_argument("--label", required=True, metavar="NAME", help="the class: examples go into OUT/NAME/")
     collect.add_argument("--out", required=True, metavar="DATASET", help="the dataset folder")
-    add = lambda field, *flags, **kw: _adder(collect, CollectOptions, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(collect, CollectOptions, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
     add("count", "--count", metavar="N")
     add("interval_s", "--interval-s", metavar="S")
     add("format", "--format", choices=["jpg", "png"])
@@ -370,11 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")
     _run_arguments(run)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``edgetm`` program; ``argv`` None means this process's own command line, and only then
     # Which flag set each destination: with --config, the flags that would be ignored are named.
     run.set_defaults(flag_names={a.dest: max(a.option_strings, key=len) for a in run._actions if a.option_strings})
 
@@ -386,7 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     init.add_argument("--force", action="store_true", help="replace the file if it exists")
     actions.add_parser("schema", help="print the configuration's JSON schema")
     for sub in [*commands.choices.values(), *actions.choices.values()]:
-        _verbosity(sub)
+        verbosity(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``edgetm`` program; ``argv`` None means this process's own command line, and only then
     are native libraries quieted (a setting of the whole process, which a caller from Python owns)."""
     if argv is None:
         for name, value in QUIET_NATIVE_LIBRARIES.items():
@@ -394,12 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    setup_logging(args.verbosity or "warning")
     if unknown:  # argparse would blame the top-level command; the flag belongs to a subcommand's list
         print(f"edgetm {args.command}: error: unrecognized arguments: {' '.join(unknown)} (edgetm {args.command} "
               "--help lists what it takes)", file=sys.stderr)
         return 2
     try:
-    setup_logging(args.verbosity or "warning")
         from edgetm import commands
 
         # Each subcommand's handler in edgetm.commands carries its name.

@@ -19,7 +19,7 @@ LAYERS = [
     {"train"},  # retraining draws on every stage: sources to collect from, bases, tasks for poses
     {"config"},
     {"runtime"},
-    {"commands", "cli", "__main__"},
+    {"commands", "cli", "cli_flags", "__main__"},
 ]
 STAGES = (2, 3)
 ALLOWED_ACROSS = {("capture", "vision"), ("pose", "vision")}

@@ -153,3 +153,15 @@ def test_a_missing_camera_s_error_is_that_message(tmp_path: Path, monkeypatch):
     source = camera.CameraOptions(device=3).open()
     with pytest.raises(OSError, match=r"there is no .*video3; there are .*video0 .camera:0.; a Raspberry Pi camera"):
         source._open()
+
+
+def test_without_labels_a_classifier_s_predictions_read_class_n(tmp_path: Path):
+    """A classifier with no labels anywhere: the same naming as detections and counts."""
+    from tests.modelkit import onnx_model, small_cnn
+
+    model = write(tmp_path, "bare.onnx", onnx_model(small_cnn(classes=4)))
+    result = run_cli("classify", str(model), str(DEMO / "samples" / "ripe-1.jpg"), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["label"].startswith("class ") and {p["label"] for p in answer["top"]} <= {
+        "class 0", "class 1", "class 2", "class 3"}

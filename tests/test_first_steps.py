@@ -87,11 +87,6 @@ def test_an_installed_package_carries_the_example(tmp_path: Path):
     tree.mkdir()
     for name in ("pyproject.toml", "README.md", "MANIFEST.in"):
         shutil.copy(ROOT / name, tree / name)
-    import setuptools
-
-    if int(setuptools.__version__.split(".")[0]) < 77:  # the installed one predates license = "SPDX"
-        project = (tree / "pyproject.toml").read_text()
-        (tree / "pyproject.toml").write_text(re.sub(r'license = "(.*)"', r'license = {text = "\1"}', project))
     shutil.copytree(ROOT / "edgetm", tree / "edgetm", ignore=shutil.ignore_patterns("__pycache__"))
     (tree / "edgetm.example.yaml").symlink_to("edgetm/edgetm.example.yaml")
     site = tmp_path / "site"

@@ -48,10 +48,12 @@ def _imports() -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """A wheel built the way pip builds one: in isolation, with the setuptools pyproject.toml asks for."""
+    """A wheel built as pip builds one, but offline: with the setuptools the dev extra installs
+    (pyproject's floor) rather than one fetched into an isolated build environment."""
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out),
-                             str(ROOT)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                             "--no-index", "--wheel-dir", str(out), str(ROOT)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     [built] = out.glob("edgetm-*.whl")
     return built

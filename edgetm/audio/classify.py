@@ -22,6 +22,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edgetm.audio.features import LogMel, LogMelOptions, LogMelStatistics
 from edgetm.errors import ConfigError
+from edgetm.model.labels import class_name
 from edgetm.model.load import DEFAULT_SAMPLE_RATE, RATE_INPUTS
 from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Family, Model
@@ -149,7 +150,7 @@ class SoundModel:
         self.labels = list(model.labels or [])
         classes = model.outputs[self._scores].shape[-1] if model.outputs[self._scores].shape else 1
         if not self.labels:
-            self.labels = [SINGLE_LABEL] if classes == 1 else [str(i) for i in range(classes)]
+            self.labels = [SINGLE_LABEL] if classes == 1 else [class_name(i) for i in range(classes)]
         if "background" in options.model_fields_set:
             known = {label.lower() for label in self.labels}
             missing = [b for b in options.background if b.lower() not in known]
@@ -244,7 +245,7 @@ class SoundClassifier:
         middle = time.perf_counter()
         order = ranking(scores, max(self.options.top_k, RANKED))
         labels = self.sound.labels
-        top = [Prediction(labels[i] if i < len(labels) else str(i), i, float(scores[i])) for i in order]
+        top = [Prediction(labels[i] if i < len(labels) else class_name(i), i, float(scores[i])) for i in order]
         best = top[0] if top else None
         return SoundResult(t_start, t_start + self.samples / self.rate, best.label if best else None,
                            best.index if best else None, float(scores[order[0]]), top, dbfs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgetm.errors import ConfigError
+from edgetm.model.labels import class_name
 from edgetm.model.model import Model
 from edgetm.pose.base import PoseFeatureOptions
 from edgetm.pose.features import feature_length
@@ -28,5 +29,5 @@ class PoseClassifier:
         spec = self.model.input
         raw = self.model.run(features.reshape(spec.shape).astype(spec.dtype))[0]
         scores = to_probabilities(self.model.outputs[0].dequantize(raw).reshape(-1).astype(np.float32))
-        return [Prediction(self.labels[i] if i < len(self.labels) else str(i), i, float(scores[i]))
+        return [Prediction(self.labels[i] if i < len(self.labels) else class_name(i), i, float(scores[i]))
                 for i in ranking(scores, self.top_k)]

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from edgetm.errors import ConfigError
+from edgetm.model.labels import class_name
 from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import TensorSpec
@@ -100,7 +101,7 @@ class Classifier:
             scores = probabilities[order].tolist()
         labels = self.model.labels
         top = [
-            Prediction(labels[i] if labels else str(i), i, score)
+            Prediction(labels[i] if labels else class_name(i), i, score)
             for i, score in zip(order, scores, strict=True)
             if score >= self.threshold
         ]

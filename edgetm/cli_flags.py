@@ -1,0 +1,114 @@
+"""Building blocks of the ``edgetm`` command line: a parser whose errors are one line, parsers
+for flag values, and flags that stand for one field of an options model each (help text, shown
+default and validation all come from the field)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
+
+from edgetm.errors import problems
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line naming the flag and where to look, not the usage again."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists what it takes)\n")
+
+
+def size(text: str) -> tuple[int, int]:
+    """WxH or a single side."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 224 or 320x240")
+    return parts[0], parts[1]
+
+
+def triple(text: str) -> tuple[float, ...]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number or three comma-separated numbers") from None
+    return tuple(values * 3 if len(values) == 1 else values)
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def zone(text: str) -> dict:
+    try:
+        points = [tuple(float(v) for v in pair.split(",")) for pair in text.split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a zone is points like '0,0 1,0 1,0.5'") from None
+    return {"points": points}
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(getattr(value, "value", value))
+
+
+def adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
+           parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | None = None,
+           **kwargs) -> None:
+    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
+    ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
+    info = options.model_fields[field]
+    text = text or info.description or ""
+    default = info.default
+    if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
+        kwargs.setdefault("metavar", field.upper())
+    if (show_default and default is not PydanticUndefined and default not in (None, False)
+            and "default" not in text):
+        text += f" (default: {shown(default)})"
+    if kwargs.get("action") in ("store_true", "store_const"):
+        group.add_argument(*flags, dest=dest, help=text, default=argparse.SUPPRESS, **kwargs)
+        return
+    check = checker(options, field, parse, whole=kwargs.get("action") != "append")
+    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
+
+
+def checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] | None = None,
+             whole: bool = True) -> Callable[[str], Any]:
+    """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
+    ``whole``: an appended value is checked with the rest by the options model)."""
+    info = options.model_fields[field]
+    adapter: list[TypeAdapter] = []  # built on first use: --help need not pay for it
+
+    def check(text_value: str):
+        value = parse(text_value) if parse else text_value
+        if not whole:
+            return value
+        if not adapter:
+            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+            strict_numbers = ConfigDict(allow_inf_nan=options.model_config.get("allow_inf_nan", True))
+            adapter.append(TypeAdapter(annotation, config=strict_numbers))
+        try:
+            adapter[0].validate_python(value)
+            return value  # as given: the options model makes it its own type (and argparse checks choices)
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None
+
+    check.__name__ = field  # argparse names the type in "invalid <type> value" messages
+    return check
+
+
+def verbosity(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """-v and -q, on the program and each subcommand (SUPPRESS there keeps what was given before the name)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="debug", default=default,
+                       help="debug lines too: connection attempts, source reopens, stage timings once a minute")
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="error", default=default,
+                       help="errors only")
