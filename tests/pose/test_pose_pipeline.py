@@ -121,11 +121,11 @@ def test_edgetm_pose_reports_and_draws(workout, tmp_path: Path):
 
 def test_a_classifier_for_other_features_is_refused(workout, tmp_path: Path):
     wrong = pose_classifier_onnx(tmp_path / "wrong", features=51)  # trained without angles
-    done = edgetm("pose", str(workout["model"]), str(workout["video"]), "--classifier", str(wrong))
-    assert done.returncode == 1 and done.stderr.count("\n") == 1
-    assert "not the 59-value pose feature vector" in done.stderr and "--no-angles" in done.stderr
     photo = tmp_path / "dark.png"
     cv2.imwrite(str(photo), np.zeros((480, 640, 3), np.uint8))
+    done = edgetm("pose", str(workout["model"]), str(photo), "--classifier", str(wrong))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "not the 59-value pose feature vector" in done.stderr and "--no-angles" in done.stderr
     fine = edgetm("pose", str(workout["model"]), str(photo), "--classifier", str(wrong), "--no-angles", "--json")
     assert fine.returncode == 0, fine.stderr
     assert json.loads(fine.stdout)["label"] == DOWN  # its wrist weights still read the same places
@@ -133,13 +133,15 @@ def test_a_classifier_for_other_features_is_refused(workout, tmp_path: Path):
 
 def test_mistakes_get_one_line_each(workout, tmp_path: Path):
     (tmp_path / "empty").mkdir()
+    photo = tmp_path / "dark.png"  # images are checked before the model: these mistakes need one to get that far
+    cv2.imwrite(str(photo), np.zeros((48, 64, 3), np.uint8))
     for args, message, code in [
         (["pose", str(workout["model"]), str(tmp_path / "empty")], "no images in", 1),
         (["pose", str(workout["model"]), str(tmp_path / "empty"), "--conf", "0.4"],
          "edgetm pose: error: unrecognized arguments: --conf 0.4 (edgetm pose --help lists what it takes)", 2),
-        (["pose", str(workout["model"]), str(tmp_path / "empty"), "--landmarks", "x.tflite"],
+        (["pose", str(workout["model"]), str(photo), "--landmarks", "x.tflite"],
          "landmarks does not apply to the yolo-pose estimator", 1),
-        (["pose", str(workout["model"]), str(tmp_path / "empty"), "--estimator", "movenet"],
+        (["pose", str(workout["model"]), str(photo), "--estimator", "movenet"],
          "is not a MoveNet SinglePose model", 1),
     ]:
         done = edgetm(*args)
