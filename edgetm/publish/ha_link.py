@@ -46,6 +46,7 @@ class HomeAssistantLink:
         self._sweep_started = self._window_over = self._ready = self._swept = False
         self._attributes_at: dict[str, float] = {}  # pipeline -> when its attributes were last sent
         self._label_changed: set[str] = set()
+        self._sent_with: dict[str, StateChange] = {}  # pipeline -> the label change its attributes went with
         self._last_birth = -BIRTH_INTERVAL_S
         self._birth_timer: threading.Timer | None = None
 
@@ -78,6 +79,7 @@ class HomeAssistantLink:
         self.announcer.forget(topic)
         self._delete(topic)
         self._attributes_at.pop(name, None)
+        self._sent_with.pop(name, None)
 
     def stats(self, payload: dict) -> None:
         if self.announcer.stats(payload):
@@ -86,19 +88,25 @@ class HomeAssistantLink:
 
     # -- attributes (the lock is held) ----------------------------------------------------------------
     def state(self, pipeline: str, changes: list[StateChange]) -> None:
-        if any(change.key == "label" for change in changes):
+        """A label change whose result was not published (``max_rate_hz``) sends the attributes
+        with the next result; one whose result was, sent them with it already."""
+        if any(change.key == "label" and change is not self._sent_with.get(pipeline) for change in changes):
             self._label_changed.add(pipeline)
 
     def result(self, observation: Observation, payload: dict) -> None:
-        """A label sensor's attributes, retained: on a label change, else at most every
-        ``attributes_interval_s`` (Home Assistant records every attribute update)."""
+        """A label sensor's attributes, retained: with the result that changes the label (so the
+        new state never shows the old top), else at most every ``attributes_interval_s`` (Home
+        Assistant records every attribute update)."""
         name = observation.pipeline
         info = self._pipelines.get(name)
         if info is None or not any(e.kind is EntityKind.LABEL for e in info.entities):
             return
         now = time.monotonic()
         due = now - self._attributes_at.get(name, -float("inf")) >= self.options.attributes_interval_s
-        if name not in self._label_changed and not due:
+        change = next((c for c in observation.changes if c.key == "label"), None)
+        if change is not None:
+            self._sent_with[name] = change
+        if name not in self._label_changed and change is None and not due:
             return
         attributes = {key: payload[key] for key in ATTRIBUTE_KEYS if key in payload}
         if attributes:

@@ -375,6 +375,17 @@ def test_attributes_follow_the_label_at_once_and_otherwise_come_at_most_every_in
         probe.wait_for(lambda m: len(m) > steady)
         assert steady == 3  # at 0, 1 and 2 s
         assert json.loads(probe.messages[-1][1])["score"] == 0.8  # at once on the change
+        # As a pipeline emits: the result that changes the label first, then the change itself. The
+        # attributes go with that result, not with the next one, and only once.
+        changed = steady + 1
+        back = (StateChange("label", "a"),)
+        sink.result(Observation("p", "m", "s", 1, time.time(), Classification("a", 0, 0.7, []), changes=back))
+        probe.wait_for(lambda m: len(m) > changed)
+        assert json.loads(probe.messages[-1][1])["score"] == 0.7
+        sink.state("p", list(back))
+        sink.result(Observation("p", "m", "s", 2, time.time(), Classification("a", 0, 0.6, [])))
+        time.sleep(0.3)
+        assert len(probe.messages) == changed + 1
     finally:
         probe.close()
         sink.close(0.5)
