@@ -56,8 +56,8 @@ def info(args: argparse.Namespace) -> int:
         print(f"preprocess  {p['size'][0]}x{p['size'][1]} {p['layout']} {p['color']}, {p['resize']}{placement} "
               f"({p['interpolation']}), {norm}")
         if "still_interpolation" in p:
-            print(f"            still images (edgetm classify): {p['still_interpolation']}, the exporter's own "
-                  "resampling; live video: the fast path above")
+            print(f"            edgetm classify (still images): {p['still_interpolation']}, the exporter's own "
+                  f"resampling; edgetm run: {p['interpolation']}, the fast path")
     if "layout" in info:
         print(f"layout      {info['layout']}")
     if "pose" in info:

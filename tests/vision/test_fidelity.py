@@ -242,7 +242,8 @@ def test_info_says_which_resampling_still_images_get(capsys):
     from edgetm.cli import main
 
     assert main(["info", "models/banana"]) == 0
-    assert "still images (edgetm classify): pil" in capsys.readouterr().out
+    assert "edgetm classify (still images): pil, the exporter's own resampling; edgetm run: linear" in \
+        capsys.readouterr().out
 
 
 def test_info_describes_the_layout_it_is_given(yolox, capsys):
@@ -266,3 +267,18 @@ def test_photos_are_turned_upright_by_their_exif_orientation(tmp_path: Path):
     Image.fromarray(stored).save(tmp_path / "sideways.jpg", exif=exif.tobytes())
     assert read_image(tmp_path / "sideways.jpg").shape[:2] == (60, 40)
     assert np.asarray(Image.open(tmp_path / "sideways.jpg").convert("RGB")).shape[:2] == (40, 60)
+
+
+def test_the_opencv_snippets_colour_mix_up_is_reproduced_too():
+    """Teachable Machine trains on RGB; its OpenCV snippet feeds BGR. The preset gives the snippet's
+    answers, so a model that tells colours apart answers worse through it, as README warns."""
+    samples = sorted(Path("models/banana/samples").glob("*.jpg"))
+    expected = {"unripe": "Unripe", "ripe": "Ripe", "overripe": "Overripe", "no-banana": "No banana"}
+    model = load_model("models/banana")
+
+    def right(options: PreprocessOptions | None) -> int:
+        classifier = Classifier(model, preprocess=options, still=True)
+        return sum(classifier(cv2.imread(str(p))).label == expected[p.stem.rsplit("-", 1)[0]] for p in samples)
+
+    assert right(None) == len(samples)
+    assert right(PreprocessOptions(preset=Preset.TM_OPENCV)) < len(samples) // 2
