@@ -8,7 +8,9 @@
 #                     the demo model and the service is not enabled
 #   --source SOURCE   what the model watches or hears (default: this board's camera)
 #   --mqtt URL        the broker (default mqtt://localhost:1883); with a user (mqtt://user@host) the
-#                     password is read from EDGETM_MQTT_PASSWORD in /etc/edgetm/environment
+#                     password is read from EDGETM_MQTT_PASSWORD in /etc/edgetm/environment, where
+#                     this script writes it when given in its environment; until it is there, the
+#                     service is not started
 #   --device-id ID    this board's name in MQTT topics (default: the hostname, made unique with a
 #                     short id of this machine where it is a stock name such as raspberrypi)
 #   --homeassistant   announce the sensor to Home Assistant (off unless asked)
@@ -211,6 +213,61 @@ except EdgetmError as error:
         fail "fix it, then: sudo systemctl restart edgetm"
 done
 
+# The passwords edgetm.yaml takes from environment variables (password_env): one given to this script
+# in its environment (sudo --preserve-env=EDGETM_MQTT_PASSWORD) is written into the environment file,
+# in place of any earlier value, quoted as systemd reads it; one neither given nor in the file is
+# missing, and the service waits for it. The value is never printed nor put on a command line.
+passwords="$("$venv/bin/python" -c '
+import os, re, sys
+from edgetm.config import load_config
+
+def named(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "password_env" and isinstance(item, str):
+                yield item
+            else:
+                yield from named(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from named(item)
+
+def assigned(line):
+    if "=" not in line or line.lstrip().startswith(("#", ";")):
+        return None, None
+    name, _, value = line.partition("=")
+    return name.strip(), value.strip()
+
+config, path = load_config(sys.argv[1]), sys.argv[2]
+with open(path, encoding="utf-8") as file:
+    lines = file.read().splitlines()
+for variable in dict.fromkeys(named(config.model_dump())):
+    given = os.environ.get(variable, "")
+    if given:
+        if "\n" in given:
+            sys.exit(f"edgetm install: {variable} holds a line break, which no password does")
+        quote = chr(39)
+        if quote in given:
+            given = chr(34) + re.sub(r"([\x22\x24\x5c\x60])", r"\\\1", given) + chr(34)
+        else:
+            given = quote + given + quote
+        lines = [line for line in lines if assigned(line)[0] != variable] + [f"{variable}={given}"]
+        descriptor = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write("\n".join(lines) + "\n")
+        os.replace(path + ".new", path)
+        print("set", variable)
+    elif dict(map(assigned, lines)).get(variable) in (None, "", "\x27\x27", "\x22\x22"):
+        print("missing", variable)' "$root$config" "$root$etc/environment")" || exit 1
+missing=()
+while read -r what variable; do
+    case "$what" in
+        set) echo "set $variable in $etc/environment" ;;
+        missing) missing+=("$variable") ;;
+    esac
+done <<< "$passwords"
+
 install -m 0644 "$root$prefix/systemd/edgetm.service" "$root$prefix/systemd/edgetm@.service" "$root$units/"
 if [ -n "${DROPIN:-}" ]; then
     for unit in edgetm.service edgetm@.service; do
@@ -218,7 +275,20 @@ if [ -n "${DROPIN:-}" ]; then
     done
 fi
 systemctl daemon-reload
-if [ "$service" -eq 1 ] && [ -n "$model" ]; then
+if [ "${#missing[@]}" -gt 0 ]; then
+    # Started without it, edgetm would exit at once, and again at each restart until systemd's start
+    # limit gave up. Other configurations' services that run are restarted onto the new code.
+    if [ "$service" -eq 1 ] && [ -z "$model" ]; then systemctl try-restart 'edgetm@*.service'; fi
+    names="${missing[*]}"
+    if [ "${#missing[@]}" -eq 1 ]; then
+        add="it with echo '${missing[0]}=...'" which="a password"
+    else
+        add="them with printf '%s\\n'$(printf " '%s=...'" "${missing[@]}")" which="passwords"
+    fi
+    echo "edgetm install: $etc/environment does not set ${names// /, }, which $config takes $which from," \
+         "so the service is not started: add $add | sudo tee -a $etc/environment >/dev/null (or edit that" \
+         "file; it stays mode 600), then: sudo systemctl enable --now edgetm"
+elif [ "$service" -eq 1 ] && [ -n "$model" ]; then
     systemctl enable edgetm.service
     systemctl restart edgetm.service
     echo "edgetm is running: journalctl -u edgetm -f"
@@ -229,5 +299,7 @@ elif [ "$service" -eq 1 ]; then
         echo "the service is not enabled: give a model with --model PATH, or try the demo with" \
              "sudo systemctl enable --now edgetm"
 fi
-echo "your models go in $models; configuration: $config; the MQTT password: EDGETM_MQTT_PASSWORD=... in" \
-     "$etc/environment"
+summary="your models go in $models (copy them with sudo: the folder is the edgetm user's); configuration: $config"
+# A missing password was told above.
+[ "${#missing[@]}" -gt 0 ] || summary+="; the MQTT password: EDGETM_MQTT_PASSWORD=... in $etc/environment"
+echo "$summary"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edgetm.config import load_config
+from edgetm.config import load_config, parse_config
 from tests.conftest import ROOT
 
 # The system's tools, each recording how it was called. systemctl remembers `enable` so that
@@ -214,6 +214,118 @@ def test_home_assistant_and_the_broker_when_asked(board: Board):
     assert board.config()["pipelines"][0]["source"] == "mic"
 
 
+STARTS = ("systemctl enable", "systemctl start", "systemctl restart", "systemctl try-restart")
+
+
+def started(board: Board) -> list[str]:
+    """What the installer asked systemctl to enable, start or restart (mosquitto aside)."""
+    return [line for line in board.log if line.startswith(STARTS) and "mosquitto" not in line]
+
+
+def told(result: subprocess.CompletedProcess, variable: str = "EDGETM_MQTT_PASSWORD") -> str:
+    """The one line saying that the service waits for a password, and what to do."""
+    [line] = [line for line in (result.stdout + result.stderr).splitlines() if variable in line]
+    return line
+
+
+def environment(board: Board) -> Path:
+    return board.root / "etc/edgetm/environment"
+
+
+def test_a_broker_user_without_its_password_leaves_the_service_off_and_says_what_to_do(board: Board,
+                                                                                        tmp_path: Path):
+    """Started at once, edgetm would exit for want of the password until systemd's start limit gave up."""
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    result = board.install("--model", str(model), "--mqtt", "mqtt://edgetm@broker.lan")
+    assert started(board) == [] and "edgetm is running" not in result.stdout
+    line = told(result)
+    assert "the service is not started" in line and "/etc/edgetm/environment" in line
+    assert "echo 'EDGETM_MQTT_PASSWORD=...' | sudo tee -a /etc/edgetm/environment" in line
+    assert line.endswith("then: sudo systemctl enable --now edgetm")
+    assert environment(board).read_text() == "" and environment(board).stat().st_mode & 0o777 == 0o600
+
+    # An upgrade with the password still missing: still off (other configurations' services that run
+    # are restarted onto the new code), and said again.
+    result = board.install()
+    assert started(board) == ["systemctl try-restart edgetm@*.service"]
+    assert "the service is not started" in told(result)
+
+    # What the line says to do, then the installer again: now the service runs.
+    environment(board).write_text("# the broker's\nEDGETM_MQTT_PASSWORD=hunter2\n")
+    result = board.install("--model", str(model))
+    assert [line for line in started(board) if "edgetm.service" in line] == \
+        ["systemctl enable edgetm.service", "systemctl restart edgetm.service"]
+    assert "edgetm is running" in result.stdout and "hunter2" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("text", ["", "EDGETM_MQTT_PASSWORD=\n", "# EDGETM_MQTT_PASSWORD=hunter2\n",
+                                  "EDGETM_MQTT_PASSWORD=''\n", "OTHER_EDGETM_MQTT_PASSWORD=hunter2\n"])
+def test_a_password_commented_out_or_empty_is_missing(board: Board, tmp_path: Path, text: str):
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    environment(board).parent.mkdir(parents=True)
+    environment(board).write_text(text)
+    result = board.install("--model", str(model), "--mqtt", "mqtts://edgetm@broker.lan")
+    assert started(board) == [] and "the service is not started" in told(result)
+    assert environment(board).read_text() == text
+
+
+def read_as_a_shell_does(file: Path, variable: str) -> str:
+    """The value a file of variable assignments gives: single- and double-quoted values follow the same
+    rules in systemd's EnvironmentFile as in a POSIX shell."""
+    script = f'set -a; . "$1"; printf %s "${{{variable}-unset}}"'
+    return subprocess.run(["bash", "-c", script, "bash", str(file)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@pytest.mark.parametrize("password", ["hunter2", "it's a \"$ecret\" \\ `one`", "  spaced  "])
+def test_a_password_given_at_install_goes_into_the_environment_file_only(board: Board, tmp_path: Path,
+                                                                         password: str):
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    board.env["EDGETM_MQTT_PASSWORD"] = password
+    result = board.install("--model", str(model), "--mqtt", "mqtt://edgetm@broker.lan")
+    assert started(board) == ["systemctl enable edgetm.service", "systemctl restart edgetm.service"]
+    assert read_as_a_shell_does(environment(board), "EDGETM_MQTT_PASSWORD") == password
+    assert environment(board).stat().st_mode & 0o777 == 0o600
+    assert "EDGETM_MQTT_PASSWORD in /etc/edgetm/environment" in result.stdout
+    said = result.stdout + result.stderr + "\n".join(board.log)
+    assert password.strip() not in said
+
+
+def test_a_password_given_again_replaces_the_old_one_and_keeps_the_rest(board: Board, tmp_path: Path):
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    board.env["EDGETM_MQTT_PASSWORD"] = "old"  # noqa: S105 - a test password
+    board.install("--model", str(model), "--mqtt", "mqtt://edgetm@broker.lan")
+    with environment(board).open("a") as file:
+        file.write("OTHER=kept\n")
+    board.env["EDGETM_MQTT_PASSWORD"] = "new"  # noqa: S105 - a test password
+    board.install()
+    assert read_as_a_shell_does(environment(board), "EDGETM_MQTT_PASSWORD") == "new"
+    assert read_as_a_shell_does(environment(board), "OTHER") == "kept"
+    assert environment(board).read_text().count("EDGETM_MQTT_PASSWORD") == 1
+
+
+def test_every_password_the_configuration_names_is_looked_for(board: Board):
+    """A configuration written by hand: a camera stream's password is needed as the broker's is."""
+    board.config_file.parent.mkdir(parents=True)
+    board.config_file.write_text(
+        "device_id: shed\npipelines:\n  - name: gate\n    model: /opt/edgetm/models/banana\n"
+        "    source: {type: network, url: 'rtsp://viewer@camera.lan/stream', password_env: CAMERA_PASSWORD}\n"
+        "sinks:\n  - type: mqtt\n    url: mqtt://edgetm@broker.lan\n    password_env: EDGETM_MQTT_PASSWORD\n")
+    environment(board).write_text("EDGETM_MQTT_PASSWORD=hunter2\n")
+    environment(board).chmod(0o600)
+    result = board.install()
+    assert [line for line in started(board) if "edgetm.service" in line] == []
+    line = told(result, "CAMERA_PASSWORD")
+    assert "EDGETM_MQTT_PASSWORD" not in line and "then: sudo systemctl enable --now edgetm" in line
+
+
+def test_no_service_with_a_missing_password_still_says_so(board: Board, tmp_path: Path):
+    model = shutil.copy(ROOT / "models/banana/model.onnx", tmp_path / "bananas.onnx")
+    result = board.install("--no-service", "--model", str(model), "--mqtt", "mqtt://edgetm@broker.lan")
+    assert started(board) == []
+    assert "the service is not started" in told(result)
+
+
 def test_an_upgrade_renames_the_example_id_older_installers_gave_every_board(board: Board):
     board.config_file.parent.mkdir(parents=True)
     # The head of what they wrote: the example with only the model path and source changed.
@@ -329,3 +441,41 @@ def test_readme_lists_every_option_and_the_pis_pins():
     assert accepted and listed == accepted
     [pins] = re.findall(r'^export PIP_EXTRA="(.*)"', (ROOT / "scripts/install-pi.sh").read_text(), re.MULTILINE)
     assert all(f"`{pin}`" in readme for pin in pins.split() if "==" in pin)
+
+
+def test_readme_says_what_the_installer_does_with_passwords_models_and_pipeline_names(board: Board,
+                                                                                     tmp_path: Path):
+    text = (ROOT / "README.md").read_text().split("## Deploy")[1].split("\n## ")[0]
+    readme = " ".join(text.split())  # as read, whatever the line breaks
+    # The example: the service waits for the password, and the line says what README says.
+    model = shutil.copytree(ROOT / "models/banana", tmp_path / "converted_tflite")
+    [example] = re.findall(r"^sudo scripts/install-pi.sh (.*)$", text, re.MULTILINE)
+    assert example == "--model ~/converted_tflite --mqtt mqtt://edgetm@broker.lan"
+    result = board.install("--model", str(model), "--mqtt", "mqtt://edgetm@broker.lan")
+    line = told(result)
+    fix = "`echo 'EDGETM_MQTT_PASSWORD=...' | sudo tee -a /etc/edgetm/environment >/dev/null`"
+    assert fix.strip("`") in line and fix in readme
+    assert line.endswith("then: sudo systemctl enable --now edgetm") and "then `sudo systemctl enable --now edgetm`" \
+        in readme
+    [given] = re.findall(r"^sudo --preserve-env=(\w+) scripts/install-pi.sh (.*)$", text, re.MULTILINE)
+    assert given == ("EDGETM_MQTT_PASSWORD", example)
+    assert "`/etc/edgetm/environment` (root's, mode 600)" in readme
+    assert environment(board).stat().st_mode & 0o777 == 0o600
+    # The pipeline's name, and so its topics.
+    assert board.config()["pipelines"][0]["name"] == "converted_tflite"
+    assert "`name: converted_tflite`" in readme and "`edgetm/<device_id>/converted_tflite/result`" in readme
+    unnamed = {"pipelines": [{"model": "/var/lib/edgetm/models/converted_tflite", "source": "picamera2"}]}
+    assert parse_config(unnamed, "README").pipelines[0].name == "default"
+    assert "A configuration without `name:` names it `default`" in readme
+    # The models folder is the edgetm user's.
+    models = board.root / "var/lib/edgetm/models"
+    assert models.stat().st_mode & 0o777 == 0o750 and "belongs to the `edgetm` user (mode 750)" in readme
+    assert f"chown edgetm:edgetm {board.root}/var/lib/edgetm {models}" in board.log
+    # Another model later: copied, and the configuration kept, as README says.
+    before = board.config_file.read_text()
+    garden = shutil.copytree(ROOT / "models/banana", tmp_path / "garden_tflite")
+    result = board.install("--model", str(garden))
+    [kept] = [line for line in result.stdout.splitlines() if line.startswith("kept ")]
+    assert f"`{kept}`" in readme and board.config_file.read_text() == before
+    assert f"chown -R edgetm:edgetm {models}/garden_tflite" in board.log
+    assert "`sudo chown -R edgetm:edgetm /var/lib/edgetm/models/garden_tflite`" in readme
