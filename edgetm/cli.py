@@ -190,27 +190,21 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _pose_arguments(parser, dest="pipeline.pose")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(
-        prog="edgetm",
-        description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
-    )
-    parser.add_argument("--version", action="version", version=f"edgetm {__version__}")
-    verbosity(parser, default=None)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    from edgetm.vision.classify import ClassifyOptions
+def _info(commands) -> None:
     from edgetm.vision.detect import DetectLayout, DetectOptions
 
-    info = commands.add_parser("info", help="describe a model: tensors, quantization, task, labels")
+    info = commands.add_parser("info", help=HELP["info"])
     _model_arguments(info)
     info.add_argument("--json", action="store_true", help="print one JSON document")
     _preprocess_arguments(info)  # info describes what these would run
     adder(info.add_argument_group("detection (detector models)"), DetectOptions, "layout", "--layout",
-           dest="detect.layout", choices=[m.value for m in DetectLayout])
+          dest="detect.layout", choices=[m.value for m in DetectLayout])
 
-    classify = commands.add_parser("classify", help="classify image files or folders")
+
+def _classify(commands) -> None:
+    from edgetm.vision.classify import ClassifyOptions
+
+    classify = commands.add_parser("classify", help=HELP["classify"])
     _model_arguments(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
     adder(classify, ClassifyOptions, "top_k", "--top-k", dest="classify.top_k", metavar="K")
@@ -218,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
 
-    detect = commands.add_parser("detect", help="detect objects in image files or folders")
+
+def _detect(commands) -> None:
+    detect = commands.add_parser("detect", help=HELP["detect"])
     _model_arguments(detect)
     detect.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
     _detect_arguments(detect)
@@ -226,17 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--save-annotated", metavar="DIR", help="write each image with its boxes drawn into DIR")
     _preprocess_arguments(detect)
 
-    pose = commands.add_parser("pose", help="find people and their keypoints in image files or folders")
+
+def _pose(commands) -> None:
+    pose = commands.add_parser("pose", help=HELP["pose"])
     _model_arguments(pose)
     pose.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
     _pose_arguments(pose)
     pose.add_argument("--json", action="store_true", help="one JSON line per image")
     pose.add_argument("--save-annotated", metavar="DIR", help="write each image with its skeletons drawn into DIR")
 
+
+def _listen(commands) -> None:
     from edgetm.audio.classify import SoundOptions
     from edgetm.capture.sound_file import SoundFileOptions
 
-    listen = commands.add_parser("listen", help="classify sound from a microphone or a file, window by window")
+    listen = commands.add_parser("listen", help=HELP["listen"])
     _model_arguments(listen)
     listen.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE",
                         help="mic, mic:DEVICE, wav:FILE (or a .wav path), audio:URL (default: mic)")
@@ -246,11 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     _sound_arguments(listen)
     listen.add_argument("--json", action="store_true", help="one JSON line per window")
 
-    commands.add_parser("devices", help="list the cameras and audio inputs edgetm can see")
 
+def _devices(commands) -> None:
+    commands.add_parser("devices", help=HELP["devices"])
+
+
+def _collect(commands) -> None:
     from edgetm.train.collect import CollectOptions
 
-    collect = commands.add_parser("collect", help="save examples of a class from a camera, microphone or file")
+    collect = commands.add_parser("collect", help=HELP["collect"])
     collect.add_argument("--source", required=True, metavar="SOURCE", help="camera:0, mic, a video, a .wav, a "
                          "folder of images ... (as for edgetm run)")
     collect.add_argument("--label", required=True, metavar="NAME", help="the class: examples go into OUT/NAME/")
@@ -264,25 +268,73 @@ def build_parser() -> argparse.ArgumentParser:
     add("pose_model", "--pose-model", metavar="MODEL")
     add("wait_s", "--wait-s", metavar="S")
 
-    train = commands.add_parser("train", help="train a new classification head on your own examples",
+
+def _train(commands) -> None:
+    train = commands.add_parser("train", help=HELP["train"],
                                 description="Train a new head (Dense(100, ReLU) + Dense(N, softmax), as Teachable "
                                 "Machine's) on the features a base gives your examples, and export a model.")
     _train_arguments(train)
 
-    run = commands.add_parser("run", help="run a model on a camera or stream and publish what it sees",
+
+def _run(commands) -> None:
+    run = commands.add_parser("run", help=HELP["run"],
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")
     _run_arguments(run)
     # Which flag set each destination: with --config, the flags that would be ignored are named.
     run.set_defaults(flag_names={a.dest: max(a.option_strings, key=len) for a in run._actions if a.option_strings})
 
-    config = commands.add_parser("config", help="the configuration file: write the example, print its schema")
+
+def _config(commands) -> None:
+    config = commands.add_parser("config", help=HELP["config"])
     actions = config.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
     init = actions.add_parser("init", help="write the documented example configuration to edit")
     init.add_argument("path", nargs="?", default="edgetm.yaml", help="where to write it (default: edgetm.yaml)")
     init.add_argument("--force", action="store_true", help="replace the file if it exists")
     actions.add_parser("schema", help="print the configuration's JSON schema")
-    for sub in [*commands.choices.values(), *actions.choices.values()]:
+    for sub in actions.choices.values():
+        verbosity(sub)
+
+
+HELP = {
+    "info": "describe a model: tensors, quantization, task, labels",
+    "classify": "classify image files or folders",
+    "detect": "detect objects in image files or folders",
+    "pose": "find people and their keypoints in image files or folders",
+    "listen": "classify sound from a microphone or a file, window by window",
+    "devices": "list the cameras and audio inputs edgetm can see",
+    "collect": "save examples of a class from a camera, microphone or file",
+    "train": "train a new classification head on your own examples",
+    "run": "run a model on a camera or stream and publish what it sees",
+    "config": "the configuration file: write the example, print its schema",
+}
+SUBCOMMANDS = {"info": _info, "classify": _classify, "detect": _detect, "pose": _pose, "listen": _listen,
+               "devices": _devices, "collect": _collect, "train": _train, "run": _run, "config": _config}
+
+
+def _wanted(argv: Sequence[str]) -> str | None:
+    """The subcommand named on a command line: the first word that is one (flags come before it)."""
+    return next((word for word in argv if not word.startswith("-")), None) if argv else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, that subcommand's flags in full and the others by
+    name and help alone. Building every subcommand imports every stage's options (cameras, MQTT,
+    training...): a command that needs one of them should not wait for the rest to import."""
+    parser = Parser(
+        prog="edgetm",
+        description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgetm {__version__}")
+    verbosity(parser, default=None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    for name, add in SUBCOMMANDS.items():
+        if only in (None, name) or only not in SUBCOMMANDS:
+            add(commands)
+        else:
+            commands.add_parser(name, help=HELP[name])
+    for sub in commands.choices.values():
         verbosity(sub)
     return parser
 
@@ -294,7 +346,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, value in QUIET_NATIVE_LIBRARIES.items():
             os.environ.setdefault(name, value)
     setup_logging()
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_wanted(words))
     args, unknown = parser.parse_known_args(argv)
     setup_logging(args.verbosity or "warning")
     if unknown:  # argparse would blame the top-level command; the flag belongs to a subcommand's list

@@ -319,3 +319,17 @@ def test_a_missing_camera_is_said_in_edgetm_s_words_only():
     lines = stderr.strip().splitlines()
     assert lines and all(re.match(STAMP + "edgetm: ", line) for line in lines), stderr
     assert "camera:7" in stderr
+
+
+def test_a_subcommand_imports_only_what_its_own_flags_need():
+    """Building every subcommand would import MQTT, cameras and training for one photo's classification."""
+    probe = ("import sys\nfrom edgetm.cli import build_parser\nparser = build_parser('classify')\n"
+             "parser.parse_args(['classify', 'm', 'x.jpg'])\n"
+             "print(sorted(m for m in ('paho', 'edgetm.publish.mqtt', 'edgetm.train.collect', 'edgetm.config',"
+             " 'edgetm.capture.camera') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    full = subprocess.run([sys.executable, "-m", "edgetm", "run", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert "--mqtt" in full.stdout  # the subcommand named is built in full
