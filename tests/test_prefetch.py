@@ -53,3 +53,42 @@ def test_nchw_buffers_survive_one_frame_of_lookahead(tmp_path):
     second, _ = pre(white)
     assert first is not second
     assert np.allclose(first, -1.0) and np.allclose(second, 1.0)
+
+
+def test_a_quick_consumer_gets_the_rest_prepared_in_line():
+    """Past the probe, a consumer that spends well under a millisecond per item makes the helper
+    thread cost more than it hides: the remaining items are prepared in the consumer's thread."""
+    from edgetm.runtime.prefetch import PROBE_ITEMS
+
+    where: list[str] = []
+
+    def work(n: int) -> int:
+        where.append(threading.current_thread().name)
+        return n
+
+    out = [item for item, _ in prefetch(range(40), work)]
+    assert out == list(range(40))
+    me = threading.current_thread().name
+    assert me not in where[:PROBE_ITEMS] and set(where[PROBE_ITEMS + 1:]) == {me}
+
+
+def test_a_slow_consumer_keeps_the_helper_thread():
+    where: list[str] = []
+
+    def work(n: int) -> int:
+        where.append(threading.current_thread().name)
+        return n
+
+    for _ in prefetch(range(12), work):
+        time.sleep(0.003)  # a model's invoke of a few milliseconds
+    assert threading.current_thread().name not in where
+
+
+def test_in_line_preparation_keeps_errors_in_place():
+    def work(n: int) -> int:
+        if n == 30:
+            raise ValueError("thirty")
+        return n
+
+    out = list(prefetch(range(40), work))
+    assert isinstance(out[30][1], ValueError) and [r for _, r in out[31:]] == list(range(31, 40))
