@@ -284,6 +284,25 @@ def _run(commands) -> None:
     run.set_defaults(flag_names={a.dest: max(a.option_strings, key=len) for a in run._actions if a.option_strings})
 
 
+def _bench(commands) -> None:
+    bench = commands.add_parser("bench", help=HELP["bench"], description="Run the model as a pipeline would on "
+                                "this machine, and the bare runtime on the same model: per-stage latency, fps, CPU "
+                                "and memory.")
+    _model_arguments(bench)
+    bench.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE", help="what to read, as for edgetm "
+                       "run (default: a synthetic 640x480 MJPEG video; a sound model needs one)")
+    bench.add_argument("--frames", type=_frames, default=200, metavar="N", help="results to measure after the "
+                       "warm-up (default: 200)")
+    bench.add_argument("--json", action="store_true", help="print one JSON document")
+    _preprocess_arguments(bench)
+
+
+def _frames(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of frames from 1 to 100000")
+    return int(text)
+
+
 def _config(commands) -> None:
     config = commands.add_parser("config", help=HELP["config"])
     actions = config.add_subparsers(dest="action", metavar="ACTION")
@@ -307,9 +326,11 @@ HELP = {
     "train": "train a new classification head on your own examples",
     "run": "run a model on a camera or stream and publish what it sees",
     "config": "the configuration file: write the example, print its schema",
+    "bench": "measure a model here as a pipeline runs it, beside the bare runtime",
 }
 SUBCOMMANDS = {"info": _info, "classify": _classify, "detect": _detect, "pose": _pose, "listen": _listen,
-               "devices": _devices, "collect": _collect, "train": _train, "run": _run, "config": _config}
+               "devices": _devices, "collect": _collect, "train": _train, "run": _run, "config": _config,
+               "bench": _bench}
 
 
 def _wanted(argv: Sequence[str]) -> str | None:

@@ -25,7 +25,7 @@ def minimal_arguments(name: str) -> list[str]:
     """Enough for each subcommand to parse."""
     return {"info": ["m"], "classify": ["m", "x.jpg"], "detect": ["m", "x.jpg"], "pose": ["m", "x.jpg"],
             "listen": ["m"], "collect": ["--source", "s", "--label", "l", "--out", "o"],
-            "train": ["--data", "d", "--out", "o"], "run": ["m"], "config": ["schema"]}.get(name, [])
+            "train": ["--data", "d", "--out", "o"], "run": ["m"], "config": ["schema"], "bench": ["m"]}.get(name, [])
 
 
 def test_every_subcommand_takes_v_and_q_before_or_after_its_name():

@@ -4,6 +4,7 @@ Each handler carries its subcommand's name; the work is split by subcommand fami
 
 from __future__ import annotations
 
+from edgetm.commands.bench import bench
 from edgetm.commands.common import EXIT_USER_ERROR, given
 from edgetm.commands.config_files import config
 from edgetm.commands.describe import devices, info
@@ -12,5 +13,5 @@ from edgetm.commands.running import config_from_arguments, run
 from edgetm.commands.sound import listen
 from edgetm.commands.training import collect, train
 
-__all__ = ["EXIT_USER_ERROR", "classify", "collect", "config", "config_from_arguments", "detect", "devices", "given",
-           "info", "listen", "pose", "run", "train"]
+__all__ = ["EXIT_USER_ERROR", "bench", "classify", "collect", "config", "config_from_arguments", "detect", "devices",
+           "given", "info", "listen", "pose", "run", "train"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -22,8 +22,18 @@ class Backend(ABC):
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Run once; inputs and outputs are raw tensors in the model's own dtypes."""
 
+    @abstractmethod
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+        """One run through the runtime's own API and nothing of edgetm's (no checks, no error
+        translation): the reference ``edgetm bench`` measures edgetm against."""
+
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:  # noqa: B027 - optional
         """Fix dynamic input shapes before running; backends that take any shape ignore it."""
+
+    def fit(self, shape: tuple[int, ...]) -> None:  # noqa: B027 - optional
+        """Take the first input at ``shape`` from the next run on, leaving ``inputs`` as loaded
+        (rectangular inference: one shape per frame geometry). Backends that take any shape
+        ignore it; the others resize only when ``shape`` differs from the last one."""
 
     def learn_output_shapes(self, outputs: Sequence[np.ndarray]) -> None:
         """Record output shapes from a run: dynamic output dims are known only then."""

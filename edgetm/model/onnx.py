@@ -131,6 +131,10 @@ class OnnxBackend(Backend):
         except Exception as error:
             raise _explain(error, self._where) from None
 
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+        session, feed = self._session, {spec.name: value for spec, value in zip(self.inputs, inputs, strict=True)}
+        return lambda: session.run(None, feed)
+
     def metadata(self) -> dict[str, str]:
         try:
             return dict(self._session.get_modelmeta().custom_metadata_map)

@@ -169,6 +169,7 @@ class TFLiteBackend(Backend):
             self._refresh_specs()
         except ValueError as error:  # a tensor name that is not UTF-8: a corrupt file
             raise _explain(error, where) from None
+        self._fitted: tuple[int, ...] = self.inputs[0].shape if self.inputs else ()
 
     @staticmethod
     def _create(module, model: bytes, options: ModelOptions, delegates, resolve, where: str):
@@ -193,14 +194,28 @@ class TFLiteBackend(Backend):
 
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:
         """Reallocate at new input shapes (any input whose shape changed)."""
+        self._reshape(shapes)
+        self._refresh_specs()
+        self._fitted = self.inputs[0].shape if self.inputs else ()
+
+    def fit(self, shape: tuple[int, ...]) -> None:
+        """Reallocate for a new first-input shape only when it changes: ``allocate_tensors`` plans
+        and allocates every tensor of the graph again."""
+        if shape == self._fitted:
+            return
+        self._reshape([shape, *(s.shape for s in self.inputs[1:])])
+        self._fitted = shape
+
+    def _reshape(self, shapes: Sequence[tuple[int, ...]]) -> None:
+        # Compared with the interpreter's own shapes: a fitted input no longer has its spec's shape.
+        current = {d["index"]: tuple(int(v) for v in d["shape"]) for d in self._interp.get_input_details()}
         for spec, shape in zip(self.inputs, shapes, strict=True):
-            if tuple(shape) != spec.shape:
+            if tuple(shape) != current[spec.index]:
                 self._interp.resize_tensor_input(spec.index, list(shape), strict=False)
         try:
             self._interp.allocate_tensors()
         except (RuntimeError, ValueError) as error:
             raise _explain(error, self._where) from None
-        self._refresh_specs()
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         interp = self._interp
@@ -212,6 +227,17 @@ class TFLiteBackend(Backend):
             return [interp.get_tensor(spec.index) for spec in self.outputs]
         except (RuntimeError, ValueError) as error:
             raise _explain(error, self._where) from None
+
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+        interp, indices = self._interp, [spec.index for spec in self.inputs]
+        outputs = [spec.index for spec in self.outputs]
+
+        def run() -> object:
+            for index, value in zip(indices, inputs, strict=True):
+                interp.set_tensor(index, value)
+            interp.invoke()
+            return [interp.get_tensor(index) for index in outputs]
+        return run
 
     def describe(self) -> dict:
         return {"backend": self.name, "threads": self._threads, "delegate": self._delegate or "xnnpack"}

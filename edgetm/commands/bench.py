@@ -1,0 +1,171 @@
+"""``edgetm bench``: how fast a model runs on this board, as a pipeline runs it, beside the bare
+runtime on the same model.
+
+The pipeline reads a source (by default a synthetic 640x480 video written for the run, decoded
+as a camera's MJPEG frames would be), prepares, infers, postprocesses and smooths each frame; its
+per-stage latencies, frame rate, CPU time per frame and peak memory are reported. The reference
+line runs the same loaded model through the runtime's own API on a ready input, nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgetm.commands.common import load, preprocess_options
+from edgetm.errors import ConfigError
+
+# Frames run before measuring: the runtime's first calls allocate and tune.
+WARM_UP = 10
+# What edgetm itself does to a frame, between the source's decoding and the sinks.
+OWN_STAGES = ("preprocess", "inference", "postprocess")
+# The synthetic source: a camera's usual size.
+FRAME_SIZE = (640, 480)
+
+
+@dataclass(frozen=True)
+class Latency:
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    model: str
+    runtime: dict
+    source: str
+    frames: int
+    stages_ms: dict[str, Latency]
+    frame_ms: float  # wall time per result, the loop's whole cost
+    fps: float
+    cpu_ms_per_frame: float  # all of the process's threads
+    rss_peak_mb: float
+    bare_invoke_ms: Latency
+    bare_cpu_ms: float
+    ratio: float  # bare invoke / edgetm per frame: the share of the bare runtime's rate edgetm keeps
+    stages_ratio: float  # bare invoke / edgetm's own stages (prepare, infer, postprocess), decoding left out
+
+
+def _percentiles(values: list[float]) -> Latency:
+    p50, p95 = np.percentile(np.asarray(values, float), [50, 95])
+    return Latency(round(float(p50), 3), round(float(p95), 3))
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def synthetic_video(folder: Path, frames: int) -> Path:
+    """A video of smooth gradients and edges with a little noise: roughly what a camera's JPEG
+    encoder and the resize see, without depending on any file."""
+    import cv2
+
+    width, height = FRAME_SIZE
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 / width, y * 255 / height, (x + y) % 96 * 2.5], -1)
+    rng = np.random.default_rng(0)
+    path = folder / "synthetic.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, FRAME_SIZE)
+    for n in range(frames):
+        frame = np.roll(base, 4 * n, axis=1) + rng.normal(0, 6, base.shape)
+        writer.write(np.clip(frame, 0, 255).astype(np.uint8))
+    writer.release()
+    return path
+
+
+def measure(model, source: str, frames: int, options) -> tuple[dict[str, list[float]], float, float, int]:
+    """Per-stage latencies of ``frames`` results after the warm-up, wall and CPU seconds for them,
+    and how many results there were."""
+    from edgetm.runtime.pipeline import Pipeline
+
+    stages: dict[str, list[float]] = {}
+    counted, start, cpu = 0, 0.0, 0.0
+    for n, observation in enumerate(Pipeline(model, source, options=options)):
+        if n == WARM_UP:
+            start, cpu = time.perf_counter(), _cpu_s()
+        if n < WARM_UP:
+            continue
+        for stage, value in observation.latency_ms.items():
+            stages.setdefault(stage, []).append(value)
+        counted += 1
+        if counted == frames:
+            break
+    if counted == 0:
+        raise ConfigError(f"{source} gave no results after the {WARM_UP} warm-up frames",
+                          "give a longer source or fewer --frames")
+    return stages, time.perf_counter() - start, _cpu_s() - cpu, counted
+
+
+def bare(model, runs: int) -> tuple[Latency, float]:
+    """The runtime's own invoke on the same model and threads, on a ready input."""
+    from edgetm.model.load import warm_up_inputs
+
+    run = model.backend.bare(warm_up_inputs(model.inputs, model.metadata.get("sample_rate")))
+    for _ in range(WARM_UP):
+        run()
+    times = []
+    cpu = _cpu_s()
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return _percentiles(times), (_cpu_s() - cpu) * 1e3 / runs
+
+
+def benchmark(args: argparse.Namespace) -> BenchReport:
+    from edgetm.config import PipelineOptions
+    from edgetm.model.model import TaskKind
+
+    model = load(args)
+    options = PipelineOptions(preprocess=preprocess_options(args))
+    with tempfile.TemporaryDirectory(prefix="edgetm-bench-") as folder:
+        source = getattr(args, "source", None)
+        if source is None:
+            if model.task is TaskKind.SOUND:
+                raise ConfigError(f"{model.source} is a sound model: it needs a sound source",
+                                  "give --source mic or --source a .wav file")
+            source = str(synthetic_video(Path(folder), args.frames + WARM_UP))
+            named = f"synthetic {FRAME_SIZE[0]}x{FRAME_SIZE[1]} MJPEG video"
+        else:
+            named = source
+        stages, wall, cpu, counted = measure(model, source, args.frames, options)
+    invoke, bare_cpu = bare(model, max(counted, 20))
+    frame_ms = wall * 1e3 / counted
+    return BenchReport(
+        model=str(model.source), runtime=model.backend.describe(), source=named, frames=counted,
+        stages_ms={stage: _percentiles(values) for stage, values in stages.items()},
+        frame_ms=round(frame_ms, 3), fps=round(counted / wall, 1), cpu_ms_per_frame=round(cpu * 1e3 / counted, 3),
+        rss_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), ratio=round(invoke.p50 / frame_ms, 2),
+        stages_ratio=round(invoke.p50 / sum(statistics.median(stages.get(stage, [0.0])) for stage in OWN_STAGES), 2))
+
+
+def bench(args: argparse.Namespace) -> int:
+    report = benchmark(args)
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return 0
+    runtime = ", ".join(f"{key} {value}" for key, value in report.runtime.items())
+    print(f"model        {report.model} ({runtime})")
+    print(f"source       {report.source}, {report.frames} frames after {WARM_UP} to warm up")
+    print(f"{'stage':24s} {'p50 ms':>8s} {'p95 ms':>8s}")
+    for stage, latency in report.stages_ms.items():
+        print(f"{stage:24s} {latency.p50:8.2f} {latency.p95:8.2f}")
+    print(f"{'bare runtime invoke':24s} {report.bare_invoke_ms.p50:8.2f} {report.bare_invoke_ms.p95:8.2f}")
+    print(f"per frame    {report.frame_ms:.2f} ms ({report.fps} fps), CPU {report.cpu_ms_per_frame:.2f} ms "
+          f"(bare invoke {report.bare_cpu_ms:.2f} ms), peak RSS {report.rss_peak_mb} MB")
+    print(f"ratio        {report.ratio:.2f} bare invoke / edgetm per frame (the source's decoding included), "
+          f"{report.stages_ratio:.2f} bare invoke / edgetm's own stages (preprocess, inference, postprocess)")
+    return 0
+
+
+__all__ = ["BenchReport", "bench", "benchmark"]

@@ -1,0 +1,44 @@
+"""edgetm bench: a model measured as a pipeline runs it, beside the bare runtime on the same model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.audiokit import tm_sound_onnx
+from tests.conftest import DEMO, write_video
+from tests.test_cli import run_cli
+
+
+def test_bench_reports_stages_rate_cpu_memory_and_the_bare_reference():
+    done = run_cli("bench", str(DEMO), "--frames", "20", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["frames"] == 20 and report["source"].startswith("synthetic 640x480")
+    assert {"preprocess", "inference", "postprocess"} <= set(report["stages_ms"])
+    for latency in [*report["stages_ms"].values(), report["bare_invoke_ms"]]:
+        assert 0 < latency["p50"] <= latency["p95"]
+    assert report["fps"] > 0 and report["frame_ms"] > 0 and report["cpu_ms_per_frame"] > 0
+    assert report["rss_peak_mb"] > 10 and report["runtime"]["backend"] == "litert"
+    # The bare invoke is part of what a frame costs edgetm, never more.
+    assert 0 < report["ratio"] <= 1.5 and report["ratio"] <= report["stages_ratio"]
+
+
+def test_bench_reads_the_source_given_and_prints_a_table(tmp_path: Path):
+    video = write_video(tmp_path / "clip.avi", ["ripe-1.jpg", "unripe-1.jpg"], repeat=20)
+    done = run_cli("bench", str(DEMO), "--source", str(video), "--frames", "25", "--threads", "1")
+    assert done.returncode == 0, done.stderr
+    assert "threads 1" in done.stdout  # the runtime flags apply as they would to edgetm run
+    assert f"{video}, 25 frames" in done.stdout and "bare runtime invoke" in done.stdout
+    assert "ratio" in done.stdout and "fps" in done.stdout
+
+
+def test_a_sound_model_without_a_source_is_told_to_name_one(tmp_path: Path):
+    done = run_cli("bench", str(tm_sound_onnx(tmp_path)))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "needs a sound source" in done.stderr and "--source mic" in done.stderr
+
+
+def test_frames_must_be_a_positive_count():
+    done = run_cli("bench", str(DEMO), "--frames", "0")
+    assert done.returncode == 2 and "1 to 100000" in done.stderr
