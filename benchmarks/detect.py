@@ -10,8 +10,11 @@
    optional: install torch and torchvision beside edgetm to see its column.
 2. ``Detector`` end to end (letterbox, invoke, decode, NMS, boxes mapped back) for yolov8n
    full-integer TFLite against a bare ``invoke()`` loop on the same input tensor, same threads.
+3. Rectangular inference: the zoo's YOLOv8n ONNX with dynamic axes at 640, square letterbox
+   against ``rect`` (Ultralytics' letterbox to the smallest stride-aligned rectangle), end to end,
+   on zidane.jpg (1280x720) and bus.jpg (810x1080); interleaved, medians.
 
-    .venv/bin/python benchmarks/detect.py [--runs 300] [--threads N]
+    .venv/bin/python benchmarks/detect.py [--runs 300] [--threads N] [--rect-runs 40]
 """
 
 from __future__ import annotations
@@ -182,13 +185,47 @@ def end_to_end_table(runs: int, threads: int) -> None:
           "(letterbox, run, decode, NMS, boxes mapped back); loop: next frame prepared during inference.")
 
 
+def rect_table(runs: int, threads: int) -> None:
+    path = ZOO / "nudenet-yolov8n-320" / "320n.onnx"
+    if not path.exists():
+        print(f"\nzoo not found at {ZOO}: rectangular inference skipped", file=sys.stderr)
+        return
+    model = load_model(path, threads=threads, input_size=(640, 640))
+    detectors = {"square": Detector(model), "rect": Detector(model, DetectOptions(rect=True))}
+    print(f"\nYOLOv8n fp32 ONNX (dynamic axes) at 640, {threads} threads, Detector end to end, median of {runs} "
+          "interleaved runs (ms)\n")
+    header = f"{'image':22s} {'square':>8s} {'input':>9s} {'rect':>8s} {'input':>9s} {'speed-up':>9s} {'found':>12s}"
+    print(header)
+    print("-" * len(header))
+    for name in ("zidane.jpg", "bus.jpg"):
+        frame = read_image(ZOO / "images" / name)
+        times: dict[str, list[float]] = {key: [] for key in detectors}
+        for detector in detectors.values():
+            detector(frame)  # the first run at a shape plans its memory
+        for _ in range(runs):
+            for key, detector in detectors.items():
+                times[key].append(median_ms(lambda d=detector, f=frame: d(f), 1))
+        shapes = {key: "x".join(map(str, d.preprocessor.size_of(d.prepare(frame).tensor)))
+                  for key, d in detectors.items()}
+        found = "/".join(str(len(d(frame).detections)) for d in detectors.values())
+        square, rect = np.median(times["square"]), np.median(times["rect"])
+        size = f"{frame.shape[1]}x{frame.shape[0]}"
+        print(f"{name + ' ' + size:22s} {square:8.1f} {shapes['square']:>9s} {rect:8.1f} {shapes['rect']:>9s} "
+              f"{square / rect:8.2f}x {found:>12s}")
+    print("found: detections, square/rect (conf 0.25)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rect-runs", type=int, default=40, help="runs of each fp32 ONNX case (about 75 ms each)")
+    parser.add_argument("--only-rect", action="store_true", help="measure rectangular inference alone")
     args = parser.parse_args()
-    postprocess_table(args.runs)
-    end_to_end_table(args.runs, args.threads)
+    if not args.only_rect:
+        postprocess_table(args.runs)
+        end_to_end_table(args.runs, args.threads)
+    rect_table(args.rect_runs, args.threads)
     return 0
 
 

@@ -60,6 +60,8 @@ def info(args: argparse.Namespace) -> int:
                   f"resampling; edgetm run: {p['interpolation']}, the fast path")
     if "layout" in info:
         print(f"layout      {info['layout']}")
+    if "rect" in info:
+        print(f"rect        {info['rect']}")
     if "pose" in info:
         pose = info["pose"]
         details = [f"{key} {Path(str(value)).name if key == 'landmarks' else value}" for key, value in pose.items()

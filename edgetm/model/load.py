@@ -32,8 +32,6 @@ from edgetm.model.spec import Layout, TensorSpec, tensor_layout
 
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
 DEFAULT_IMAGE_SIZE = 224
-# A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
-DEFAULT_STRIDE = 32
 # Sound models of open length run one second at a time unless told otherwise, at the rate most
 # speech and sound-event models take.
 DEFAULT_SAMPLE_RATE = 16000
@@ -164,14 +162,13 @@ def _open_onnx(located: Located, options: ModelOptions, input_size: tuple[int, i
 
 def _sized_for_detection(model: Model) -> None:
     """A dynamic-input detector runs at sides rounded up to its stride (from its metadata, else
-    ``DEFAULT_STRIDE``), as its feature maps need. TFLite SSD exports have no such constraint."""
+    YOLO's 32), as its feature maps need. TFLite SSD exports have no such constraint."""
     if model.task is not TaskKind.DETECT or len(model.outputs) == 4 or not model.input.has_dynamic_size:
         return
-    stride = model.metadata.get("stride", DEFAULT_STRIDE)
     size = model.input.image_size()
-    if not isinstance(stride, int) or stride < 1 or size is None:
+    if size is None:
         return
-    aligned = _round_up(size, stride)
+    aligned = _round_up(size, model.stride)
     if aligned != size:
         model.resize(_resolver(aligned)(model.input.signature))
 

@@ -14,6 +14,9 @@ from edgetm.model.backend import Backend
 from edgetm.model.labels import class_name
 from edgetm.model.spec import TensorSpec
 
+# A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
+DEFAULT_STRIDE = 32
+
 
 class ModelFormat(enum.Enum):
     TFLITE = "tflite"
@@ -65,6 +68,19 @@ class Model:
 
     def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
         return self.backend.run(inputs)
+
+    def run_sized(self, image: np.ndarray) -> list[np.ndarray]:
+        """Run a one-input model on ``image`` at whatever shape its dynamic axes allow (rectangular
+        inference: one shape per frame geometry). ``inputs`` and ``outputs`` keep the shapes chosen
+        at load; the runtime is resized only when the shape differs from the previous run's."""
+        self.backend.fit(image.shape)
+        return self.backend.run((image,))
+
+    @property
+    def stride(self) -> int:
+        """A detector's largest stride: its metadata's (Ultralytics writes it), else YOLO's."""
+        stride = self.metadata.get("stride")
+        return stride if isinstance(stride, int) and stride >= 1 else DEFAULT_STRIDE
 
     def resize(self, *shapes: tuple[int, ...]) -> None:
         """Run at new input shapes (dynamic models only)."""

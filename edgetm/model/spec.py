@@ -99,6 +99,13 @@ class TensorSpec:
         return any(self.dynamic[1:])
 
     @property
+    def has_dynamic_sides(self) -> bool:
+        """Both sides of an image input are left open: it runs at any width and height."""
+        flags = self.dynamic or (False,) * len(self.shape)
+        axes = {Layout.NHWC: (1, 2), Layout.NCHW: (2, 3)}.get(self.layout)
+        return axes is not None and all(flags[a] for a in axes)
+
+    @property
     def signature(self) -> tuple[int, ...]:
         """The shape with -1 on dynamic axes, as the model declares it."""
         flags = self.dynamic or (False,) * len(self.shape)

@@ -114,4 +114,6 @@ class DetectTask(Task):
             self._total = previous._total
 
     def describe(self) -> dict:
-        return {"preprocess": self.detector.preprocessor.describe(), "layout": self.detector.layout.value}
+        described = {"preprocess": self.detector.preprocessor.describe(), "layout": self.detector.layout.value}
+        rect = self.detector.describe_rect()
+        return {**described, "rect": rect} if rect else described

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from functools import cached_property
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ from edgetm.model.model import Family, Model, ModelFormat, TaskKind
 from edgetm.model.spec import TensorSpec
 from edgetm.plugins import Options
 from edgetm.results import Detection, Detections
+from edgetm.vision.geometry import letterbox
 from edgetm.vision.nms import batched_nms, descending, nms
 from edgetm.vision.preprocess import ColorOrder, Prepared, PreprocessOptions, Preprocessor, ResizeMode
 
@@ -83,6 +84,22 @@ class DetectOptions(Options):
     zone: ZoneOptions | None = Field(None, description="pipelines: count only objects whose box centre is inside "
                                      "this polygon (a detector itself returns every detection)")
     snapshot: bool = Field(False, description="pipelines: publish an annotated JPEG when the counts change")
+    rect: bool = Field(False, description="models with dynamic image sides: letterbox each frame into the smallest "
+                       "rectangle of multiples of the stride that holds it (Ultralytics' rect: 640x384 for a 16:9 "
+                       "frame at 640) rather than the square; a fixed-shape model keeps its shape")
+
+
+@lru_cache(maxsize=8)
+def _yolox_grid(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cell offsets [N, 2] and strides [N, 1] for YOLOX decoding at an input size, in output row
+    order (one size, or a few under rectangular inference)."""
+    grids, strides = [], []
+    for stride in YOLOX_STRIDES:
+        rows, cols = math.ceil(height / stride), math.ceil(width / stride)
+        ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        grids.append(np.stack([xs.ravel(), ys.ravel()], 1))
+        strides.append(np.full((rows * cols, 1), stride))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
 
 
 def _yolox_cells(width: int, height: int) -> int:
@@ -143,14 +160,17 @@ class Detector:
             raise LabelsError(f"{model.labels_source} has {len(model.labels)} labels but the model detects "
                               f"{self.num_classes} classes", "use the labels the model was trained with")
         self.allowed = self._allowed_classes()
-        self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess))
-        width, height = self.preprocessor.width, self.preprocessor.height
+        # SSD's anchors are laid out for one input size; the YOLO layouts decode at any.
+        rect = options.rect and model.input.has_dynamic_sides and self.layout is not DetectLayout.SSD
+        self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess),
+                                         rect_stride=model.stride if rect else None)
+        self.rect = self.preprocessor.rect_stride is not None
+        self._run = model.run_sized if self.rect else model.run
         units = options.boxes
         if units is BoxUnits.AUTO:
             units = BoxUnits.NORMALIZED if model.format is ModelFormat.TFLITE or self.layout is DetectLayout.SSD \
                 else BoxUnits.PIXELS
-        self.scale = np.array([width, height, width, height], np.float32) if units is BoxUnits.NORMALIZED \
-            else np.ones(4, np.float32)
+        self.normalized = units is BoxUnits.NORMALIZED
 
     # -- set-up ---------------------------------------------------------------------------------
     def _check_shapes(self) -> None:
@@ -190,24 +210,29 @@ class Detector:
             return given.model_copy(update={"resize": given.resize or ResizeMode.SQUASH})
         return given.model_copy(update={"resize": given.resize or ResizeMode.LETTERBOX})
 
-    @cached_property
-    def _yolox_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cell offsets [N, 2] and strides [N, 1] for YOLOX decoding, in output row order."""
+    def describe_rect(self) -> str | None:
+        """What ``edgetm info`` says about rectangular inference, None when there is nothing to say."""
         width, height = self.preprocessor.width, self.preprocessor.height
-        grids, strides = [], []
-        for stride in YOLOX_STRIDES:
-            rows, cols = math.ceil(height / stride), math.ceil(width / stride)
-            ys, xs = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
-            grids.append(np.stack([xs.ravel(), ys.ravel()], 1))
-            strides.append(np.full((rows * cols, 1), stride))
-        return np.concatenate(grids).astype(np.float32), np.concatenate(strides).astype(np.float32)
+        stride = self.model.stride
+        wide = "x".join(map(str, letterbox((1280, 720), (width, height), self.preprocessor.centre, stride).size))
+        if self.rect:
+            return (f"on: each frame letterboxed into the smallest rectangle of multiples of {stride} that holds it "
+                    f"at {width}x{height} ({wide} for a 1280x720 frame)")
+        if self.model.input.has_dynamic_sides:
+            return f"off: every frame letterboxed into {width}x{height} (rect: true under detect: runs 1280x720 " \
+                f"at {wide})"
+        if width == height and self.model.family is Family.ULTRALYTICS:
+            return (f"no: this export's input is fixed at {width}x{height}; rectangular inference (a smaller input "
+                    "for a wide frame) needs an export with dynamic axes (yolo export format=onnx dynamic=True)")
+        return None
 
     # -- decoding -------------------------------------------------------------------------------
-    def _decode(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _decode(self, outputs: list[np.ndarray], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidates above the confidence threshold: boxes (x1, y1, x2, y2 in input pixels), scores, classes."""
         layout, conf, allowed = self.layout, self.options.conf, self.allowed
+        scale = np.array([*size, *size], np.float32) if self.normalized else np.ones(4, np.float32)
         if layout is DetectLayout.SSD:
-            return self._decode_ssd(outputs)
+            return self._decode_ssd(outputs, scale)
         spec = self.model.outputs[0]
         raw = outputs[0][0]
         threshold = _threshold(spec, conf)
@@ -217,7 +242,7 @@ class Detector:
             keep = np.flatnonzero(best > threshold)
             classes = scores_raw[:, keep].argmax(axis=0)
             scores = spec.dequantize(best[keep])
-            boxes = _xywh_to_xyxy(spec.dequantize(raw[:4, keep]).T * self.scale)
+            boxes = _xywh_to_xyxy(spec.dequantize(raw[:4, keep]).T * scale)
         elif layout is DetectLayout.END_TO_END:
             rows = spec.dequantize(raw)
             keep = np.flatnonzero(rows[:, 4] > conf)
@@ -225,7 +250,7 @@ class Detector:
             if allowed is not None:
                 inside = np.isin(classes, allowed)
                 keep, classes = keep[inside], classes[inside]
-            return rows[keep, :4] * self.scale, rows[keep, 4], classes
+            return rows[keep, :4] * scale, rows[keep, 4], classes
         else:  # yolov5, yolox: objectness first; a class score can only lower it
             keep = np.flatnonzero(raw[:, 4] > threshold)
             rows = spec.dequantize(raw[keep])
@@ -236,15 +261,15 @@ class Detector:
             rows, classes, scores = rows[good], classes[good], scores[good]
             xywh = rows[:, :4]
             if layout is DetectLayout.YOLOX:
-                grid, stride = self._yolox_grid
+                grid, stride = _yolox_grid(*size)
                 xywh = np.concatenate([(xywh[:, :2] + grid[keep[good]]) * stride[keep[good]],
                                        np.exp(xywh[:, 2:4]) * stride[keep[good]]], axis=1)
-            boxes = _xywh_to_xyxy(xywh * self.scale)
+            boxes = _xywh_to_xyxy(xywh * scale)
         if allowed is not None:
             classes = allowed[classes]
         return boxes, scores.astype(np.float32), classes.astype(np.intp)
 
-    def _decode_ssd(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _decode_ssd(self, outputs: list[np.ndarray], scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         values = [self.model.outputs[i].dequantize(o) for i, o in enumerate(outputs)]
         boxes = next(v for v in values if v.ndim == 3 and v.shape[-1] == 4)[0]
         count = int(next(v for v in values if v.size == 1).reshape(-1)[0])
@@ -258,12 +283,14 @@ class Detector:
         if self.allowed is not None:
             inside = np.isin(classes, self.allowed)
             keep, classes = keep[inside], classes[inside]
-        yxyx = boxes[keep] * self.scale[[1, 0, 3, 2]]
+        yxyx = boxes[keep] * scale[[1, 0, 3, 2]]
         return yxyx[:, [1, 0, 3, 2]], scores[keep].astype(np.float32), classes
 
-    def postprocess(self, outputs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Final boxes (model input pixels), scores and classes, best first, at most ``max_det``."""
-        boxes, scores, classes = self._decode(outputs)
+    def postprocess(self, outputs: list[np.ndarray], size: tuple[int, int] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Final boxes (model input pixels), scores and classes, best first, at most ``max_det``.
+        ``size``: the (width, height) the outputs were computed at (default: the model's)."""
+        boxes, scores, classes = self._decode(outputs, size or (self.preprocessor.width, self.preprocessor.height))
         if self.layout in (DetectLayout.END_TO_END, DetectLayout.SSD):
             order = descending(scores)
         elif self.options.agnostic:
@@ -279,9 +306,9 @@ class Detector:
 
     def infer(self, prepared: Prepared, source: str | None = None) -> Detections:
         t0 = time.perf_counter()
-        outputs = self.model.run(prepared.tensor)
+        outputs = self._run(prepared.tensor)
         t1 = time.perf_counter()
-        boxes, scores, classes = self.postprocess(outputs)
+        boxes, scores, classes = self.postprocess(outputs, self.preprocessor.size_of(prepared.tensor))
         mapped = prepared.transform.to_source(boxes) if len(boxes) else boxes
         detections = [
             Detection(self.model.label(c), c, s, (b[0], b[1], b[2], b[3]))

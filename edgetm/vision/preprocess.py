@@ -12,6 +12,7 @@ import enum
 import logging
 import os
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -23,9 +24,14 @@ from edgetm.model.model import Family, Model, TaskKind
 from edgetm.model.spec import Layout, TensorSpec
 from edgetm.plugins import Options
 from edgetm.vision import pillow
+from edgetm.vision.geometry import Transform, letterbox
 from edgetm.vision.values import NORMALIZATIONS, PIXELS, Normalization, check_representable, value_table
 
 log = logging.getLogger(__name__)
+
+# Input sizes whose buffers a rectangular-inference preprocessor keeps: a camera has one frame
+# geometry, a folder of photos mostly two (landscape and portrait); the least recently used goes.
+RECT_SIZES = 4
 
 
 class ResizeMode(enum.Enum):
@@ -124,35 +130,6 @@ class Prepared:
     preprocess_ms: float
 
 
-@dataclass(frozen=True)
-class Transform:
-    """Where the model's input pixels came from: ``source = (model - pad) / scale + offset``."""
-
-    scale_x: float
-    scale_y: float
-    pad_x: float
-    pad_y: float
-    offset_x: float
-    offset_y: float
-    source_size: tuple[int, int]  # (width, height)
-
-    def to_source(self, xyxy: np.ndarray) -> np.ndarray:
-        """Map [N, 4] boxes from model input pixels to source pixels, clipped to the image."""
-        out = self.points_to_source(xyxy)
-        w, h = self.source_size
-        np.clip(out[:, 0::2], 0, w, out=out[:, 0::2])
-        np.clip(out[:, 1::2], 0, h, out=out[:, 1::2])
-        return out
-
-    def points_to_source(self, xy: np.ndarray) -> np.ndarray:
-        """Map [N, 2k] (x, y) pairs from model input pixels to source pixels, unclipped: a body
-        point may lie past the frame's edge."""
-        out = np.empty_like(xy, dtype=np.float32)
-        out[:, 0::2] = (xy[:, 0::2] - self.pad_x) / self.scale_x + self.offset_x
-        out[:, 1::2] = (xy[:, 1::2] - self.pad_y) / self.scale_y + self.offset_y
-        return out
-
-
 def _resolve_normalize(options: PreprocessOptions, model: Model, spec: TensorSpec) -> str | Normalization:
     if options.mean is not None and options.std is not None:
         return Normalization(options.mean, options.std)
@@ -206,9 +183,12 @@ class Preprocessor:
     one runs.
     """
 
-    def __init__(self, model: Model, options: PreprocessOptions | None = None, still: bool = False) -> None:
+    def __init__(self, model: Model, options: PreprocessOptions | None = None, still: bool = False,
+                 rect_stride: int | None = None) -> None:
         """``still``: the frames are photos rather than live video, so a Teachable Machine export
-        gets its exporter's own (slower) resampling by default."""
+        gets its exporter's own (slower) resampling by default. ``rect_stride``: rectangular
+        inference for a letterbox into dynamic sides (``geometry.letterbox``), the tensor's shape
+        following the frame's."""
         import cv2
 
         self._cv2 = cv2
@@ -253,11 +233,10 @@ class Preprocessor:
             # One multiply-add beats a float lookup table by about 3x.
             self._affine = (1.0 / self.normalize.std[0], -self.normalize.mean[0] / self.normalize.std[0])
             self._table = None
-        # Two output buffers used in turn (see the class docstring); for letterboxing each remembers
-        # where its picture went, so the padding is written only when that changes.
-        self._outs = [np.empty(spec.shape, dtype=spec.dtype) for _ in range(2)]
-        self._placed: list[tuple[int, int, int, int] | None] = [None, None]
-        self._turn = 0
+        # Output buffers (see the class docstring): a pair per input size, the most recently used last.
+        rect = self.resize is ResizeMode.LETTERBOX and spec.has_dynamic_sides
+        self.rect_stride = rect_stride if rect else None
+        self._buffers: OrderedDict[tuple[int, int], _Buffers] = OrderedDict()
 
     def describe(self) -> dict:
         """What actually runs, as ``edgetm info`` reports it."""
@@ -276,7 +255,15 @@ class Preprocessor:
         if self.resize is ResizeMode.LETTERBOX:
             described["letterbox"] = "centre, sizes rounded" if self.centre else "top-left, sizes truncated"
             described["pad_value"] = self.pad_value
+        if self.rect_stride is not None:
+            described["rect_stride"] = self.rect_stride
         return described
+
+    def size_of(self, tensor: np.ndarray) -> tuple[int, int]:
+        """(width, height) of a tensor this preprocessor made."""
+        if self.layout is Layout.NHWC:
+            return tensor.shape[2], tensor.shape[1]
+        return tensor.shape[3], tensor.shape[2]
 
     def _resize(self, image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         if image.shape[1] == size[0] and image.shape[0] == size[1]:
@@ -285,14 +272,16 @@ class Preprocessor:
             return pillow.resize(image, size)
         return self._cv2.resize(image, size, interpolation=self._flag)
 
-    def _geometry(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
+    def _geometry(self, image: np.ndarray) -> tuple[np.ndarray, Transform, tuple[int, int]]:
+        """The frame resized, how its pixels map back, and the input size it goes into."""
         src_h, src_w = image.shape[:2]
         tw, th = self.width, self.height
         if self.resize is ResizeMode.CROP:
             if self._flag is None:  # Pillow's fit: a fractional crop box, resampled in one go
                 left, top, right, bottom = pillow.fit_box(src_w, src_h, tw, th)
                 resized = pillow.fit(image, (tw, th))
-                return resized, Transform(tw / (right - left), th / (bottom - top), 0, 0, left, top, (src_w, src_h))
+                return resized, Transform(tw / (right - left), th / (bottom - top), 0, 0, left, top,
+                                          (src_w, src_h)), (tw, th)
             # Crop first, then resize only the kept region: same result as resize-then-crop, much less work.
             if src_w * th > src_h * tw:
                 crop_w, crop_h = max(1, round(src_h * tw / th)), src_h
@@ -300,20 +289,15 @@ class Preprocessor:
                 crop_w, crop_h = src_w, max(1, round(src_w * th / tw))
             x0, y0 = (src_w - crop_w) // 2, (src_h - crop_h) // 2
             resized = self._resize(image[y0:y0 + crop_h, x0:x0 + crop_w], (tw, th))
-            return resized, Transform(tw / crop_w, th / crop_h, 0, 0, x0, y0, (src_w, src_h))
+            return resized, Transform(tw / crop_w, th / crop_h, 0, 0, x0, y0, (src_w, src_h)), (tw, th)
         if self.resize is ResizeMode.SQUASH:
-            return self._resize(image, (tw, th)), Transform(tw / src_w, th / src_h, 0, 0, 0, 0, (src_w, src_h))
-        ratio = min(tw / src_w, th / src_h)
-        if self.centre:
-            # Ultralytics' LetterBox: sizes rounded, the padding split as it does.
-            new_w, new_h = max(1, round(src_w * ratio)), max(1, round(src_h * ratio))
-            left, top = round((tw - new_w) / 2 - 0.1), round((th - new_h) / 2 - 0.1)
-        else:
-            # YOLOX's preproc: sizes truncated (``int(h * r)``), the picture in the top-left corner.
-            new_w, new_h = max(1, int(src_w * ratio)), max(1, int(src_h * ratio))
-            left, top = 0, 0
-        # Both map boxes back by dividing by the ratio itself, not by the rounded sizes.
-        return self._resize(image, (new_w, new_h)), Transform(ratio, ratio, left, top, 0, 0, (src_w, src_h))
+            transform = Transform(tw / src_w, th / src_h, 0, 0, 0, 0, (src_w, src_h))
+            return self._resize(image, (tw, th)), transform, (tw, th)
+        box = letterbox((src_w, src_h), (tw, th), self.centre, self.rect_stride)
+        # Ultralytics and YOLOX both map boxes back by dividing by the ratio itself, not by the
+        # rounded sizes.
+        transform = Transform(box.ratio, box.ratio, box.left, box.top, 0, 0, (src_w, src_h))
+        return self._resize(image, box.scaled), transform, box.size
 
     def _values(self, pixels: np.ndarray) -> np.ndarray:
         """Colour order and value mapping: uint8 BGR pixels -> the tensor's values, HxWxC."""
@@ -333,15 +317,26 @@ class Preprocessor:
             values = pixels
         return values.reshape(pixels.shape[0], pixels.shape[1], self.channels)
 
-    def _buffer(self) -> tuple[np.ndarray, int]:
-        turn = self._turn
-        self._turn ^= 1
-        return self._outs[turn], turn
+    def _buffer(self, size: tuple[int, int]) -> tuple[np.ndarray, _Buffers, int]:
+        buffers = self._buffers.get(size)
+        if buffers is None:
+            width, height = size
+            shape = (1, height, width, self.channels) if self.layout is Layout.NHWC else \
+                (1, self.channels, height, width)
+            buffers = self._buffers[size] = _Buffers(shape, self.spec.dtype)
+            if len(self._buffers) > RECT_SIZES:
+                # A tensor handed out from the evicted pair stays valid: only this reference goes.
+                self._buffers.popitem(last=False)
+        else:
+            self._buffers.move_to_end(size)
+        turn = buffers.turn
+        buffers.turn ^= 1
+        return buffers.outs[turn], buffers, turn
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, Transform]:
         """Preprocess one BGR uint8 frame (grey and BGRA frames are converted)."""
         image = as_bgr(image)
-        pixels, transform = self._geometry(image)
+        pixels, transform, size = self._geometry(image)
         # Letterboxing maps only the picture's values; the padding sits ready in the buffer.
         values = self._values(pixels)
         if self.resize is not ResizeMode.LETTERBOX:
@@ -349,21 +344,21 @@ class Preprocessor:
                 if not values.flags.c_contiguous:  # a crop that needed no resize is a view into the frame
                     values = np.ascontiguousarray(values)
                 return values.reshape(self.spec.shape), transform
-            out, _ = self._buffer()
+            out, _, _ = self._buffer(size)
             for channel in range(self.channels):
                 out[0, channel] = values[:, :, channel]
             return out, transform
-        out, turn = self._buffer()
+        out, buffers, turn = self._buffer(size)
         height, width = values.shape[:2]
         left, top = int(transform.pad_x), int(transform.pad_y)
         placement = (left, top, width, height)
-        if self._placed[turn] != placement:
+        if buffers.placed[turn] != placement:
             pad = self._values(np.full((1, 1, 3), self.pad_value, np.uint8))[0, 0]
             if self.layout is Layout.NHWC:
                 out[0] = pad
             else:
                 out[0] = pad[:, None, None]
-            self._placed[turn] = placement
+            buffers.placed[turn] = placement
         if self.layout is Layout.NHWC:
             out[0, top:top + height, left:left + width] = values
         else:
@@ -376,6 +371,16 @@ class Preprocessor:
         start = time.perf_counter()
         tensor, transform = self(image)
         return Prepared(tensor, transform, (time.perf_counter() - start) * 1e3)
+
+
+class _Buffers:
+    """Two output tensors of one shape, used in turn; each remembers where its letterboxed picture
+    went, so the padding is written only when that changes."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.outs = [np.empty(shape, dtype=dtype) for _ in range(2)]
+        self.placed: list[tuple[int, int, int, int] | None] = [None, None]
+        self.turn = 0
 
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
