@@ -61,6 +61,7 @@ def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -
     add("max_det", "--max-det", metavar="N")
     add("layout", "--layout", choices=[m.value for m in DetectLayout])
     add("boxes", "--boxes", choices=[m.value for m in BoxUnits if m is not BoxUnits.AUTO])
+    add("rect", "--rect", action="store_true")
     if pipeline:
         add("zone", "--zone", metavar="X,Y X,Y ...", parse=zone)
         add("snapshot", "--snapshot", action="store_true")

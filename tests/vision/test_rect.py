@@ -180,3 +180,17 @@ def test_zoo_yolov8_onnx_runs_rectangular(zoo: Path):
 def test_zoo_square_yolov8_tflite_says_it_needs_dynamic_axes(zoo: Path):
     detector = Detector(load_model(zoo / "yolov8n-tflite" / "yolov8n_full_integer_quant.tflite"))
     assert not detector.rect and "dynamic=True" in (detector.describe_rect() or "")
+
+
+def test_the_command_line_turns_it_on_with_rect(dynamic, tmp_path: Path):
+    import json
+
+    from tests.test_cli import run_cli
+
+    photo = tmp_path / "wide.png"
+    cv2.imwrite(str(photo), noise(1280, 720))
+    with_rect = run_cli("detect", dynamic.source, str(photo), "--rect", "--json")
+    square = run_cli("detect", dynamic.source, str(photo), "--json")
+    assert with_rect.returncode == 0 and square.returncode == 0, with_rect.stderr + square.stderr
+    boxes = [[d["box"] for d in json.loads(done.stdout)["detections"]] for done in (with_rect, square)]
+    assert boxes[0][0] == [576.0, 328.0, 704.0, 392.0] and boxes[1][0] == [576.0, 72.0, 704.0, 136.0]
