@@ -152,7 +152,7 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
 def bench(args: argparse.Namespace) -> int:
     report = benchmark(args)
     if args.json:
-        print(json.dumps(asdict(report)))
+        print(json.dumps(asdict(report), allow_nan=False))
         return 0
     runtime = ", ".join(f"{key} {value}" for key, value in report.runtime.items())
     print(f"model        {report.model} ({runtime})")
