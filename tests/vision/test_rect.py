@@ -161,7 +161,7 @@ def test_litert_reallocates_only_when_the_geometry_changes(tmp_path: Path):
     assert boxes_of(results[2]) == [("class 0", 0.9, [288.0, 210.0, 352.0, 270.0])]
     assert boxes_of(results[4]) == boxes_of(results[0])
     # Prepared one frame ahead in another thread, as a pipeline runs, the answers are the same.
-    ahead = [detector.infer(p) for _, p in prefetch([wide, four_three] * 3, detector.prepare, adaptive=False)]
+    ahead = [detector.infer(p) for _, p in prefetch([wide, four_three] * 3, detector.prepare)]
     assert [boxes_of(r) for r in ahead] == [boxes_of(results[0]), boxes_of(results[2])] * 3
 
 
