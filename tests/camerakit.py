@@ -85,3 +85,16 @@ def wait_until(predicate, timeout_s: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError
         time.sleep(0.01)
+
+
+class NoCamera:
+    """cv2.VideoCapture for a camera that is not there."""
+
+    def __init__(self, *args) -> None:
+        pass
+
+    def isOpened(self) -> bool:  # OpenCV's name
+        return False
+
+    def release(self) -> None:
+        pass

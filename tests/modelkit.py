@@ -124,13 +124,15 @@ def constant_output_onnx(raw: np.ndarray, size=(320, 320), names: list[str] | No
     return model.SerializeToString()
 
 
-def constant_outputs_tflite(raws: list[np.ndarray], size=(64, 64), int8: bool = False, seed: int = 0) -> bytes:
+def constant_outputs_tflite(raws: list[np.ndarray], size=(64, 64), int8: bool = False, seed: int = 0,
+                            dynamic: bool = False) -> bytes:
     """A TFLite image model whose outputs are always ``raws`` (float, or full-integer int8 through
-    ai-edge-quantizer): each is input-mean x 0 + constant."""
+    ai-edge-quantizer): each is input-mean x 0 + constant. ``dynamic``: its image sides are open
+    (signature [1, -1, -1, 3]), ``size`` the shape it is stored with."""
     width, height = size
     g = FlatbufferGraph()
     ops, S = g.S.BuiltinOperator, g.S
-    x = g.tensor("input", (1, height, width, 3), np.float32)
+    x = g.tensor("input", (1, height, width, 3), np.float32, signature=(1, -1, -1, 3) if dynamic else None)
     axes = g.tensor("axes", (4,), np.int32, np.array([0, 1, 2, 3], np.int32))
     mean = g.tensor("mean", (1, 1, 1, 1), np.float32)
     options = S.ReducerOptionsT()

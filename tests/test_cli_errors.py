@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.camerakit import NoCamera
 from tests.conftest import DEMO, write_video
 from tests.modelkit import constant_output_onnx, write
 from tests.test_cli import run_cli
@@ -129,26 +130,13 @@ def test_no_camera_names_the_devices_there_are_and_picamera2(tmp_path: Path, mon
         "camera:10); a Raspberry Pi camera module (CSI ribbon) is source picamera2")
 
 
-class _NoCamera:
-    """cv2.VideoCapture for a camera that is not there."""
-
-    def __init__(self, *args) -> None:
-        pass
-
-    def isOpened(self) -> bool:  # OpenCV's name
-        return False
-
-    def release(self) -> None:
-        pass
-
-
 def test_a_missing_camera_s_error_is_that_message(tmp_path: Path, monkeypatch):
     import cv2
 
     from edgetm.capture import camera
 
     monkeypatch.setattr(camera, "DEV", tmp_path)
-    monkeypatch.setattr(cv2, "VideoCapture", _NoCamera)
+    monkeypatch.setattr(cv2, "VideoCapture", NoCamera)
     (tmp_path / "video0").touch()
     source = camera.CameraOptions(device=3).open()
     with pytest.raises(OSError, match=r"there is no .*video3; there are .*video0 .camera:0.; a Raspberry Pi camera"):

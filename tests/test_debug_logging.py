@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgetm.runtime import service
+from tests.camerakit import NoCamera
 from tests.runtime.service_helpers import looping_video, mqtt_sink, pipeline, running
 
 
@@ -69,22 +70,9 @@ def test_a_refused_connection_attempt_is_said_at_debug_each_time(banana_video: P
         wait_for(lambda: len(said(caplog, f"MQTT: connecting to 127.0.0.1:{port}")) >= 2)
 
 
-class _NoCamera:
-    """cv2.VideoCapture for a camera that is not there."""
-
-    def __init__(self, *args) -> None:
-        pass
-
-    def isOpened(self) -> bool:  # OpenCV's name
-        return False
-
-    def release(self) -> None:
-        pass
-
-
 def test_a_source_reopen_is_said_at_debug(caplog, monkeypatch):
     cv2 = pytest.importorskip("cv2")
-    monkeypatch.setattr(cv2, "VideoCapture", _NoCamera)
+    monkeypatch.setattr(cv2, "VideoCapture", NoCamera)
     from edgetm.capture.camera import CameraOptions
 
     caplog.set_level(logging.DEBUG)

@@ -10,11 +10,10 @@ import pytest
 from edgetm.cli import main
 from edgetm.model import load_model
 from edgetm.runtime.prefetch import prefetch
-from edgetm.train.export_tflite import FlatbufferGraph
 from edgetm.vision.detect import DetectOptions, Detector
 from edgetm.vision.image import read_image
 from edgetm.vision.preprocess import RECT_SIZES
-from tests.modelkit import constant_output_onnx, write
+from tests.modelkit import constant_output_onnx, constant_outputs_tflite, write
 from tests.vision.test_detect import NAMES, boxes_of, v8_raw
 
 RECT = DetectOptions(rect=True)
@@ -117,35 +116,12 @@ def test_buffers_per_geometry_survive_the_next_frame_and_are_bounded(dynamic):
     assert len(preprocessor._buffers) == RECT_SIZES
 
 
-def dynamic_tflite(raw: np.ndarray) -> bytes:
-    """A TFLite image model with dynamic sides (float NHWC) whose output is always ``raw``."""
-    g = FlatbufferGraph()
-    ops, S = g.S.BuiltinOperator, g.S
-    x = g.tensor("input", (1, 64, 64, 3), np.float32, signature=(1, -1, -1, 3))
-    axes = g.tensor("axes", (4,), np.int32, np.array([0, 1, 2, 3], np.int32))
-    mean = g.tensor("mean", (1, 1, 1, 1), np.float32)
-    reducer = S.ReducerOptionsT()
-    reducer.keepDims = True
-    g.op(ops.MEAN, [x, axes], [mean], S.BuiltinOptions.ReducerOptions, reducer)
-    zero = g.tensor("zero", (1, 1, 1, 1), np.float32, np.zeros((1, 1, 1, 1), np.float32))
-    nothing = g.tensor("nothing", (1, 1, 1, 1), np.float32)
-    g.op(ops.MUL, [mean, zero], [nothing], S.BuiltinOptions.MulOptions, S.MulOptionsT())
-    shape = g.tensor("shape", (1,), np.int32, np.array([1], np.int32))
-    flat = g.tensor("flat", (1,), np.float32)
-    reshape = S.ReshapeOptionsT()
-    reshape.newShape = [1]
-    g.op(ops.RESHAPE, [nothing, shape], [flat], S.BuiltinOptions.ReshapeOptions, reshape)
-    constant = g.tensor("raw", raw.shape, np.float32, raw.astype(np.float32))
-    out = g.tensor("output0", raw.shape, np.float32)
-    g.op(ops.ADD, [flat, constant], [out], S.BuiltinOptions.AddOptions, S.AddOptionsT())
-    return g.finish([x], [out])
-
-
 def test_litert_reallocates_only_when_the_geometry_changes(tmp_path: Path):
     """Ultralytics' TFLite boxes are fractions of the input, so they scale by each frame's input
     size; LiteRT's interpreter is resized once per change of geometry, not once per frame."""
     raw = v8_raw([(0.5, 0.5, 0.1, 0.125, 0, 0.9)])  # the input's centre
-    model = load_model(write(tmp_path, "dyn.tflite", dynamic_tflite(raw)), input_size=(640, 640))
+    model = load_model(write(tmp_path, "dyn.tflite", constant_outputs_tflite([raw], dynamic=True)),
+                       input_size=(640, 640))
     assert model.input.has_dynamic_sides
     detector = Detector(model, RECT)
     interpreter = model.backend._interp
