@@ -92,7 +92,6 @@ def detect(args: argparse.Namespace) -> int:
     import cv2
 
     from edgetm.model.model import TaskKind
-    from edgetm.tasks.detect import check_classes
     from edgetm.vision.annotate import annotate
     from edgetm.vision.detect import DetectOptions, Detector
     from edgetm.vision.image import read_image
@@ -103,7 +102,6 @@ def detect(args: argparse.Namespace) -> int:
     if model.task is TaskKind.CLASSIFY and options.layout is None:
         raise ConfigError(f"{model.source} is an image classifier, not a detector",
                           f"use edgetm classify {args.model} IMAGES")
-    check_classes(model, options)
     detector = Detector(model, options, preprocess_options(args))
     out_dir = output_folder(args.save_annotated)
 

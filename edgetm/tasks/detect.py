@@ -25,15 +25,6 @@ def count_key(label: str) -> str:
     return f"count/{topic_level(label)}"
 
 
-def check_classes(model: Model, options: DetectOptions) -> None:
-    """Classes are found by name: a model without labels has none to find them among."""
-    if options.classes and not model.labels:
-        names = ", ".join(repr(c) for c in options.classes)
-        raise ConfigError(f"{model.source} has no labels to find {names} among (its classes read class 0, class 1, "
-                          "...)", "give --labels FILE (labels: under model: in a configuration), one class per line "
-                          "in the model's order, or leave out the classes")
-
-
 @dataclass(frozen=True)
 class CountState:
     """Objects per label in this frame (inside the zone, if any) and the steady counts."""
@@ -54,7 +45,6 @@ class DetectTask(Task):
         if stages.smoothing.threshold is not None:
             raise ConfigError("smoothing.threshold is for labels; a detector's threshold is detect.conf")
         super().__init__(model, options, stages)
-        check_classes(model, options)
         self.detector = Detector(model, options, stages.preprocess)
         self.zone = options.zone.zone() if options.zone else None
         self.counter = CountSmoother(stages.smoothing, options.classes or ())

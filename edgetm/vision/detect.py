@@ -191,6 +191,11 @@ class Detector:
         if not self.options.classes:
             return None
         labels = self.model.labels or []
+        if not labels:  # classes are found by name: a model without labels has none to find them among
+            names = ", ".join(repr(c) for c in self.options.classes)
+            raise ConfigError(f"{self.model.source} has no labels to find {names} among (its classes read class 0, "
+                              "class 1, ...)", "give --labels FILE (labels: under model: in a configuration), one "
+                              "class per line in the model's order, or leave out the classes")
         index = {name.lower(): i for i, name in enumerate(labels)}
         missing = [c for c in self.options.classes if c.lower() not in index]
         if missing:
