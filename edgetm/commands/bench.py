@@ -55,8 +55,12 @@ class BenchReport:
 
 
 def _percentiles(values: list[float]) -> Latency:
-    p50, p95 = np.percentile(np.asarray(values, float), [50, 95])
-    return Latency(round(float(p50), 3), round(float(p95), 3))
+    """As the pipeline's own stats give them."""
+    from edgetm.runtime.stats import Rolling
+
+    rolling = Rolling(len(values))
+    rolling.values.extend(values)
+    return Latency(**rolling.percentiles())
 
 
 def _cpu_s() -> float:
