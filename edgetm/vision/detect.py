@@ -18,6 +18,7 @@ confidence threshold in their own quantized scale and only the candidates are de
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import time
 from functools import lru_cache
@@ -34,6 +35,8 @@ from edgetm.results import Detection, Detections
 from edgetm.vision.geometry import letterbox
 from edgetm.vision.nms import batched_nms, descending, nms
 from edgetm.vision.preprocess import ColorOrder, Prepared, PreprocessOptions, Preprocessor, ResizeMode
+
+log = logging.getLogger(__name__)
 
 YOLOX_STRIDES = (8, 16, 32)
 
@@ -162,6 +165,12 @@ class Detector:
         self.allowed = self._allowed_classes()
         # SSD's anchors are laid out for one input size; the YOLO layouts decode at any.
         rect = options.rect and model.input.has_dynamic_sides and self.layout is not DetectLayout.SSD
+        if options.rect and not rect:  # a fixed-shape model keeps its shape; asked for, that is said, not ignored
+            why = f"its input is fixed at {list(model.input.shape)}" if self.layout is not DetectLayout.SSD \
+                else "an SSD's anchors are laid out for one input size"
+            log.warning("rect does not apply to %s: %s, so every frame is letterboxed into it (export the model "
+                        "with dynamic axes for rectangular inference; Ultralytics: yolo export ... dynamic=True)",
+                        model.source, why)
         self.preprocessor = Preprocessor(model, self._preprocess_defaults(preprocess),
                                          rect_stride=model.stride if rect else None)
         self.rect = self.preprocessor.rect_stride is not None

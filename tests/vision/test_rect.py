@@ -170,3 +170,16 @@ def test_the_command_line_turns_it_on_with_rect(dynamic, tmp_path: Path):
     assert with_rect.returncode == 0 and square.returncode == 0, with_rect.stderr + square.stderr
     boxes = [[d["box"] for d in json.loads(done.stdout)["detections"]] for done in (with_rect, square)]
     assert boxes[0][0] == [576.0, 328.0, 704.0, 392.0] and boxes[1][0] == [576.0, 72.0, 704.0, 136.0]
+
+
+def test_rect_asked_of_a_fixed_shape_model_is_said(tmp_path: Path, caplog):
+    import logging
+
+    raw = v8_raw([(320, 192, 64, 32, 0, 0.9)])
+    fixed = load_model(write(tmp_path, "fixed.onnx", constant_output_onnx(raw, (640, 640), NAMES)))
+    with caplog.at_level(logging.WARNING):
+        Detector(fixed)
+        assert not caplog.records  # not asked for: nothing to say
+        Detector(fixed, RECT)
+    [said] = [r.getMessage() for r in caplog.records]
+    assert "rect does not apply" in said and "[1, 3, 640, 640]" in said and "dynamic axes" in said
