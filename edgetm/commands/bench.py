@@ -104,8 +104,8 @@ def measure(model, source: str, frames: int, options) -> tuple[dict[str, list[fl
         if counted == frames:
             break
     if counted == 0:
-        raise ConfigError(f"{source} gave no results after the {WARM_UP} warm-up frames",
-                          "give a longer source or fewer --frames")
+        raise ConfigError(f"{source} gave no results after the {WARM_UP} frames run first to warm up",
+                          f"give a source of more than {WARM_UP} frames (a video, or a folder of more images)")
     return stages, time.perf_counter() - start, _cpu_s() - cpu, counted
 
 

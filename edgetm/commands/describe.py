@@ -23,6 +23,8 @@ def info(args: argparse.Namespace) -> int:
                       {"detect": checked(DetectOptions, detect, "options") if detect else None})
         info.update(build_task(model, task, StageOptions(preprocess=preprocess_options(args))).describe())
     except EdgetmError as error:
+        if detect or given(args).get("preprocess"):
+            raise  # the flags given do not apply to this model: an error, as for the command they come from
         info["runs_as"] = f"not runnable as {' or '.join(TASKS)}: {error}"
     if args.json:
         print(to_json(info, str(model.source), indent=2))
@@ -58,6 +60,8 @@ def info(args: argparse.Namespace) -> int:
         if "still_interpolation" in p:
             print(f"            edgetm classify (still images): {p['still_interpolation']}, the exporter's own "
                   f"resampling; edgetm run: {p['interpolation']}, the fast path")
+    if "runs_as" in info:
+        print(f"runs as     {info['runs_as']}")
     if "layout" in info:
         print(f"layout      {info['layout']}")
     if "rect" in info:

@@ -282,3 +282,11 @@ def test_the_opencv_snippets_colour_mix_up_is_reproduced_too():
 
     assert right(None) == len(samples)
     assert right(PreprocessOptions(preset=Preset.TM_OPENCV)) < len(samples) // 2
+
+
+def test_info_refuses_a_layout_its_model_cannot_run(capsys):
+    """Flags given to info describe what they would run; on a classifier a detector's layout runs nothing."""
+    from edgetm.cli import main
+
+    assert main(["info", "models/banana", "--layout", "yolov8"]) == 1
+    assert "do not fit the yolov8 layout" in capsys.readouterr().err
