@@ -62,6 +62,8 @@ def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -
     add("layout", "--layout", choices=[m.value for m in DetectLayout])
     add("boxes", "--boxes", choices=[m.value for m in BoxUnits if m is not BoxUnits.AUTO])
     add("rect", "--rect", action="store_true")
+    add("rect", "--no-rect", action="store_const", const=False, show_default=False,
+        text="letterbox every frame into the model's full input size, even where rect would apply")
     if pipeline:
         add("zone", "--zone", metavar="X,Y X,Y ...", parse=zone)
         add("snapshot", "--snapshot", action="store_true")

@@ -243,7 +243,7 @@ def _load(located: Located, options: ModelOptions) -> Model:
         family = Family.TEACHABLE_MACHINE
 
     model = Model(located.where, fmt, backend, family, detect_task(backend.outputs, metadata, backend.inputs),
-                  metadata=metadata)
+                  metadata=metadata, sized=options.input_size is not None)
     if options.sample_rate:
         model.metadata["sample_rate"] = options.sample_rate
     fixed = model.input.image_size()

@@ -53,6 +53,8 @@ class Model:
     labels: list[str] | None = None
     labels_source: str | None = None
     metadata: dict = field(default_factory=dict)
+    # The caller fixed the input's dynamic sides (``input_size``): frames go into that shape.
+    sized: bool = False
 
     @property
     def inputs(self) -> list[TensorSpec]:

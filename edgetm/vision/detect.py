@@ -87,9 +87,10 @@ class DetectOptions(Options):
     zone: ZoneOptions | None = Field(None, description="pipelines: count only objects whose box centre is inside "
                                      "this polygon (a detector itself returns every detection)")
     snapshot: bool = Field(False, description="pipelines: publish an annotated JPEG when the counts change")
-    rect: bool = Field(False, description="models with dynamic image sides: letterbox each frame into the smallest "
-                       "rectangle of multiples of the stride that holds it (Ultralytics' rect: 640x384 for a 16:9 "
-                       "frame at 640) rather than the square; a fixed-shape model keeps its shape")
+    rect: bool | None = Field(None, description="models with dynamic image sides: letterbox each frame into the "
+                              "smallest rectangle of multiples of the stride that holds it (Ultralytics' rect: 640x384 "
+                              "for a 16:9 frame at 640) rather than the square; a fixed-shape model keeps its shape "
+                              "(default: on, unless input_size fixes the sides)")
 
 
 @lru_cache(maxsize=8)
@@ -164,7 +165,9 @@ class Detector:
                               f"{self.num_classes} classes", "use the labels the model was trained with")
         self.allowed = self._allowed_classes()
         # SSD's anchors are laid out for one input size; the YOLO layouts decode at any.
-        rect = options.rect and model.input.has_dynamic_sides and self.layout is not DetectLayout.SSD
+        # Rectangular by default, as Ultralytics runs a dynamic export; a size the user fixed is kept.
+        wanted = options.rect if options.rect is not None else not model.sized
+        rect = wanted and model.input.has_dynamic_sides and self.layout is not DetectLayout.SSD
         if options.rect and not rect:  # a fixed-shape model keeps its shape; asked for, that is said, not ignored
             why = f"its input is fixed at {list(model.input.shape)}" if self.layout is not DetectLayout.SSD \
                 else "an SSD's anchors are laid out for one input size"
@@ -233,8 +236,10 @@ class Detector:
             return (f"on: each frame letterboxed into the smallest rectangle of multiples of {stride} that holds it "
                     f"at {width}x{height} ({wide} for a 1280x720 frame)")
         if self.model.input.has_dynamic_sides:
-            return f"off: every frame letterboxed into {width}x{height} (rect: true under detect: runs 1280x720 " \
-                f"at {wide})"
+            why = "an SSD's anchors are laid out for one input size" if self.layout is DetectLayout.SSD else \
+                "rect: false" if self.options.rect is False else "input_size fixes the sides"
+            return f"off ({why}): every frame letterboxed into {width}x{height} (rect: true under detect: runs " \
+                f"1280x720 at {wide})"
         if width == height and self.model.family is Family.ULTRALYTICS:
             return (f"no: this export's input is fixed at {width}x{height}; rectangular inference (a smaller input "
                     "for a wide frame) needs an export with dynamic axes (yolo export format=onnx dynamic=True)")

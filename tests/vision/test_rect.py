@@ -76,7 +76,7 @@ def test_boxes_map_back_exactly(dynamic):
     assert boxes_of(detector(noise(1280, 720))) == [("cat", 0.9, [576.0, 328.0, 704.0, 392.0]),
                                                     ("dog", 0.8, [160.0, 136.0, 240.0, 216.0])]
     # The square would have put 140 rows of grey above the picture, and the boxes elsewhere.
-    square = Detector(dynamic)
+    square = Detector(dynamic, DetectOptions(rect=False))
     assert square.prepare(noise(1280, 720)).tensor.shape == (1, 3, 640, 640)
     assert boxes_of(square(noise(1280, 720)))[0] == ("cat", 0.9, [576.0, 72.0, 704.0, 136.0])
 
@@ -98,8 +98,23 @@ def test_info_says_what_rect_does_and_what_a_square_export_needs(dynamic, tmp_pa
     assert "fixed at 640x640" in line and "dynamic=True" in line
     assert main(["info", dynamic.source]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("rect"))
-    assert line.startswith("rect        off:") and "rect: true" in line and "1280x720 at 640x384" in line
-    assert "640x384 for a 1280x720 frame" in (Detector(dynamic, RECT).describe_rect() or "")
+    assert line.startswith("rect        on:") and "640x384 for a 1280x720 frame" in line
+    assert main(["info", dynamic.source, "--input-size", "640x640"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("rect"))
+    assert line.startswith("rect        off (input_size fixes the sides):") and "rect: true" in line
+    assert "1280x720 at 640x384" in line
+    assert "rect: false" in (Detector(dynamic, DetectOptions(rect=False)).describe_rect() or "")
+
+
+def test_on_by_default_for_dynamic_sides_unless_input_size_fixes_them(dynamic, tmp_path: Path):
+    """A dynamic export runs rectangular as Ultralytics runs it; a size the caller fixed is kept,
+    unless rect is asked for too."""
+    wide = noise(1280, 720)
+    assert Detector(dynamic).prepare(wide).tensor.shape == (1, 3, 384, 640)
+    assert Detector(dynamic, DetectOptions(rect=False)).prepare(wide).tensor.shape == (1, 3, 640, 640)
+    sized = load_model(dynamic.source, input_size=(640, 640))
+    assert sized.input.is_dynamic and Detector(sized).prepare(wide).tensor.shape == (1, 3, 640, 640)
+    assert Detector(sized, RECT).prepare(wide).tensor.shape == (1, 3, 384, 640)
 
 
 def test_buffers_per_geometry_survive_the_next_frame_and_are_bounded(dynamic):
@@ -158,15 +173,15 @@ def test_zoo_square_yolov8_tflite_says_it_needs_dynamic_axes(zoo: Path):
     assert not detector.rect and "dynamic=True" in (detector.describe_rect() or "")
 
 
-def test_the_command_line_turns_it_on_with_rect(dynamic, tmp_path: Path):
+def test_the_command_line_turns_it_off_with_no_rect(dynamic, tmp_path: Path):
     import json
 
     from tests.test_cli import run_cli
 
     photo = tmp_path / "wide.png"
     cv2.imwrite(str(photo), noise(1280, 720))
-    with_rect = run_cli("detect", dynamic.source, str(photo), "--rect", "--json")
-    square = run_cli("detect", dynamic.source, str(photo), "--json")
+    with_rect = run_cli("detect", dynamic.source, str(photo), "--json")
+    square = run_cli("detect", dynamic.source, str(photo), "--no-rect", "--json")
     assert with_rect.returncode == 0 and square.returncode == 0, with_rect.stderr + square.stderr
     boxes = [[d["box"] for d in json.loads(done.stdout)["detections"]] for done in (with_rect, square)]
     assert boxes[0][0] == [576.0, 328.0, 704.0, 392.0] and boxes[1][0] == [576.0, 72.0, 704.0, 136.0]
