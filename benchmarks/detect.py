@@ -191,7 +191,8 @@ def rect_table(runs: int, threads: int) -> None:
         print(f"\nzoo not found at {ZOO}: rectangular inference skipped", file=sys.stderr)
         return
     model = load_model(path, threads=threads, input_size=(640, 640))
-    detectors = {"square": Detector(model, DetectOptions(rect=False)), "rect": Detector(model, DetectOptions(rect=True))}
+    detectors = {"square": Detector(model, DetectOptions(rect=False)),
+                 "rect": Detector(model, DetectOptions(rect=True))}
     print(f"\nYOLOv8n fp32 ONNX (dynamic axes) at 640, {threads} threads, Detector end to end, median of {runs} "
           "interleaved runs (ms)\n")
     header = f"{'image':22s} {'square':>8s} {'input':>9s} {'rect':>8s} {'input':>9s} {'speed-up':>9s} {'found':>12s}"
