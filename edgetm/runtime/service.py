@@ -242,7 +242,7 @@ class Service:
             "device": self.config.device_id,
             "version": __version__,
             "uptime_s": round(time.monotonic() - self.started, 1),
-            **self.process.snapshot(),
+            **self.process.snapshot(sum(p.stats.results for p in list(self.pipelines.values()))),
             "sink_failures": dict(self.sinks.failures),
             "sink_problems": self.sinks.problems,
             "control_refused": self.refused,

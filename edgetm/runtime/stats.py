@@ -98,11 +98,12 @@ def timing_line(snapshot: dict) -> str:
 
 
 class ProcessStats:
-    """CPU use since the previous call (percent of one core), resident memory, and the machine's
-    temperature where ``thermal_path`` (default ``THERMAL_ZONE``) can be read."""
+    """CPU use since the previous call (percent of one core, and milliseconds per result: what a
+    frame costs the board, all threads counted), resident memory, and the machine's temperature
+    where ``thermal_path`` (default ``THERMAL_ZONE``) can be read."""
 
     def __init__(self, thermal_path: Path | None = None) -> None:
-        self._last = (time.monotonic(), self._cpu_seconds())
+        self._last = (time.monotonic(), self._cpu_seconds(), 0)
         self.thermal_path = thermal_path or THERMAL_ZONE
 
     @staticmethod
@@ -120,11 +121,14 @@ class ProcessStats:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             return round(peak / 1e3, 1)
 
-    def snapshot(self) -> dict:
+    def snapshot(self, results: int = 0) -> dict:
+        """``results``: how many results the process has made so far, all pipelines together."""
         now, cpu = time.monotonic(), self._cpu_seconds()
-        then, cpu_then = self._last
-        self._last = (now, cpu)
+        then, cpu_then, results_then = self._last
+        self._last = (now, cpu, results)
         percent = 100.0 * (cpu - cpu_then) / (now - then) if now > then else 0.0
+        made = results - results_then
         temperature = temperature_c(self.thermal_path)
-        return {"cpu_percent": round(percent, 1), "rss_mb": self.rss_mb(),
-                **({"temperature_c": temperature} if temperature is not None else {})}
+        return {"cpu_percent": round(percent, 1),
+                **({"cpu_ms_per_result": round((cpu - cpu_then) * 1e3 / made, 2)} if made > 0 else {}),
+                "rss_mb": self.rss_mb(), **({"temperature_c": temperature} if temperature is not None else {})}

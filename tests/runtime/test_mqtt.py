@@ -45,6 +45,10 @@ def test_topics_schema_and_retained_state(broker, banana_video: Path):
         stats = probe.json(f"{BASE}/stats")[-1]
         assert stats["pipelines"]["bananas"]["fps"] > 0
         assert {"cpu_percent", "rss_mb", "mqtt"} <= set(stats)
+        # CPU per result: all the process's threads, over the results made since the last stats.
+        probe.wait_for(lambda m: any("cpu_ms_per_result" in s for s in probe.json(f"{BASE}/stats")))
+        per_result = next(s for s in probe.json(f"{BASE}/stats") if "cpu_ms_per_result" in s)["cpu_ms_per_result"]
+        assert 0 < per_result < 1000
         assert set(stats["pipelines"]["bananas"]["latency_ms"]["inference"]) == {"p50", "p95"}
         # A client arriving later finds the retained state waiting.
         late = Probe(broker.port, [f"{BASE}/status", f"{BASE}/bananas/label", f"{BASE}/bananas/source"])
