@@ -381,8 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from edgetm import commands
 
-        # Each subcommand's handler in edgetm.commands carries its name.
-        return getattr(commands, args.command)(args)
+        # Each subcommand's handler in edgetm.commands carries its name; only its own module is imported.
+        return commands.handler(args.command)(args)
     except EdgetmError as error:
         print(f"edgetm: error: {error}", file=sys.stderr)
         return commands.EXIT_USER_ERROR

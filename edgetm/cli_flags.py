@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
-
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
-from pydantic_core import PydanticUndefined
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 from edgetm.errors import problems
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,6 +65,8 @@ def adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
            **kwargs) -> None:
     """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
     ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
+    from pydantic_core import PydanticUndefined
+
     info = options.model_fields[field]
     text = text or info.description or ""
     default = info.default
@@ -85,9 +87,11 @@ def checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] | 
     """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
     ``whole``: an appended value is checked with the rest by the options model)."""
     info = options.model_fields[field]
-    adapter: list[TypeAdapter] = []  # built on first use: --help need not pay for it
+    adapter: list = []  # a TypeAdapter, built on first use: --help need not pay for it
 
     def check(text_value: str):
+        from pydantic import ConfigDict, TypeAdapter, ValidationError
+
         value = parse(text_value) if parse else text_value
         if not whole:
             return value

@@ -10,99 +10,42 @@
     audio:rtsp://..., audio:clip.mp4   the sound of a stream or video, decoded by ffmpeg
 
 A new source is one file with its options (a literal ``type`` and an ``open`` method) and one
-``SOURCES.register`` line here.
+``SOURCES.register`` line in ``sources.py``. The names below are imported on first use: a command
+that only needs to tell a video file from a photo does not wait for every source to import.
 """
 
 from __future__ import annotations
 
-import glob
-import re
-from collections.abc import Mapping
-from pathlib import Path
-
-from pydantic import ValidationError
-
-from edgetm.capture.base import (
-    Block,
-    Delivery,
-    EndOfStream,
-    Frame,
-    Item,
-    LiveOptions,
-    Source,
-    SourceOptions,
-)
-from edgetm.capture.camera import CameraOptions
-from edgetm.capture.ffmpeg import FfmpegAudioOptions
-from edgetm.capture.images import ImagesOptions
-from edgetm.capture.live import LiveSource
-from edgetm.capture.microphone import MicOptions
-from edgetm.capture.network import NetworkOptions
-from edgetm.capture.picamera import Picamera2Options
-from edgetm.capture.sound_file import SOUND_SUFFIXES, SoundFileOptions
-from edgetm.capture.video import VIDEO_SUFFIXES, VideoOptions
-from edgetm.errors import ConfigError, from_validation
-from edgetm.events import SourceState
-from edgetm.plugins import Registry
-
-SOURCES: Registry[type[SourceOptions]] = Registry("source")
-for _options in (CameraOptions, Picamera2Options, NetworkOptions, VideoOptions, ImagesOptions, MicOptions,
-                 SoundFileOptions, FfmpegAudioOptions):
-    SOURCES.register(_options)
+import importlib
+from typing import TYPE_CHECKING
 
 DEFAULT_SOURCE = "camera:0"
-_NETWORK = re.compile(r"^(rtsps?|rtmp|https?|udp|tcp)://", re.IGNORECASE)
+# What a path's suffix makes it: a video file, or a sound file (as ``parse_source`` reads it).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".mjpg", ".mpg", ".mpeg", ".wmv",
+                  ".h264", ".ts")
+SOUND_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif")
+
+if TYPE_CHECKING:
+    from edgetm.capture.base import Block, Delivery, EndOfStream, Frame, Item, LiveOptions, Source, SourceOptions
+    from edgetm.capture.live import LiveSource
+    from edgetm.capture.sources import SOURCES, open_source, parse_source, source_options
+    from edgetm.events import SourceState
+
+# name -> the module that defines it
+_EXPORTS = {
+    **dict.fromkeys(("Block", "Delivery", "EndOfStream", "Frame", "Item", "LiveOptions", "Source", "SourceOptions"),
+                    "edgetm.capture.base"),
+    "LiveSource": "edgetm.capture.live",
+    **dict.fromkeys(("SOURCES", "open_source", "parse_source", "source_options"), "edgetm.capture.sources"),
+    "SourceState": "edgetm.events",
+}
+
+__all__ = ["DEFAULT_SOURCE", "SOUND_SUFFIXES", "SOURCES", "VIDEO_SUFFIXES", "Block", "Delivery", "EndOfStream",
+           "Frame", "Item", "LiveOptions", "LiveSource", "Source", "SourceOptions", "SourceState", "open_source",
+           "parse_source", "source_options"]
 
 
-def parse_source(text: str, **options) -> SourceOptions:
-    """The options a source string stands for; ``options`` are that source's own settings."""
-    try:
-        return _parse_source(text.strip(), options)
-    except ValidationError as error:
-        raise from_validation(error, f"source {text}") from None
-
-
-def _parse_source(text: str, options: dict) -> SourceOptions:
-    if match := re.fullmatch(r"camera(?::(\d+))?|(\d+)", text):
-        return CameraOptions(device=int(match.group(1) or match.group(2) or 0), **options)
-    if re.fullmatch(r"/dev/video\d+", text):
-        return CameraOptions(device=text, **options)
-    if match := re.fullmatch(r"picamera2(?::(\d+))?", text):
-        return Picamera2Options(camera=int(match.group(1) or 0), **options)
-    if match := re.fullmatch(r"mic(?::(.+))?", text):
-        device = match.group(1)
-        return MicOptions(device=int(device) if device and device.isdigit() else device, **options)
-    if text.startswith("audio:"):
-        return FfmpegAudioOptions(url=text.removeprefix("audio:"), **options)
-    if text.startswith("wav:") or Path(text).suffix.lower() in SOUND_SUFFIXES:
-        return SoundFileOptions(path=str(Path(text.removeprefix("wav:")).expanduser()), **options)
-    if _NETWORK.match(text):
-        return NetworkOptions(url=text, **options)
-    path = Path(text).expanduser()
-    if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
-        return VideoOptions(path=str(path), **options)
-    if path.exists() or glob.has_magic(text):
-        return ImagesOptions(paths=[text], **options)
-    raise ConfigError(f"unknown source '{text}'",
-                      "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, images (file, folder, glob), "
-                      "mic, wav:FILE or audio:URL")
-
-
-def source_options(source: SourceOptions | str | Mapping) -> SourceOptions:
-    """Options for a source given as a string, a mapping with a ``type``, or options already."""
-    if isinstance(source, str):
-        return parse_source(source)
-    if isinstance(source, Mapping):
-        try:
-            return SOURCES[str(source.get("type"))].model_validate(dict(source))
-        except ValidationError as error:
-            raise from_validation(error, "source") from None
-    return source
-
-
-def open_source(source: SourceOptions | str | Mapping) -> Source:
-    return source_options(source).open()
-
-
-__all__ = ["DEFAULT_SOURCE", "SOURCES", "Block", "Delivery", "EndOfStream", "Frame", "Item", "LiveOptions",
-           "LiveSource", "Source", "SourceOptions", "SourceState", "open_source", "parse_source", "source_options"]
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'edgetm.capture' has no attribute {name!r}")

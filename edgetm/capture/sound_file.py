@@ -17,8 +17,6 @@ from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError, missing_dependency
 from edgetm.plugins import LocalPath
 
-SOUND_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif")
-
 
 class SoundFileOptions(LiveOptions):
     type: Literal["wav"] = "wav"

@@ -16,8 +16,6 @@ from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError
 from edgetm.plugins import LocalPath
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpeg", ".mjpg", ".mpg", ".mpeg", ".wmv",
-                  ".h264", ".ts")
 # Files that do not state their frame rate play at this one when paced.
 DEFAULT_FPS = 30.0
 

@@ -16,8 +16,7 @@ from edgetm.results import to_json
 def image_paths(args: argparse.Namespace) -> list[Path]:
     """The image arguments, folders and globs expanded, checked before the model is loaded: a video
     or sound file among them is an error naming the command that takes it."""
-    from edgetm.capture.sound_file import SOUND_SUFFIXES
-    from edgetm.capture.video import VIDEO_SUFFIXES
+    from edgetm.capture import SOUND_SUFFIXES, VIDEO_SUFFIXES
     from edgetm.vision.image import expand_images
 
     paths = expand_images(args.images)

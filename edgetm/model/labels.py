@@ -10,8 +10,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import yaml
-
 from edgetm.errors import LabelsError
 
 # Teachable Machine writes "{index} {name}"; the name may itself contain spaces and digits.
@@ -129,6 +127,8 @@ def parse_literal(text: str, want: type = object) -> object | None:
 
     ``ast.literal_eval`` only builds literals; nothing is executed.
     """
+    import yaml  # here, not at the top: most models have no metadata to parse
+
     for parse in (yaml.safe_load, ast.literal_eval):
         try:
             value = parse(text)
@@ -162,13 +162,22 @@ def tflite_associated_files(content: bytes) -> dict[str, bytes]:
     return found
 
 
+def _may_name_classes(text: str) -> bool:
+    """Whether ``text`` could parse to a mapping with a ``names`` key: only if it says ``names``, or
+    quotes a string that could spell it (YAML and Python escapes, Python's ``'na' 'mes'``). A
+    Teachable Machine labels.txt does neither, and skips the YAML parser (whose import alone takes
+    longer than opening the model)."""
+    return "names" in text or '"' in text or "'" in text
+
+
 def embedded_tflite_labels(files: dict[str, bytes]) -> tuple[list[str] | None, dict]:
     """Labels and Ultralytics metadata from a TFLite model's associated files."""
     metadata: dict = {}
     labels = None
     for name, data in files.items():
         text = data.decode("utf-8", errors="replace")
-        mapping = parse_literal(text, dict) if name.endswith((".txt", ".yaml", ".yml")) else None
+        mapping = parse_literal(text, dict) if name.endswith((".txt", ".yaml", ".yml")) and _may_name_classes(text) \
+            else None
         if isinstance(mapping, dict) and "names" in mapping:
             metadata = mapping
             labels = names_from_mapping(mapping["names"])

@@ -24,6 +24,7 @@ from edgetm.model.metadata import (
     METADATA_NAME,
     audio_properties,
     features_metadata,
+    subgraph_count,
     tflite_metadata,
 )
 from edgetm.model.model import Family, Model, ModelFormat, TaskKind, detect_task, is_waveform
@@ -109,9 +110,7 @@ def _has_subgraph(content: bytes) -> bool:
     field is optional in the schema) and its interpreter then segfaults. A model too broken to tell
     is left to LiteRT's verifier (and so is every model where ai-edge-litert is not installed)."""
     try:
-        from ai_edge_litert import schema_py_generated as schema
-
-        return schema.Model.GetRootAs(content, 0).SubgraphsLength() > 0
+        return subgraph_count(content) > 0
     except Exception:  # the flatbuffers reader has no error type of its own
         return True
 

@@ -74,6 +74,8 @@ def _uint(table, field: int) -> int:
 
 def audio_properties(metadata: bytes) -> AudioProperties | None:
     """The first input's AudioProperties in a ModelMetadata buffer, if it has them."""
+    if not metadata:
+        return None
     from flatbuffers import number_types
     from flatbuffers.table import Table
 
@@ -95,19 +97,52 @@ def audio_properties(metadata: bytes) -> AudioProperties | None:
         return None
 
 
+# Field ids in LiteRT's schema.fbs (read by slot as above: the generated reader for the whole
+# schema takes longer to import than loading the demo model does).
+_MODEL_SUBGRAPHS, _MODEL_BUFFERS, _MODEL_METADATA = 2, 4, 6  # Model
+_METADATA_NAME, _METADATA_BUFFER = 0, 1  # Metadata
+_BUFFER_DATA = 0  # Buffer
+
+
+def _model_root(content: bytes):
+    from flatbuffers.table import Table
+
+    return Table(content, int.from_bytes(content[:4], "little"))
+
+
+def _vector_length(table, field: int) -> int:
+    offset = table.Offset(_slot(field))
+    return table.VectorLen(offset) if offset else 0
+
+
+def _vector_table(table, field: int, index: int):
+    """The ``index``-th table of the vector in ``field`` (unchecked, as the generated reader reads it)."""
+    from flatbuffers.table import Table
+
+    offset = table.Offset(_slot(field))
+    return Table(table.Bytes, table.Indirect(table.Vector(offset) + 4 * index)) if offset else None
+
+
+def subgraph_count(content: bytes) -> int:
+    """How many subgraphs a TFLite model says it has (raises on a buffer too short to say)."""
+    return _vector_length(_model_root(content), _MODEL_SUBGRAPHS)
+
+
 def tflite_metadata(content: bytes) -> dict[str, bytes]:
     """A TFLite model's metadata buffers by name."""
     try:
-        from ai_edge_litert import schema_py_generated as schema
-
-        model = schema.Model.GetRootAs(content, 0)
+        model = _model_root(content)
         found = {}
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            data = model.Buffers(entry.Buffer())
+        for i in range(_vector_length(model, _MODEL_METADATA)):
+            entry = _vector_table(model, _MODEL_METADATA, i)
+            name_offset = entry.Offset(_slot(_METADATA_NAME))
+            name = entry.String(name_offset + entry.Pos) if name_offset else None
+            data = _vector_table(model, _MODEL_BUFFERS, _uint(entry, _METADATA_BUFFER))
+            length = _vector_length(data, _BUFFER_DATA) if data is not None else 0
             # Only small buffers are copied: a corrupt model's entry may point at its weights.
-            if entry.Name() and data is not None and 0 < data.DataLength() <= MAX_METADATA_BYTES:
-                found[entry.Name().decode("utf-8", "replace")] = data.DataAsNumpy().tobytes()
+            if name and data is not None and 0 < length <= MAX_METADATA_BYTES:
+                start = data.Vector(data.Offset(_slot(_BUFFER_DATA)))
+                found[name.decode("utf-8", "replace")] = bytes(content[start:start + length])
         return found
     except Exception:
         return {}
