@@ -69,8 +69,8 @@ def _clean_env() -> dict[str, str]:
 ALSO_INSTALLED = ("pydantic>=2.5", "pyyaml>=6.0")
 
 
-def _has_mediapipe(python: Path) -> bool:
-    check = f"import mediapipe, pydantic, yaml; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
+def _runs(python: Path, check: str) -> bool:
+    """Whether ``python -c check`` exits 0 (a quick look at what an environment has)."""
     try:
         return subprocess.run([str(python), "-c", check], capture_output=True, timeout=120,
                               env=_clean_env()).returncode == 0
@@ -83,6 +83,38 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+def ensure_environment(folder: Path, requirements: Sequence[str], check: str, create: bool = True,
+                       timeout_s: float = CREATE_TIMEOUT_S, error: type[RuntimeError] = RuntimeError) -> Path:
+    """The python of the virtualenv at ``folder`` once ``check`` (Python code) runs there; made with
+    pip the first time, which needs the network and up to ``timeout_s``, unless ``create`` is false.
+    A failed or half-made environment is removed, and ``error`` raised saying why."""
+    python = folder / "bin" / "python"
+    if python.exists() and _runs(python, check):
+        return python
+    if not create:
+        raise error(f"no environment at {folder}")
+    print(f"creating a virtualenv in {folder} (pip install {' '.join(requirements)})", file=sys.stderr, flush=True)
+    base = shutil.which("python3") or sys.executable
+    what = " ".join(requirements)
+    try:
+        subprocess.run([base, "-m", "venv", "--clear", str(folder)], capture_output=True, text=True, timeout=120,
+                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements],
+                       capture_output=True, text=True, timeout=timeout_s, check=True, env=_clean_env())
+    except subprocess.CalledProcessError as failure:
+        shutil.rmtree(folder, ignore_errors=True)  # a half-made environment would be taken for a working one
+        raise error(f"installing {what} failed: {_last_line(failure.stderr or failure.stdout or '')}") from None
+    except subprocess.TimeoutExpired as failure:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise error(f"installing {what} took over {failure.timeout:.0f} s") from None
+    except OSError as failure:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise error(f"cannot make a virtualenv with {base}: {failure}") from None
+    if not _runs(python, check):
+        raise error(f"{python} was made but cannot import what was installed")
+    return python
+
+
 def reference_python(create: bool = True) -> Path:
     """The python that has mediapipe: ``$EDGETM_MEDIAPIPE_PYTHON``, else a virtualenv in the user's
     cache, made here the first time (which needs the network) unless ``create`` is false."""
@@ -90,34 +122,11 @@ def reference_python(create: bool = True) -> Path:
     if given:
         return Path(given)
     folder = environment_dir()
-    python = folder / "bin" / "python"
-    if python.exists() and _has_mediapipe(python):
-        return python
-    if not create:
+    check = f"import mediapipe, pydantic, yaml; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
+    if not create and not _runs(folder / "bin" / "python", check):
         raise ReferenceUnavailable(f"no MediaPipe environment at {folder} (benchmarks/pose.py makes it)")
-    print(f"creating MediaPipe's reference environment in {folder} (pip install mediapipe=={MEDIAPIPE_VERSION})",
-          file=sys.stderr, flush=True)
-    base = shutil.which("python3") or sys.executable
-    try:
-        subprocess.run([base, "-m", "venv", "--clear", str(folder)], capture_output=True, text=True, timeout=120,
-                       check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"mediapipe=={MEDIAPIPE_VERSION}",
-                        *ALSO_INSTALLED],
-                       capture_output=True, text=True, timeout=CREATE_TIMEOUT_S, check=True, env=_clean_env())
-    except subprocess.CalledProcessError as error:
-        shutil.rmtree(folder, ignore_errors=True)  # a half-made environment would be taken for a working one
-        raise ReferenceUnavailable(f"installing mediapipe=={MEDIAPIPE_VERSION} failed: "
-                                   f"{_last_line(error.stderr or error.stdout or '')}") from None
-    except subprocess.TimeoutExpired as error:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ReferenceUnavailable(f"installing mediapipe=={MEDIAPIPE_VERSION} took over {error.timeout:.0f} s") \
-            from None
-    except OSError as error:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ReferenceUnavailable(f"cannot make a virtualenv with {base}: {error}") from None
-    if not _has_mediapipe(python):
-        raise ReferenceUnavailable(f"{python} was made but cannot import mediapipe {MEDIAPIPE_VERSION}")
-    return python
+    return ensure_environment(folder, (f"mediapipe=={MEDIAPIPE_VERSION}", *ALSO_INSTALLED), check,
+                              error=ReferenceUnavailable)
 
 
 def _run_here(python: Path, arguments: list[str], timeout_s: float) -> str:
