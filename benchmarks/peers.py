@@ -188,7 +188,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     header_done: bool = False
 
-    WIDTHS = (3, 46, 34, 11, 11, 8)
+    WIDTHS = (3, 50, 40, 10, 10, 7)
 
     def header(self) -> None:
         w = self.WIDTHS
@@ -364,6 +364,32 @@ def spawn(command: list[str], env: dict[str, str] | None = None, stop_after_firs
             errors.seek(0)
             raise RuntimeError(f"{Path(command[0]).name} {' '.join(command[1:3])} failed: {errors.read()[-500:]}")
     return Spawned(first_s, exit_s, first.strip())
+
+
+def import_seconds(command: list[str]) -> float:
+    """Seconds a Python command spends importing modules, its top-level imports summed as
+    ``python -X importtime`` reports them (imports made later, inside functions, included)."""
+    done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True, text=True,
+                          timeout=PROCESS_TIMEOUT_S, cwd=ROOT)
+    total_us = 0
+    for line in done.stderr.splitlines():
+        parts = line.split("|")
+        # "import time: self | cumulative | name": nested imports are indented under their parent.
+        if line.startswith("import time:") and len(parts) == 3 and not parts[2].startswith("  ") \
+                and parts[1].strip().isdigit():
+            total_us += int(parts[1])
+    return total_us / 1e6
+
+
+def explain_start(ctx: Context, row: int, ours: list[str], theirs: list[str], ours_s: float, theirs_s: float,
+                  peer: str) -> None:
+    """Where a slower start goes: the time each side spends importing modules."""
+    ours_imports, theirs_imports = import_seconds(ours), import_seconds(theirs)
+    verdict = "imports make up most of the difference" if ours_imports - theirs_imports >= (ours_s - theirs_s) / 2 \
+        else "imports do not explain it"
+    ctx.report.note(row, f"edgetm {ours_s:.2f} s, the {peer} {theirs_s:.2f} s; python -X importtime counts "
+                         f"{ours_imports:.2f} s of imports in edgetm's whole process (it slows them a little; some "
+                         f"may come after the first result) and {theirs_imports:.2f} s in the {peer}'s: {verdict}.")
 
 
 # -- comparing answers ----------------------------------------------------------------------------
@@ -548,7 +574,7 @@ def paced(ctx: Context) -> None:
     gc.collect()
     with Peer(ctx.environments, "mediapipe", ["mediapipe", "--model", str(MOBILENET), "--images", *files,
                                               "--threads", "0"], ctx.workdir) as peer:
-        peer_name = f"MediaPipe {peer.ready['mediapipe']} (1 thr default)"
+        peer_name = f"MediaPipe {peer.ready['mediapipe']} ImageClassifier, 1 thr"
         latency: dict[str, list[float]] = {"edgetm": [], "peer": []}
         cpu: dict[str, list[float]] = {"edgetm": [], "peer": []}
         for _ in range(3):
@@ -558,10 +584,9 @@ def paced(ctx: Context) -> None:
             block = peer.call(op="paced", item=0, frames=PACED_FRAMES, period_ms=CAMERA_PERIOD_MS)
             latency["peer"] += block["latency_ms"]
             cpu["peer"].append(block["cpu_ms_per_frame"])
-    what = f"MobileNetV2 30 fps paced, default thr ({os.cpu_count()})"
-    ctx.report.add(Line(2, f"{what}: latency/frame", peer_name, median(latency["edgetm"]),
-                        median(latency["peer"])))
-    ctx.report.add(Line(2, f"{what}: CPU/frame", peer_name, median(cpu["edgetm"]), median(cpu["peer"])))
+    what = f"MobileNetV2 at 30 fps, default thr ({os.cpu_count()}):"
+    ctx.report.add(Line(2, f"{what} latency", peer_name, median(latency["edgetm"]), median(latency["peer"])))
+    ctx.report.add(Line(2, f"{what} CPU/frame", peer_name, median(cpu["edgetm"]), median(cpu["peer"])))
 
 
 def _paced_block(run: Callable[[], object], frames: int, period_ms: float) -> dict:
@@ -594,9 +619,10 @@ def row_teachable(ctx: Context) -> None:
         return bare.scores(np.asarray(image))
 
     mine, theirs, agree, worst = [], [], [], 0.0
-    for path in photos:
-        classifier(read_image(path))
-        snippet(path)
+    for _ in range(3):
+        for path in photos:
+            classifier(read_image(path))
+            snippet(path)
     for run in range(ctx.runs * 2):
         path = photos[run % len(photos)]
         t0 = time.perf_counter()
@@ -631,9 +657,13 @@ def row_detect_start(ctx: Context) -> None:
         mine.append(ours.first_s)
         theirs.append(peer.first_s)
     found = [[*d["box"], d["score"], d["class_id"]] for d in json.loads(ours.first)["detections"]]
-    _, words = same_boxes(found, json.loads(peer.first)["detections"])
-    ctx.report.add(Line(4, "spawn -> first detection, yolov8n int8, bus.jpg", f"python + Ultralytics "
+    other = json.loads(peer.first)["detections"]
+    agree, words = same_boxes(found, other)
+    ctx.report.add(Line(4, "spawn -> first detection, yolov8n int8, bus.jpg", f"new python, Ultralytics "
                         f"{ULTRALYTICS_VERSION} predict", median(mine), median(theirs), "s", words))
+    if not agree:
+        detector = Detector(load_model(YOLO_TFLITE, threads=ctx.threads), DetectOptions(conf=CONF, iou=IOU))
+        explain_yolo(ctx, 4, image.name, read_image(image), detector, found, other)
 
 
 def row_onnx(ctx: Context) -> None:
@@ -667,13 +697,14 @@ def row_onnx(ctx: Context) -> None:
             for key, detector in (("default", default), ("rect", rect)):
                 shape = "x".join(map(str, detector.preprocessor.size_of(detector.prepare(frame).tensor)))
                 _, words = same_boxes(rows_of(detector(frame)), other)
-                label = "edgetm default" if key == "default" else "rect=True"
+                label = "default" if key == "default" else "rect=True"
                 ctx.report.add(Line(5, f"YOLOv8n fp32 ONNX {image.split(' ')[1]}, {label} {shape}", name,
                                     median(times[key]), median(times["peer"]), answers=words))
     if not default.rect:
         ctx.report.note(5, "edgetm's default letterboxes every frame into the square 640x640; Ultralytics runs a "
                            "model with dynamic axes rectangular by default (640x384 for 16:9, 640x480 for 4:3). "
-                           "DetectOptions(rect=True) / --rect does the same in edgetm.")
+                           "DetectOptions(rect=True) / --rect does the same in edgetm, and then both find the "
+                           "same boxes; the default's boxes differ because its input differs (more padding).")
 
 
 def row_nms(ctx: Context) -> None:
@@ -730,6 +761,8 @@ def row_run_start(ctx: Context) -> None:
     answers = "agree" if label == theirs_label else f"differ: {label} vs {theirs_label}"
     ctx.report.add(Line(7, "spawn -> first result, demo model on a video", "OpenCV + LiteRT loop by hand",
                         median(mine), median(theirs), "s", answers))
+    if median(mine) > median(theirs):
+        explain_start(ctx, 7, ours_cmd, bare_cmd, median(mine), median(theirs), "hand-written loop")
 
 
 def row_classify_process(ctx: Context) -> None:
@@ -751,6 +784,8 @@ def row_classify_process(ctx: Context) -> None:
     answers = "agree" if label == theirs_label else f"differ: {label} vs {theirs_label}"
     ctx.report.add(Line(8, "edgetm classify demo PHOTO: spawn -> exit", "TM snippet as a script", median(mine),
                         median(theirs), "s", answers))
+    if median(mine) > median(theirs):
+        explain_start(ctx, 8, ours_cmd, snippet_cmd, median(mine), median(theirs), "snippet")
 
 
 def _camera_frame() -> np.ndarray:
@@ -782,22 +817,22 @@ def row_mobilenet_overhead(ctx: Context) -> None:
 
 def row_ort_idle(ctx: Context) -> None:
     """11. ONNX Runtime at rest between runs paced at 30 fps: edgetm's session against a default one."""
-    for name, model in (("demo ONNX", DEMO / "model.onnx"), ("YOLOv8n fp32 ONNX at 320", YOLO_ONNX)):
-        if not model.exists():
-            continue
-        results: dict[str, list[dict]] = {"edgetm": [], "default": []}
-        for _ in range(2):
-            for which in results:
-                out = subprocess.run([sys.executable, __file__, "--ort-idle", which, "--model", str(model)],
-                                     capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, check=True, cwd=ROOT)
-                results[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
-        idle = {k: median([r["idle_cpu_ms"] for r in v]) for k, v in results.items()}
-        ctx.report.add(Line(11, f"{name}, 30 fps: CPU while idle per frame", "onnxruntime.InferenceSession(path)",
-                            idle["edgetm"], idle["default"]))
-        busy = {k: median([r["run_ms"] for r in v]) for k, v in results.items()}
-        ctx.report.note(11, f"{name}: run {busy['edgetm']:.2f} ms (edgetm) and {busy['default']:.2f} ms (default "
-                            f"session); threads edgetm {results['edgetm'][0]['threads']}, default session ONNX "
-                            "Runtime's own choice (one per physical core).")
+    model = DEMO / "model.onnx"
+    results: dict[str, list[dict]] = {"edgetm": [], "default": [], "no-spin": []}
+    for _ in range(2):
+        for which in results:
+            out = subprocess.run([sys.executable, __file__, "--ort-idle", which, "--model", str(model)],
+                                 capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, check=True, cwd=ROOT)
+            results[which].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    idle = {k: median([r["idle_cpu_ms"] for r in v]) for k, v in results.items()}
+    busy = {k: median([r["run_ms"] for r in v]) for k, v in results.items()}
+    ctx.report.add(Line(11, "demo ONNX run every 33 ms: CPU while idle/frame", "onnxruntime.InferenceSession(path)",
+                        idle["edgetm"], idle["default"]))
+    ctx.report.note(11, f"a run takes {busy['edgetm']:.2f} ms (edgetm, {results['edgetm'][0]['threads']} threads) and "
+                        f"{busy['default']:.2f} ms (default session); the rest of each 33 ms is idle. A default "
+                        "session with session.intra_op.allow_spinning = 0 spends "
+                        f"{idle['no-spin']:.2f} ms of CPU while idle (runs {busy['no-spin']:.2f} ms): what is spent "
+                        "at rest is ONNX Runtime's thread pool spinning, waiting for the next run.")
 
 
 def ort_idle(which: str, model_path: Path, frames: int = PACED_FRAMES) -> dict:
@@ -814,12 +849,12 @@ def ort_idle(which: str, model_path: Path, frames: int = PACED_FRAMES) -> dict:
     else:
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(model_path))
+        options = onnxruntime.SessionOptions()
+        if which == "no-spin":
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(str(model_path), options)
         spec = session.get_inputs()[0]
-        shape = [d if isinstance(d, int) else 1 for d in spec.shape]
-        if len(shape) == 4 and not all(isinstance(d, int) for d in spec.shape[2:]):
-            shape[2:] = [320, 320]  # the YOLO export's dynamic sides, at its trained size
-        feed = {spec.name: np.zeros(shape, np.float32)}
+        feed = {spec.name: np.zeros([d if isinstance(d, int) else 1 for d in spec.shape], np.float32)}
 
         def run() -> None:
             session.run(None, feed)
@@ -876,7 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5, help="alternating process starts per start-up row")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="threads on both sides")
     parser.add_argument("--only", type=parse_rows, default=None, metavar="ROWS", help="rows to run: 1,2,5-7")
-    parser.add_argument("--ort-idle", choices=("edgetm", "default"), help=argparse.SUPPRESS)
+    parser.add_argument("--ort-idle", choices=("edgetm", "default", "no-spin"), help=argparse.SUPPRESS)
     parser.add_argument("--model", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.ort_idle:
