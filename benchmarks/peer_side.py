@@ -59,8 +59,9 @@ def _timed(run: Callable[[int], object], item: int) -> tuple[object, float, floa
     return answer, (t1 - t0) * 1e3, (c1 - c0) * 1e3
 
 
-def _paced(run: Callable[[int], object], item: int, frames: int, period_ms: float) -> dict:
-    """``frames`` calls on a fixed clock: latency of each, process CPU time per frame over the run."""
+def paced(run: Callable[[int], object], item: int, frames: int, period_ms: float) -> dict:
+    """``frames`` calls on a fixed clock: latency of each, process CPU time per frame over the run
+    (peers.py runs edgetm's side with this too)."""
     period = period_ms / 1e3
     latency = []
     start_cpu = time.process_time()
@@ -86,7 +87,7 @@ def serve(methods: dict[str, Callable[[int], object]], describe: Callable[[objec
             break
         run = methods[request.get("method", default)]
         if op == "paced":
-            reply = _paced(run, int(request["item"]), int(request["frames"]), float(request["period_ms"]))
+            reply = paced(run, int(request["item"]), int(request["frames"]), float(request["period_ms"]))
         else:
             answer, ms, cpu_ms = _timed(run, int(request["item"]))
             reply = {"ms": ms, "cpu_ms": cpu_ms}

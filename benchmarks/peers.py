@@ -87,6 +87,7 @@ from benchmarks import detect as detect_bench  # noqa: E402
 from benchmarks import fidelity  # noqa: E402
 from benchmarks import run as run_bench  # noqa: E402
 from benchmarks.mediapipe_reference import ReferenceUnavailable, ensure_environment, reference_python  # noqa: E402
+from benchmarks.peer_side import paced as paced_calls  # noqa: E402
 from edgetm.model import load_model  # noqa: E402
 from edgetm.vision.classify import Classifier, ClassifyOptions  # noqa: E402
 from edgetm.vision.detect import DetectOptions, Detector  # noqa: E402
@@ -184,7 +185,6 @@ class Line:
 
 @dataclass
 class Report:
-    lines: list[Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     header_done: bool = False
 
@@ -201,7 +201,6 @@ class Report:
     def add(self, line: Line) -> None:
         if not self.header_done:
             self.header()
-        self.lines.append(line)
         w = self.WIDTHS
         ratio = line.theirs / line.ours if line.ours > 0 else float("inf")
         ratio_text = f"{ratio:.0f}x" if ratio >= 100 else f"{ratio:.2f}x"
@@ -544,7 +543,7 @@ def row_mediapipe(ctx: Context) -> None:
         if not all(agree) and threads == ctx.threads:
             explain_crop(ctx, frames, files, agree, classifier)
         del classifier
-    paced(ctx)
+    paced_row(ctx)
 
 
 def _agreement(agree: list[bool]) -> str:
@@ -566,7 +565,7 @@ def explain_crop(ctx: Context, frames: list[np.ndarray], files: list[str], agree
     ctx.report.note(2, f"top labels differ on {', '.join(differ)}: {why}.")
 
 
-def paced(ctx: Context) -> None:
+def paced_row(ctx: Context) -> None:
     """Row 2, paced: a frame every 33 ms, each side at its default threads, blocks alternating."""
     frames, files = mobilenet_frames(ctx)
     classifier = Classifier(load_model(MOBILENET, IMAGENET_LABELS), ClassifyOptions(top_k=1))  # all cores
@@ -578,7 +577,7 @@ def paced(ctx: Context) -> None:
         latency: dict[str, list[float]] = {"edgetm": [], "peer": []}
         cpu: dict[str, list[float]] = {"edgetm": [], "peer": []}
         for _ in range(3):
-            block = _paced_block(lambda: classifier(frame), PACED_FRAMES, CAMERA_PERIOD_MS)
+            block = paced_calls(lambda _: classifier(frame), 0, PACED_FRAMES, CAMERA_PERIOD_MS)
             latency["edgetm"] += block["latency_ms"]
             cpu["edgetm"].append(block["cpu_ms_per_frame"])
             block = peer.call(op="paced", item=0, frames=PACED_FRAMES, period_ms=CAMERA_PERIOD_MS)
@@ -587,22 +586,6 @@ def paced(ctx: Context) -> None:
     what = f"MobileNetV2 at 30 fps, default thr ({os.cpu_count()}):"
     ctx.report.add(Line(2, f"{what} latency", peer_name, median(latency["edgetm"]), median(latency["peer"])))
     ctx.report.add(Line(2, f"{what} CPU/frame", peer_name, median(cpu["edgetm"]), median(cpu["peer"])))
-
-
-def _paced_block(run: Callable[[], object], frames: int, period_ms: float) -> dict:
-    """As peer_side.py's paced loop: latency of each call, process CPU time per frame."""
-    period = period_ms / 1e3
-    latency = []
-    start_cpu = time.process_time()
-    tick = time.perf_counter()
-    for _ in range(frames):
-        tick += period
-        t0 = time.perf_counter()
-        run()
-        latency.append((time.perf_counter() - t0) * 1e3)
-        while (left := tick - time.perf_counter()) > 0:
-            time.sleep(left)
-    return {"latency_ms": latency, "cpu_ms_per_frame": (time.process_time() - start_cpu) * 1e3 / frames}
 
 
 def row_teachable(ctx: Context) -> None:
@@ -934,6 +917,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 measure(ctx)
             except PeerUnavailable as error:
                 report.note(number, f"skipped ({title}): {error}")
+            except (RuntimeError, OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
+                report.note(number, f"failed ({title}): {type(error).__name__}: {error}")
             gc.collect()
     report.close()
     return 0
