@@ -17,7 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
 
 from edgetm.capture import SOURCES, SourceOptions, parse_source
@@ -194,62 +193,68 @@ def parse_config(data: object, what: str = "configuration", folder: Path | None 
     return resolve_paths(config, folder) if folder is not None else config  # type: ignore[return-value]
 
 
-class _Loader(yaml.SafeLoader):
-    """``yaml.safe_load``, but a key given twice in one mapping is an error (PyYAML keeps the last
-    one silently, so that a setting written twice would quietly lose), and so is a number longer
-    than any setting takes."""
+@lru_cache(maxsize=1)
+def _yaml_loader() -> type:
+    """The YAML loader configuration files are read with, made on first use: YAML is imported only
+    by a command that reads a file (``edgetm run MODEL`` from flags does not wait for it)."""
+    import yaml
 
-    def construct_document(self, node):
-        # Aliases are references: nine levels of nine ("billion laughs") fit in a few hundred bytes and
-        # expand to 9**9 values once validated. Count the expanded size first, each node once.
-        sizes: dict[int, int] = {}
+    class _Loader(yaml.SafeLoader):
+        """``yaml.safe_load``, but a key given twice in one mapping is an error (PyYAML keeps the last
+        one silently, so that a setting written twice would quietly lose), and so is a number longer
+        than any setting takes."""
 
-        def size(node) -> int:
-            if id(node) not in sizes:
-                sizes[id(node)] = 0  # a node that holds itself counts once
-                children = node.value if isinstance(node, yaml.SequenceNode) else (
-                    [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
-                sizes[id(node)] = min(1 + sum(size(child) for child in children), MAX_YAML_VALUES + 1)
-            return sizes[id(node)]
+        def construct_document(self, node):
+            # Aliases are references: nine levels of nine ("billion laughs") fit in a few hundred bytes and
+            # expand to 9**9 values once validated. Count the expanded size first, each node once.
+            sizes: dict[int, int] = {}
 
-        if size(node) > MAX_YAML_VALUES:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"the document expands to more than {MAX_YAML_VALUES} values (through aliases)",
-                node.start_mark)
-        return super().construct_document(node)
+            def size(node) -> int:
+                if id(node) not in sizes:
+                    sizes[id(node)] = 0  # a node that holds itself counts once
+                    children = node.value if isinstance(node, yaml.SequenceNode) else (
+                        [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+                    sizes[id(node)] = min(1 + sum(size(child) for child in children), MAX_YAML_VALUES + 1)
+                return sizes[id(node)]
 
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            first: dict = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue  # keys merged in with << may be overridden: that is what merging is for
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    line = first.setdefault(key, key_node.start_mark.line)
-                except TypeError:  # an unhashable key: PyYAML's own error says so
-                    continue
-                if line != key_node.start_mark.line:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"the key '{key}' is given twice (first at line {line + 1})", key_node.start_mark)
-        return super().construct_mapping(node, deep)
+            if size(node) > MAX_YAML_VALUES:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the document expands to more than {MAX_YAML_VALUES} values (through aliases)",
+                    node.start_mark)
+            return super().construct_document(node)
 
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                first: dict = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # keys merged in with << may be overridden: that is what merging is for
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        line = first.setdefault(key, key_node.start_mark.line)
+                    except TypeError:  # an unhashable key: PyYAML's own error says so
+                        continue
+                    if line != key_node.start_mark.line:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"the key '{key}' is given twice (first at line {line + 1})",
+                            key_node.start_mark)
+            return super().construct_mapping(node, deep)
 
-def _number(tag: str):
-    construct = _Loader.yaml_constructors[tag]
+    def number(tag: str):
+        construct = _Loader.yaml_constructors[tag]
 
-    def checked(loader: _Loader, node):
-        if len(node.value) > MAX_NUMBER_CHARACTERS:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"a number of {len(node.value)} characters is longer than any setting takes",
-                node.start_mark)
-        return construct(loader, node)
+        def checked(loader: _Loader, node):
+            if len(node.value) > MAX_NUMBER_CHARACTERS:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a number of {len(node.value)} characters is longer than any setting takes",
+                    node.start_mark)
+            return construct(loader, node)
 
-    return checked
+        return checked
 
-
-for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-    _Loader.add_constructor(_tag, _number(_tag))
+    for tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        _Loader.add_constructor(tag, number(tag))
+    return _Loader
 
 
 def load_config(path: str | Path) -> Config:
@@ -265,8 +270,10 @@ def load_config(path: str | Path) -> Config:
                           "example") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
