@@ -50,6 +50,9 @@ How the comparison is kept fair:
   warm-up, and report medians; the peers run in their own process, timed there around the call
   alone, while this process waits, so neither side competes with the other for the two cores;
 - process rows alternate spawns after one discarded warm-up of each (file cache);
+- on a shared machine medians move with other processes' load (two threads on two cores wait for
+  whichever core is taken); where edgetm's median is the slower, a note gives each side's fastest
+  call too;
 - the peers live in virtualenvs of their own, never edgetm's: Ultralytics with torch and
   torchvision under ``${XDG_CACHE_HOME:-~/.cache}/edgetm/peers-ultralytics-...`` (made here with
   pip from PyPI the first time, about 5 GB with torch's CUDA libraries), MediaPipe in the
@@ -461,15 +464,48 @@ class Context:
         return path
 
 
-def alternate(ours: Callable[[], object], peer: Peer, runs: int, **request: object) -> tuple[float, float]:
-    """Medians (ms) of ``runs`` alternating calls: edgetm in this process, then the peer."""
-    mine, theirs = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        ours()
-        mine.append((time.perf_counter() - start) * 1e3)
-        theirs.append(peer.call(**request)["ms"])
-    return median(mine), median(theirs)
+def elapsed_ms(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return (time.perf_counter() - start) * 1e3
+
+
+@dataclass
+class Timing:
+    """Medians and fastest calls (ms) of alternating calls, and the load average meanwhile."""
+
+    ours: float
+    theirs: float
+    ours_best: float
+    theirs_best: float
+    load: float
+
+
+def interleave(ours: Callable[[int], object], theirs: Callable[[int], float], runs: int,
+               items: int = 1) -> Timing:
+    """``runs`` rounds of one call of edgetm's (timed here) and one of the peer's (``theirs``
+    returns its time), on input ``round % items``. Which goes first alternates, so that neither
+    always finds the caches as the other left them."""
+    mine: list[float] = []
+    other: list[float] = []
+    for n in range(runs):
+        item = n % items
+        if n % 2:
+            other.append(theirs(item))
+        mine.append(elapsed_ms(lambda item=item: ours(item)))
+        if not n % 2:
+            other.append(theirs(item))
+    return Timing(median(mine), median(other), min(mine), min(other), os.getloadavg()[0])
+
+
+def add_timed(ctx: Context, row: int, what: str, peer: str, timing: Timing, answers: str) -> None:
+    """A line of medians; where edgetm's is the slower, a note with the fastest call of each side,
+    what each does when nothing else wants the cores."""
+    ctx.report.add(Line(row, what, peer, timing.ours, timing.theirs, answers=answers))
+    if timing.ours > timing.theirs:
+        ctx.report.note(row, f"{what}: fastest calls edgetm {timing.ours_best:.2f} ms, {peer} "
+                             f"{timing.theirs_best:.2f} ms; load average {timing.load:.1f} on {os.cpu_count()} cores "
+                             "at the end of the row.")
 
 
 def row_yolo_tflite(ctx: Context) -> None:
@@ -484,12 +520,11 @@ def row_yolo_tflite(ctx: Context) -> None:
         for item, (image, frame) in enumerate(frames.items()):
             for _ in range(5):
                 detector(frame)
-            ours, theirs = alternate(lambda f=frame: detector(f), peer, ctx.runs, item=item)
+            timing = interleave(lambda _, f=frame: detector(f), lambda _, i=item: peer.call(item=i)["ms"], ctx.runs)
             mine = rows_of(detector(frame))
             other = peer.call(item=item, result=True)["result"]
             agree, words = same_boxes(mine, other)
-            ctx.report.add(Line(1, f"yolov8n int8 TFLite, {ctx.threads} thr, {image}", name, ours, theirs,
-                                answers=words))
+            add_timed(ctx, 1, f"yolov8n int8 TFLite, {ctx.threads} thr, {image}", name, timing, words)
             if not agree:
                 explain_yolo(ctx, 1, image, frame, detector, mine, other)
 
@@ -529,17 +564,12 @@ def row_mediapipe(ctx: Context) -> None:
             for frame in frames:
                 for _ in range(5):
                     classifier(frame)
-            mine, theirs = [], []
-            for run in range(ctx.runs * 2):
-                item = run % len(frames)
-                start = time.perf_counter()
-                classifier(frames[item])
-                mine.append((time.perf_counter() - start) * 1e3)
-                theirs.append(peer.call(item=item)["ms"])
+            timing = interleave(lambda i, c=classifier: c(frames[i]), lambda i: peer.call(item=i)["ms"],
+                                ctx.runs * 2, len(frames))
             agree = [classifier(frame).index == peer.call(item=i, result=True)["result"][0]
                      for i, frame in enumerate(frames)]
-            ctx.report.add(Line(2, f"MobileNetV2 quant 640x480 frame, {threads} thr", peer_name, median(mine),
-                                median(theirs), answers=_agreement(agree)))
+            add_timed(ctx, 2, f"MobileNetV2 quant 640x480 frame, {threads} thr", peer_name, timing,
+                      _agreement(agree))
         if not all(agree) and threads == ctx.threads:
             explain_crop(ctx, frames, files, agree, classifier)
         del classifier
@@ -601,25 +631,19 @@ def row_teachable(ctx: Context) -> None:
         image = ImageOps.fit(Image.open(path).convert("RGB"), (224, 224), Image.Resampling.LANCZOS)
         return bare.scores(np.asarray(image))
 
-    mine, theirs, agree, worst = [], [], [], 0.0
     for _ in range(3):
         for path in photos:
             classifier(read_image(path))
             snippet(path)
-    for run in range(ctx.runs * 2):
-        path = photos[run % len(photos)]
-        t0 = time.perf_counter()
-        ours = classifier(read_image(path))
-        t1 = time.perf_counter()
-        scores = snippet(path)
-        t2 = time.perf_counter()
-        mine.append((t1 - t0) * 1e3)
-        theirs.append((t2 - t1) * 1e3)
-        if run < len(photos):
-            agree.append(ours.index == int(np.argmax(scores)))
-            worst = max(worst, abs(ours.score - float(scores[ours.index])))
-    ctx.report.add(Line(3, "TM float export (demo), photo file -> label", "TM Python snippet (PIL + LiteRT)",
-                        median(mine), median(theirs), answers=f"{_agreement(agree)}, max |dp| {worst:.1e}"))
+    timing = interleave(lambda i: classifier(read_image(photos[i])), lambda i: elapsed_ms(lambda: snippet(photos[i])),
+                        ctx.runs * 4, len(photos))
+    agree, worst = [], 0.0
+    for path in photos:
+        mine, scores = classifier(read_image(path)), snippet(path)
+        agree.append(mine.index == int(np.argmax(scores)))
+        worst = max(worst, abs(mine.score - float(scores[mine.index])))
+    add_timed(ctx, 3, "TM float export (demo), photo file -> label", "TM Python snippet (PIL + LiteRT)", timing,
+              f"{_agreement(agree)}, max |dp| {worst:.1e}")
 
 
 def row_detect_start(ctx: Context) -> None:
