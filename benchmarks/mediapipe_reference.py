@@ -25,7 +25,8 @@ the solution has no thread setting of its own.
 solution, adding the image-input metadata the Tasks API requires.
 
 Set ``EDGETM_MEDIAPIPE_PYTHON`` to use an existing python that has mediapipe 0.10.21; otherwise
-one is made on first use under ``${XDG_CACHE_HOME:-~/.cache}/edgetm/mediapipe-0.10.21``.
+one is made on first use under ``${XDG_CACHE_HOME:-~/.cache}/edgetm/mediapipe-0.10.21``
+(by ``ensure_environment``, which makes benchmarks/peers.py's Ultralytics environment too).
 """
 
 from __future__ import annotations
