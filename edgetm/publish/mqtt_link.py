@@ -23,7 +23,6 @@ import functools
 import hashlib
 import logging
 import socket
-import ssl
 import time
 import uuid
 from collections import deque
@@ -93,6 +92,8 @@ def set_tls(client, tls) -> None:
         path = getattr(tls, key)
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"mqtt tls.{key} {path} does not exist", "give the path of a PEM file")
+    import ssl  # here and in cause(): a run without MQTT over TLS does not wait for it
+
     try:
         client.tls_set(ca_certs=tls.ca_file, certfile=tls.cert_file, keyfile=tls.key_file,
                        cert_reqs=ssl.CERT_REQUIRED)
@@ -110,6 +111,8 @@ def set_tls(client, tls) -> None:
 
 def cause(error: BaseException | None, host: str, port: int, tls: bool) -> str:
     """One sentence: why a connection to ``host:port`` could not be opened, and what to do."""
+    import ssl
+
     where = f"{host}:{port}"
     if error is None:
         return f"cannot connect to {where}"
