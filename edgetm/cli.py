@@ -344,8 +344,10 @@ def _wanted(argv: Sequence[str]) -> str | None:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, that subcommand's flags in full and the others by
-    name and help alone. Building every subcommand imports every stage's options (cameras, MQTT,
-    training...): a command that needs one of them should not wait for the rest to import."""
+    name and help alone (all of them so, when ``only`` names none: ``edgetm --help`` and
+    ``--version`` need no subcommand's flags). Building every subcommand imports every stage's
+    options (cameras, MQTT, training...): a command that needs one of them should not wait for the
+    rest to import."""
     parser = Parser(
         prog="edgetm",
         description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
@@ -355,7 +357,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for name, add in SUBCOMMANDS.items():
-        if only in (None, name) or only not in SUBCOMMANDS:
+        if only in (None, name):
             add(commands)
         else:
             commands.add_parser(name, help=HELP[name])
@@ -374,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.disable()  # until start_up_done()
     setup_logging()
     words = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_wanted(words))
+    parser = build_parser(_wanted(words) or "")  # "": no subcommand named, none built in full
     args, unknown = parser.parse_known_args(argv)
     setup_logging(args.verbosity or "warning")
     if unknown:  # argparse would blame the top-level command; the flag belongs to a subcommand's list

@@ -34,9 +34,9 @@ def write_example(path: Path, force: bool = False) -> None:
 
 
 def config(args: argparse.Namespace) -> int:
-    from edgetm.config import schema
-
     if args.action == "schema":
+        from edgetm.config import schema
+
         print(json.dumps(schema().model_json_schema(), indent=2, allow_nan=False))
         return 0
     path = Path(args.path).expanduser()
