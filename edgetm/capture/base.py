@@ -140,6 +140,12 @@ class SourceOptions(Options):
 
     type: str
 
+    @property
+    def paced(self) -> bool:
+        """Items arrive at the world's pace (a camera's frame rate, a microphone's blocks) rather
+        than as fast as they are read: inference then waits idle between them."""
+        return False
+
     def open(self) -> Source:
         raise NotImplementedError
 
@@ -153,6 +159,11 @@ class LiveOptions(SourceOptions):
     reconnect_initial_s: float = Field(1.0, ge=0.05, le=3600, description="first delay before reopening a failed "
                                        "source")
     reconnect_max_s: float = Field(30.0, ge=0.05, le=3600, description="longest delay between reopening attempts")
+
+    @property
+    def paced(self) -> bool:
+        # Files among live sources are paced only when played in real time.
+        return bool(getattr(self, "realtime", True))
 
     def backoff(self) -> Backoff:
         return Backoff(self.reconnect_initial_s, max(self.reconnect_max_s, self.reconnect_initial_s))

@@ -40,6 +40,10 @@ class FfmpegAudioOptions(UrlOptions):
     loop: bool = Field(False, description="files: start again at the end")
     block_s: float = Field(0.1, gt=0.0, le=10.0, description="seconds of sound per block")
 
+    @property
+    def paced(self) -> bool:
+        return self.realtime or "://" in self.url  # a stream comes at its own pace; a file as fast as it decodes
+
     def open(self) -> FfmpegAudio:
         return FfmpegAudio(self)
 

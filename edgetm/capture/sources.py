@@ -82,4 +82,10 @@ def open_source(source: SourceOptions | str | Mapping) -> Source:
     return source_options(source).open()
 
 
-__all__ = ["SOURCES", "open_source", "parse_source", "source_options"]
+def source_paced(source: SourceOptions | str | Mapping | Source) -> bool:
+    """Whether the source's items come at the world's pace (``SourceOptions.paced``); a source
+    object made elsewhere is taken to come as fast as it is read."""
+    return False if isinstance(source, Source) else source_options(source).paced
+
+
+__all__ = ["SOURCES", "open_source", "parse_source", "source_options", "source_paced"]

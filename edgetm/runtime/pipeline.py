@@ -33,13 +33,14 @@ from typing import Any
 
 from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, open_source
 from edgetm.capture.live import LiveSource
+from edgetm.capture.sources import source_paced
 from edgetm.config import PipelineConfig, PipelineOptions
 from edgetm.errors import ConfigError, EdgetmError, ModelError
 from edgetm.events import Observation, StateChange, paused_change
-from edgetm.model.load import load_model
 from edgetm.model.model import Model
 from edgetm.model.options import ModelOptions
 from edgetm.model.probe import probe_model
+from edgetm.model.threads import load_for_pacing
 from edgetm.plugins import Options, type_name
 from edgetm.publish import PipelineInfo, Sink, Sinks
 from edgetm.ratelimit import RateLimit
@@ -72,11 +73,13 @@ class Pipeline:
         the task the model's kind calls for with its default options."""
         self.name = name
         self.options = options or PipelineOptions()
+        # A camera's or microphone's pace leaves inference idle between items: fewer threads may do better.
+        self.paced = source_paced(source)
         if isinstance(model, Model):
             self.model_options: ModelOptions | None = None
         else:
             self.model_options = model if isinstance(model, ModelOptions) else ModelOptions(path=str(model))
-            model = load_model(self.model_options)
+            model = load_for_pacing(self.model_options, self.paced)
         task_options = task if isinstance(task, Options) else choose(model, task or AUTO)
         self.task: Task = build_task(model, task_options, self.options)
         self.source = self._open(source)
@@ -189,7 +192,7 @@ class Pipeline:
             base = self.model_options or ModelOptions(path=str(model))
             model = base.model_copy(update={"path": str(model), "labels": None})
         probe_model(model)
-        return load_model(model)
+        return load_for_pacing(model, self.paced)
 
     def _checked(self, model: Model) -> Task:
         """The running task's twin on ``model``, once it has shown it can take over."""
@@ -432,7 +435,7 @@ def build_pipeline(config: PipelineConfig, sinks: Sinks, probe: bool = False) ->
     in a child process, as a running service does before it takes a model in)."""
     if probe:
         probe_model(config.model)
-    model = load_model(config.model)
+    model = load_for_pacing(config.model, source_paced(config.source))
     pipeline = Pipeline(model, config.source, choose(model, config.task, config.task_options()), config.options(),
                         name=config.name, sinks=sinks)
     pipeline.model_options = config.model

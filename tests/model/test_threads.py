@@ -1,0 +1,69 @@
+"""Threads when nobody said how many: every core back to back; for a paced source, one thread for
+a light LiteRT model; ONNX Runtime's threads never spin while idle."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import edgetm
+from edgetm.model import threads
+from edgetm.model.load import warm_up_inputs
+from edgetm.model.options import ModelOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "models" / "banana"
+CORES = os.cpu_count() or 1
+needs_cores = pytest.mark.skipif(CORES < 2, reason="one core: there is no thread count to choose")
+
+
+def threads_of(model) -> int:
+    return model.backend.describe()["threads"]
+
+
+@needs_cores
+def test_a_light_model_runs_on_one_thread_when_paced_and_on_every_core_back_to_back():
+    options = ModelOptions(path=str(DEMO / "model_unquant.tflite"))
+    assert threads_of(threads.load_for_pacing(options, paced=True)) == 1
+    assert threads_of(threads.load_for_pacing(options, paced=False)) == CORES
+
+
+@needs_cores
+def test_a_heavy_model_keeps_every_core_when_paced(monkeypatch):
+    # Heavy is what takes longer than the limit on one thread: with no time allowed, every model is.
+    monkeypatch.setattr(threads, "PACED_ONE_THREAD_MS", 0.0)
+    assert threads_of(threads.load_for_pacing(ModelOptions(path=str(DEMO / "model_unquant.tflite")), True)) == CORES
+
+
+def test_threads_given_are_kept_whatever_the_pace():
+    options = ModelOptions(path=str(DEMO / "model_unquant.tflite"), threads=2)
+    assert threads_of(threads.load_for_pacing(options, paced=True)) == 2
+    onnx = ModelOptions(path=str(DEMO / "model.onnx"))
+    assert threads_of(threads.load_for_pacing(onnx, paced=True)) == CORES
+
+
+@needs_cores
+def test_a_pipeline_chooses_by_its_source(banana_video: Path):
+    paced = edgetm.Pipeline(DEMO, {"type": "video", "path": str(banana_video), "realtime": True})
+    fast = edgetm.Pipeline(DEMO, str(banana_video))
+    try:
+        assert paced.paced and threads_of(paced.task.model) == 1
+        assert not fast.paced and threads_of(fast.task.model) == CORES
+    finally:
+        paced.stop()
+        fast.stop()
+
+
+def test_onnx_runtime_threads_do_not_spin_while_idle():
+    """Spinning, ONNX Runtime's threads burn up to a core for tens of milliseconds after each run,
+    CPU a camera's capture and preprocessing need."""
+    model = edgetm.load_model(DEMO / "model.onnx", threads=2)
+    run = model.backend.bare(warm_up_inputs(model.inputs, None))
+    idle_cpu = []
+    for _ in range(5):
+        run()
+        start = time.process_time()
+        time.sleep(0.05)
+        idle_cpu.append(time.process_time() - start)
+    assert sorted(idle_cpu)[2] < 0.005, idle_cpu
