@@ -297,6 +297,9 @@ def _bench(commands) -> None:
                        "run (default: a synthetic 640x480 MJPEG video; a sound model needs one)")
     bench.add_argument("--frames", type=_frames, default=200, metavar="N", help="results to measure after the "
                        "warm-up (default: 200)")
+    bench.add_argument("--realtime", action="store_true", help="pace the source as a camera delivers it (the "
+                       "synthetic video or a video file at its frame rate), with the threads edgetm picks for a "
+                       "paced source; the bare runtime is paced the same")
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     _preprocess_arguments(bench)
 

@@ -42,3 +42,19 @@ def test_a_sound_model_without_a_source_is_told_to_name_one(tmp_path: Path):
 def test_frames_must_be_a_positive_count():
     done = run_cli("bench", str(DEMO), "--frames", "0")
     assert done.returncode == 2 and "1 to 100000" in done.stderr
+
+
+def test_realtime_paces_the_source_like_a_camera_with_the_threads_picked_for_it(tmp_path: Path):
+    import os
+
+    done = run_cli("bench", str(DEMO), "--frames", "20", "--realtime", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["paced"] and report["source"].endswith("at 30 fps")
+    assert report["frame_ms"] > 25 and report["fps"] < 35  # one frame every 33 ms, as the synthetic video says
+    if (os.cpu_count() or 1) > 1:  # a light model at a camera's pace: one thread (edgetm/model/threads.py)
+        assert report["runtime"]["threads"] == 1
+    photo = tmp_path / "one.jpg"
+    photo.write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
+    refused = run_cli("bench", str(DEMO), "--source", str(photo), "--realtime")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--realtime" in refused.stderr

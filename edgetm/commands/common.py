@@ -33,10 +33,16 @@ def checked(model: type, data: dict | None, what: str):
         raise from_validation(error, what) from None
 
 
-def load(args: argparse.Namespace):
-    from edgetm.model import ModelOptions, load_model
+def model_options(args: argparse.Namespace):
+    from edgetm.model import ModelOptions
 
-    return load_model(checked(ModelOptions, {"path": args.model, **given(args).get("model", {})}, "options"))
+    return checked(ModelOptions, {"path": args.model, **given(args).get("model", {})}, "options")
+
+
+def load(args: argparse.Namespace):
+    from edgetm.model import load_model
+
+    return load_model(model_options(args))
 
 
 def preprocess_options(args: argparse.Namespace):
