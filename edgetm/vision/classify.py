@@ -91,10 +91,12 @@ class Classifier:
         """
         flat = raw.reshape(-1)
         if self._softmaxed:
-            # Dequantizing is monotonic: rank the integers, convert only the winners, in Python.
-            order = ranking(flat, self.k)
+            # Dequantizing is monotonic: rank the integers (``ranking``'s order, in three numpy calls:
+            # ~x reverses unsigned and signed integers alike), convert only the winners, in Python.
+            top = np.argsort(~flat, kind="stable")[:self.k]
             scale, zero = self._output.quantization.scale, self._output.quantization.zero_point  # type: ignore[union-attr]
-            scores = [(q - zero) * scale for q in flat[order].tolist()]
+            scores = [(q - zero) * scale for q in flat[top].tolist()]
+            order = top.tolist()
         else:
             probabilities = self.postprocess(raw)
             order = ranking(probabilities, self.k)

@@ -237,6 +237,7 @@ class Preprocessor:
         rect = self.resize is ResizeMode.LETTERBOX and spec.has_dynamic_sides
         self.rect_stride = rect_stride if rect else None
         self._buffers: OrderedDict[tuple[int, int], _Buffers] = OrderedDict()
+        self._crops: dict[tuple[int, int], tuple[slice, slice, Transform]] = {}
 
     def describe(self) -> dict:
         """What actually runs, as ``edgetm info`` reports it."""
@@ -283,13 +284,21 @@ class Preprocessor:
                 return resized, Transform(tw / (right - left), th / (bottom - top), 0, 0, left, top,
                                           (src_w, src_h)), (tw, th)
             # Crop first, then resize only the kept region: same result as resize-then-crop, much less work.
-            if src_w * th > src_h * tw:
-                crop_w, crop_h = max(1, round(src_h * tw / th)), src_h
-            else:
-                crop_w, crop_h = src_w, max(1, round(src_w * th / tw))
-            x0, y0 = (src_w - crop_w) // 2, (src_h - crop_h) // 2
-            resized = self._resize(image[y0:y0 + crop_h, x0:x0 + crop_w], (tw, th))
-            return resized, Transform(tw / crop_w, th / crop_h, 0, 0, x0, y0, (src_w, src_h)), (tw, th)
+            # A camera's frames all have one size: the crop and its transform are worked out once.
+            crop = self._crops.get((src_w, src_h))
+            if crop is None:
+                if src_w * th > src_h * tw:
+                    crop_w, crop_h = max(1, round(src_h * tw / th)), src_h
+                else:
+                    crop_w, crop_h = src_w, max(1, round(src_w * th / tw))
+                x0, y0 = (src_w - crop_w) // 2, (src_h - crop_h) // 2
+                crop = (slice(y0, y0 + crop_h), slice(x0, x0 + crop_w),
+                        Transform(tw / crop_w, th / crop_h, 0, 0, x0, y0, (src_w, src_h)))
+                if len(self._crops) >= RECT_SIZES:
+                    self._crops.clear()
+                self._crops[(src_w, src_h)] = crop
+            rows, columns, transform = crop
+            return self._resize(image[rows, columns], (tw, th)), transform, (tw, th)
         if self.resize is ResizeMode.SQUASH:
             transform = Transform(tw / src_w, th / src_h, 0, 0, 0, 0, (src_w, src_h))
             return self._resize(image, (tw, th)), transform, (tw, th)
@@ -385,6 +394,9 @@ class _Buffers:
 
 def as_bgr(image: np.ndarray) -> np.ndarray:
     """Accept what OpenCV and cameras give: HxW grey, HxWx1, HxWx3 BGR, HxWx4 BGRA; uint8."""
+    if type(image) is np.ndarray and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 \
+            and image.size:
+        return image  # what a camera gives, every frame: the fewest checks
     if isinstance(image, str | os.PathLike):
         raise ImageError(f"got the path {os.fspath(image)!r}, not an image",
                          "pass a frame; use edgetm.read_image(path) to read a file")
