@@ -9,8 +9,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-import numpy as np
-
 # Percentiles over the last this-many results: a few seconds at camera rates, bounded memory.
 WINDOW = 512
 # Where Linux reports the processor's temperature, in thousandths of a degree (Raspberry Pi, Jetson).
@@ -38,8 +36,17 @@ class Rolling:
     def percentiles(self) -> dict[str, float]:
         if not self.values:
             return {"p50": 0.0, "p95": 0.0}
-        p50, p95 = np.percentile(np.fromiter(self.values, float), [50, 95])
-        return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
+        ordered = sorted(self.values)
+        return {"p50": round(_linear(ordered, 0.50), 3), "p95": round(_linear(ordered, 0.95), 3)}
+
+
+def _linear(ordered: list[float], fraction: float) -> float:
+    """numpy's default percentile (linear between the two nearest ranks), without importing
+    numpy.ma as ``np.percentile`` does the first time: 8 ms of a service's start."""
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class PipelineStats:

@@ -209,8 +209,9 @@ class Preprocessor:
         default_resize = ResizeMode.LETTERBOX if model.task is TaskKind.DETECT else ResizeMode.CROP
         self.resize = options.resize or (preset[0] if preset else default_resize)
         self.interpolation = _resolve_interpolation(options, model, still)
-        # What still images would get (``edgetm info`` says when that differs from live video).
-        self.still_interpolation = self.interpolation if still else _resolve_interpolation(options, model, True)
+        # What still images would get (``edgetm info`` says when that differs from live video): worked out
+        # when asked, so that a live pipeline does not import Pillow to know it.
+        self._still = (options, model) if not still else None
         self._flag = None if self.interpolation is Interpolation.PIL else {
             Interpolation.NEAREST: cv2.INTER_NEAREST, Interpolation.LINEAR: cv2.INTER_LINEAR,
             Interpolation.AREA: cv2.INTER_AREA, Interpolation.CUBIC: cv2.INTER_CUBIC,
@@ -238,6 +239,11 @@ class Preprocessor:
         self.rect_stride = rect_stride if rect else None
         self._buffers: OrderedDict[tuple[int, int], _Buffers] = OrderedDict()
         self._crops: dict[tuple[int, int], tuple[slice, slice, Transform]] = {}
+
+    @property
+    def still_interpolation(self) -> Interpolation:
+        """The resampling still images get (``interpolation`` when these frames are still images)."""
+        return self.interpolation if self._still is None else _resolve_interpolation(*self._still, True)
 
     def describe(self) -> dict:
         """What actually runs, as ``edgetm info`` reports it."""
