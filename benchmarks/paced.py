@@ -38,18 +38,25 @@ PERIOD_MS = 1000 / 30
 CORES = os.cpu_count() or 1
 
 
+def _input(shape, dtype):
+    """The same random input for every setting: [0, 1) for float inputs, 0..255 for integer ones."""
+    import numpy as np
+
+    values = np.random.default_rng(0).random(tuple(shape))
+    return values.astype(dtype) if np.dtype(dtype).kind == "f" else (values * 255).astype(dtype)
+
+
 def _runner(path: str, setting: str, paced: bool):
     """One invoke of the model under ``setting`` on a ready input, and the threads it runs on."""
     import numpy as np
 
     if setting == "edgetm":
         sys.path.insert(0, str(ROOT))
-        from edgetm.model.load import warm_up_inputs
         from edgetm.model.options import ModelOptions
         from edgetm.model.threads import load_for_pacing
 
         model = load_for_pacing(ModelOptions(path=path), paced)
-        return model.backend.bare(warm_up_inputs(model.inputs, None)), model.backend.describe()["threads"]
+        return model.backend.bare([_input(model.input.shape, model.input.dtype)]), model.backend.describe()["threads"]
     kind, threads, *rest = setting.split(":")
     threads = CORES if threads == "all" else int(threads)
     if kind == "ort":
@@ -62,14 +69,14 @@ def _runner(path: str, setting: str, paced: bool):
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         first = session.get_inputs()[0]
         shape = [d if isinstance(d, int) else (1 if i == 0 else 320) for i, d in enumerate(first.shape)]
-        feed = {first.name: np.random.default_rng(0).random(shape, np.float32)}
+        feed = {first.name: _input(shape, np.float32)}
         return (lambda: session.run(None, feed)), threads
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=path, num_threads=threads)
     interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]
-    tensor = (np.random.default_rng(0).random(detail["shape"]) * 255).astype(detail["dtype"])
+    tensor = _input(detail["shape"], detail["dtype"])
     output = interpreter.get_output_details()[0]["index"]
 
     def run():

@@ -30,6 +30,10 @@ def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -
     adder(group, ModelOptions, "threads", "--threads", dest="model.threads", metavar="N")
     adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
     adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
+    adder(group, ModelOptions, "spin", "--spin", dest="model.spin", action="store_const", const=True,
+          show_default=False)
+    adder(group, ModelOptions, "spin", "--no-spin", dest="model.spin", action="store_const", const=False,
+          show_default=False, text="ONNX Runtime: no spinning while idle, even back to back")
     adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=size)
     adder(group, ModelOptions, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
     adder(group, ModelOptions, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from edgetm.model.options import ModelOptions
 from edgetm.model.spec import Layout, TensorSpec, tensor_layout
 
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
+log = logging.getLogger(__name__)
+
 DEFAULT_IMAGE_SIZE = 224
 # Sound models of open length run one second at a time unless told otherwise, at the rate most
 # speech and sound-event models take.
@@ -118,6 +121,8 @@ def _has_subgraph(content: bytes) -> bool:
 def _open_tflite(located: Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.tflite import TFLiteBackend
 
+    if options.spin is not None:
+        log.warning("%s: spin applies to ONNX Runtime only, so it is ignored for this TFLite model", located.where)
     content = located.content if located.content is not None else read_model(located.path)  # type: ignore[arg-type]
     if not _has_subgraph(content):
         raise ModelError(f"{located.where} is not a valid TensorFlow Lite model (it has no subgraph)",

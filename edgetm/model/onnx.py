@@ -78,10 +78,12 @@ class OnnxBackend(Backend):
         session_options = ort.SessionOptions()
         session_options.intra_op_num_threads = options.all_threads
         session_options.inter_op_num_threads = 1
-        # ONNX Runtime's threads otherwise spin for work after every run: at a camera's 30 fps nearly a
-        # core of CPU while idle (benchmarks/paced.py: 30 ms of CPU per frame for a 1 ms model), time the
-        # capture and preprocessing threads need; without spinning the latency is the same or better.
-        session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Spinning, ONNX Runtime's threads wait for work burning CPU after every run: back to back that
+        # saves waking them (YOLOv8n 13.0 ms against 15.5 in benchmarks/paced.py), at a camera's pace it
+        # is nearly a core while idle (34 ms of CPU per frame for a 1 ms model), which the capture and
+        # preprocessing threads need. ``load_for_pacing`` turns it off for paced sources.
+        session_options.add_session_config_entry("session.intra_op.allow_spinning",
+                                                 "0" if options.spin is False else "1")
         # Fatal only: its errors reach the user once, as the exception edgetm turns into one line, and its
         # warnings (unused initialisers) are noise.
         session_options.log_severity_level = 4

@@ -21,10 +21,15 @@ class ModelOptions(Options):
     path: LocalPath = Field(description=".tflite / .onnx file, or a Teachable Machine export folder or zip")
     labels: LocalPath | None = Field(None, description="labels file (default: labels.txt beside the model, then "
                                      "labels embedded in the model)")
-    threads: int | None = Field(None, ge=1, le=256, description="inference threads (default: all cores)")
+    threads: int | None = Field(None, ge=1, le=256, description="inference threads (default: all cores; for a "
+                                "camera, stream or microphone, one for a TFLite model whose one-thread invoke takes "
+                                "at most 10 ms)")
     delegate: str | None = Field(None, max_length=4096, description="TFLite delegate: edgetpu or a library path")
     providers: tuple[str, ...] | None = Field(None, min_length=1, description="ONNX Runtime execution providers, "
                                               "preferred first (default: TensorRT, CUDA, CPU, those present)")
+    spin: bool | None = Field(None, description="ONNX Runtime: let idle threads spin waiting for the next run: "
+                              "faster back to back, but up to a core of CPU while a camera's next frame is awaited "
+                              "(default: on back to back, off for a camera, stream or microphone)")
     input_size: tuple[Side, Side] | None = Field(None, description="[width, height] for models with dynamic input "
                                                "(default: from the model's metadata, else 224x224)")
     input_samples: int | None = Field(None, ge=1, le=MAX_SAMPLES, description="sound models with a dynamic input "

@@ -34,9 +34,11 @@ PROBE_RUNS = 3
 def load_for_pacing(options: ModelOptions, paced: bool) -> Model:
     """``options``' model, on the threads a ``paced`` (or back-to-back) loop runs it fastest with,
     unless ``threads`` says how many: all cores back to back; for a paced source, one thread for a
-    light LiteRT model, else all cores."""
+    light LiteRT model, else all cores, and ONNX Runtime's threads not spinning (unless ``spin``)."""
     cores = os.cpu_count() or 1
     onnx = Path(options.path).suffix.lower() == ".onnx"
+    if paced and onnx and options.spin is None:
+        options = options.model_copy(update={"spin": False})  # ONNX Runtime's threads: not while idle
     if not paced or onnx or options.threads is not None or options.delegate or cores == 1:
         return load_model(options)
     single = load_model(options.model_copy(update={"threads": 1}))
