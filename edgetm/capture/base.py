@@ -162,8 +162,7 @@ class LiveOptions(SourceOptions):
 
     @property
     def paced(self) -> bool:
-        # Files among live sources are paced only when played in real time.
-        return bool(getattr(self, "realtime", True))
+        return True  # files among live sources say otherwise unless played in real time
 
     def backoff(self) -> Backoff:
         return Backoff(self.reconnect_initial_s, max(self.reconnect_max_s, self.reconnect_initial_s))

@@ -26,6 +26,10 @@ class SoundFileOptions(LiveOptions):
     loop: bool = Field(False, description="start again at the end (sample times keep counting)")
     block_s: float = Field(0.1, gt=0.0, le=10.0, description="seconds of sound per block")
 
+    @property
+    def paced(self) -> bool:
+        return self.realtime
+
     def open(self) -> Source:
         return PacedSoundFile(self) if self.realtime else SoundFile(self)
 

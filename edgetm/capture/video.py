@@ -27,6 +27,10 @@ class VideoOptions(LiveOptions):
                            "otherwise every frame, as fast as possible")
     loop: bool = Field(False, description="start again at the end (frame numbers keep counting)")
 
+    @property
+    def paced(self) -> bool:
+        return self.realtime
+
     def open(self) -> Source:
         return PacedVideo(self) if self.realtime else VideoFile(self)
 

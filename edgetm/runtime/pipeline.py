@@ -33,7 +33,7 @@ from typing import Any
 
 from edgetm.capture import DEFAULT_SOURCE, Delivery, Item, Source, SourceOptions, SourceState, open_source
 from edgetm.capture.live import LiveSource
-from edgetm.capture.sources import source_paced
+from edgetm.capture.sources import source_options, source_paced
 from edgetm.config import PipelineConfig, PipelineOptions
 from edgetm.errors import ConfigError, EdgetmError, ModelError
 from edgetm.events import Observation, StateChange, paused_change
@@ -74,6 +74,8 @@ class Pipeline:
         self.name = name
         self.options = options or PipelineOptions()
         # A camera's or microphone's pace leaves inference idle between items: fewer threads may do better.
+        if not isinstance(source, Source):
+            source = source_options(source)  # parsed once: for its pace here, opened below
         self.paced = source_paced(source)
         if isinstance(model, Model):
             self.model_options: ModelOptions | None = None
