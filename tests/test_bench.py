@@ -58,3 +58,14 @@ def test_realtime_paces_the_source_like_a_camera_with_the_threads_picked_for_it(
     photo.write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
     refused = run_cli("bench", str(DEMO), "--source", str(photo), "--realtime")
     assert refused.returncode == 1 and refused.stderr.count("\n") == 1 and "--realtime" in refused.stderr
+
+
+def test_a_paced_report_has_no_back_to_back_ratio_and_an_empty_source_is_named_as_given(tmp_path: Path):
+    done = run_cli("bench", str(DEMO), "--frames", "12", "--realtime", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["ratio"] is None  # paced, the frame rate is the source's
+    few = tmp_path / "few"
+    few.mkdir()
+    (few / "one.jpg").write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
+    empty = run_cli("bench", str(DEMO), "--source", str(few))
+    assert empty.returncode == 1 and f"{few} gave no results" in empty.stderr and "type=" not in empty.stderr

@@ -53,7 +53,8 @@ class BenchReport:
     rss_peak_mb: float
     bare_invoke_ms: Latency
     bare_cpu_ms: float
-    ratio: float  # bare invoke / edgetm per frame: the share of the bare runtime's rate edgetm keeps (back to back)
+    ratio: float | None  # bare invoke / edgetm per frame: the share of the bare runtime's rate edgetm keeps
+    # (back to back; None when paced, where the frame rate is the source's)
     stages_ratio: float  # bare invoke / edgetm's own stages (prepare, infer, postprocess), decoding left out
 
 
@@ -89,7 +90,7 @@ def synthetic_video(folder: Path, frames: int) -> Path:
     return path
 
 
-def measure(model, source, frames: int, options) -> tuple[dict[str, list[float]], float, float, int]:
+def measure(model, source, named: str, frames: int, options) -> tuple[dict[str, list[float]], float, float, int]:
     """Per-stage latencies of ``frames`` results after the warm-up, wall and CPU seconds for them,
     and how many results there were."""
     from edgetm.runtime.pipeline import Pipeline
@@ -107,7 +108,7 @@ def measure(model, source, frames: int, options) -> tuple[dict[str, list[float]]
         if counted == frames:
             break
     if counted == 0:
-        raise ConfigError(f"{source} gave no results after the {WARM_UP} frames run first to warm up",
+        raise ConfigError(f"{named} gave no results after the {WARM_UP} frames run first to warm up",
                           f"give a source of more than {WARM_UP} frames (a video, or a folder of more images)")
     return stages, time.perf_counter() - start, _cpu_s() - cpu, counted
 
@@ -167,7 +168,7 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
             named = f"synthetic {FRAME_SIZE[0]}x{FRAME_SIZE[1]} MJPEG video{' at 30 fps' if paced else ''}"
         else:
             named = args.source + (" (paced)" if paced else "")
-        stages, wall, cpu, counted = measure(model, source, args.frames, options)
+        stages, wall, cpu, counted = measure(model, source, named, args.frames, options)
     invoke, bare_cpu = bare(model, max(counted, 20), wall / counted if paced else 0.0)
     frame_ms = wall * 1e3 / counted
     return BenchReport(
@@ -175,7 +176,7 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
         stages_ms={stage: _percentiles(values) for stage, values in stages.items()},
         frame_ms=round(frame_ms, 3), fps=round(counted / wall, 1), cpu_ms_per_frame=round(cpu * 1e3 / counted, 3),
         rss_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), ratio=round(invoke.p50 / frame_ms, 2),
+        bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), ratio=None if paced else round(invoke.p50 / frame_ms, 2),
         stages_ratio=round(invoke.p50 / sum(statistics.median(stages.get(stage, [0.0])) for stage in OWN_STAGES), 2))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,8 +32,6 @@ from edgetm.model.options import ModelOptions
 from edgetm.model.spec import Layout, TensorSpec, tensor_layout
 
 # Dynamic image inputs run at this size unless told otherwise (the common classifier size).
-log = logging.getLogger(__name__)
-
 DEFAULT_IMAGE_SIZE = 224
 # Sound models of open length run one second at a time unless told otherwise, at the rate most
 # speech and sound-event models take.
@@ -121,8 +118,9 @@ def _has_subgraph(content: bytes) -> bool:
 def _open_tflite(located: Located, options: ModelOptions, input_size: tuple[int, int] | None) -> _Opened:
     from edgetm.model.tflite import TFLiteBackend
 
-    if options.spin is not None:
-        log.warning("%s: spin applies to ONNX Runtime only, so it is ignored for this TFLite model", located.where)
+    if options.spin is not None:  # a setting that does not apply is an error, not ignored
+        raise ConfigError(f"{located.where} is a TFLite model: spin applies to ONNX Runtime only",
+                          "leave --spin / spin: out")
     content = located.content if located.content is not None else read_model(located.path)  # type: ignore[arg-type]
     if not _has_subgraph(content):
         raise ModelError(f"{located.where} is not a valid TensorFlow Lite model (it has no subgraph)",

@@ -102,6 +102,7 @@ class OnnxBackend(Backend):
         self.name = "onnxruntime"
         self._where = where
         self._threads = options.all_threads
+        self._spin = options.spin is not False
         self._providers = self._session.get_providers()
         try:
             self._read_specs(resolve)
@@ -148,4 +149,4 @@ class OnnxBackend(Backend):
             raise _not_text(self._where) from None
 
     def describe(self) -> dict:
-        return {"backend": self.name, "threads": self._threads, "providers": self._providers}
+        return {"backend": self.name, "threads": self._threads, "spin": self._spin, "providers": self._providers}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import edgetm
+from edgetm.errors import ConfigError
 from edgetm.model import threads
 from edgetm.model.load import warm_up_inputs
 from edgetm.model.options import ModelOptions
@@ -75,9 +76,8 @@ def test_onnx_runtime_threads_do_not_spin_while_a_paced_loop_waits():
     assert _idle_cpu_s(threads.load_for_pacing(options.model_copy(update={"spin": False}), paced=False)) < 0.005
 
 
-def test_spin_given_for_a_tflite_model_is_said_to_be_ignored(caplog):
-    import logging
-
-    with caplog.at_level(logging.WARNING):
+def test_spin_given_for_a_tflite_model_is_refused():
+    with pytest.raises(ConfigError, match="spin applies to ONNX Runtime only"):
         edgetm.load_model(ModelOptions(path=str(DEMO / "model_unquant.tflite"), spin=True))
-    assert any("spin applies to ONNX Runtime only" in r.getMessage() for r in caplog.records)
+    onnx = threads.load_for_pacing(ModelOptions(path=str(DEMO / "model.onnx")), paced=True)
+    assert onnx.backend.describe()["spin"] is False  # what runs is said (info, bench)
