@@ -30,7 +30,7 @@ def info(args: argparse.Namespace) -> int:
         print(to_json(info, str(model.source), indent=2))
         return 0
     runtime = ", ".join(f"{k} {v}" if k != "backend" else str(v) for k, v in info.items()
-                        if k in ("backend", "threads", "delegate", "providers"))
+                        if k in ("backend", "threads", "spin", "delegate", "providers"))
     print(f"model       {info['source']}")
     print(f"format      {info['format']} ({runtime})")
     print(f"family      {info['family']}")

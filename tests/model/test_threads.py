@@ -81,3 +81,12 @@ def test_spin_given_for_a_tflite_model_is_refused():
         edgetm.load_model(ModelOptions(path=str(DEMO / "model_unquant.tflite"), spin=True))
     onnx = threads.load_for_pacing(ModelOptions(path=str(DEMO / "model.onnx")), paced=True)
     assert onnx.backend.describe()["spin"] is False  # what runs is said (info, bench)
+
+
+def test_info_says_whether_onnx_runtime_spins(capsys):
+    from edgetm.cli import main
+
+    assert main(["info", str(DEMO / "model.onnx"), "--no-spin"]) == 0
+    assert "spin False" in capsys.readouterr().out
+    assert main(["info", str(DEMO / "model.onnx")]) == 0
+    assert "spin True" in capsys.readouterr().out  # back to back, ONNX Runtime's own default
