@@ -2,8 +2,8 @@
 
 - ``LATEST``: read the newest item, waiting at most ``READ_TIMEOUT_S`` at a time so the loop stays
   responsive, and prepare it on the pipeline's thread (anything older was already dropped).
-- ``STREAM``: every item in order, read and prepared one ahead in a helper thread
-  (``prefetch``) while the current one runs.
+- ``STREAM``: every item in order, read and prepared one ahead in a helper thread while the
+  current one runs, when that is measured to be faster than doing it in turn (``Prefetch``).
 
 Either way the feed yields ``Fed`` items (an item with its prepared input, or the error preparing
 it raised), the error reading an item raised (an unreadable image file: that item only), and
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgetm.capture import Delivery, EndOfStream, Item, LiveSource, Source
-from edgetm.runtime.prefetch import prefetch
+from edgetm.runtime.prefetch import Prefetch
 
 READ_TIMEOUT_S = 0.5  # longest wait for an item before the loop checks in again
 
@@ -43,6 +43,11 @@ class Feed:
         self._stop = stop
         self._paused = paused
         self._live = isinstance(source, LiveSource)
+        self._prefetch: Prefetch | None = None
+
+    def describe(self) -> dict:
+        """How a stream's items are prepared (ahead or in turn, and the times that chose it)."""
+        return self._prefetch.choice.describe() if self._prefetch is not None else {}
 
     def _fed(self, item: Item) -> Fed:
         try:
@@ -75,7 +80,8 @@ class Feed:
         return self._fed(item)
 
     def _stream(self) -> Iterator[Fed | Exception | object]:
-        for _, fed in prefetch(itertools.count(), self._read_and_prepare):
+        self._prefetch = Prefetch(itertools.count(), self._read_and_prepare)
+        for _, fed in self._prefetch:
             if isinstance(fed, EndOfStream):
                 return
             yield fed

@@ -93,6 +93,7 @@ class Pipeline:
         self.sinks = sinks if isinstance(sinks, Sinks) else Sinks([sinks] if isinstance(sinks, Sink) else sinks)
         self.model_name = Path(model.source).name  # in every result: computed once per model
         self.stats = PipelineStats()
+        self._feed: Feed | None = None
         self.max_rate_hz = self.options.max_rate_hz
         self.paused = False
         self.heartbeat = time.monotonic()
@@ -146,6 +147,7 @@ class Pipeline:
             "swaps": self.swaps,
             "state": dict(self._retained),
             **self.task.status(),
+            **(self._feed.describe() if self._feed is not None else {}),
         }
 
     # -- commands -------------------------------------------------------------------------------
@@ -308,7 +310,7 @@ class Pipeline:
         if not isinstance(self.source, LiveSource):  # a live source says its states itself; a file is there
             self.sinks.source_state(self.name, self.source.state)
         self._next_slot = time.monotonic()
-        feed = Feed(self.source, self._prepare, self._stop, lambda: self.paused)
+        feed = self._feed = Feed(self.source, self._prepare, self._stop, lambda: self.paused)
         try:
             for fed in feed:
                 self._check_in()
