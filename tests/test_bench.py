@@ -11,10 +11,13 @@ from tests.test_cli import run_cli
 
 
 def test_bench_reports_stages_rate_cpu_memory_and_the_bare_reference():
-    done = run_cli("bench", str(DEMO), "--frames", "20", "--json")
+    done = run_cli("bench", str(DEMO), "--frames", "80", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["frames"] == 20 and report["source"].startswith("synthetic 640x480")
+    assert report["frames"] == 80 and report["source"].startswith("synthetic 640x480")
+    # Enough frames for the stream to time preparing the next frame ahead against in turn.
+    prepare = report["prepare"]
+    assert isinstance(prepare["prepare_ahead"], bool) and set(prepare["prepare_ms_per_item"]) == {"ahead", "inline"}
     assert {"preprocess", "inference", "postprocess"} <= set(report["stages_ms"])
     for latency in [*report["stages_ms"].values(), report["bare_invoke_ms"]]:
         assert 0 < latency["p50"] <= latency["p95"]
@@ -31,6 +34,7 @@ def test_bench_reads_the_source_given_and_prints_a_table(tmp_path: Path):
     assert "threads 1" in done.stdout  # the runtime flags apply as they would to edgetm run
     assert f"{video}, 25 frames" in done.stdout and "bare runtime invoke" in done.stdout
     assert "ratio" in done.stdout and "fps" in done.stdout
+    assert "next frame   prepared " in done.stdout and "too few frames to time both ways" in done.stdout
 
 
 def test_a_sound_model_without_a_source_is_told_to_name_one(tmp_path: Path):
@@ -51,6 +55,7 @@ def test_realtime_paces_the_source_like_a_camera_with_the_threads_picked_for_it(
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["paced"] and report["source"].endswith("at 30 fps")
+    assert report["prepare"] == {}  # a paced source's newest frame is taken as it comes
     assert report["frame_ms"] > 25 and report["fps"] < 35  # one frame every 33 ms, as the synthetic video says
     if (os.cpu_count() or 1) > 1:  # a light model at a camera's pace: one thread (edgetm/model/threads.py)
         assert report["runtime"]["threads"] == 1

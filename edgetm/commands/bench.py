@@ -29,6 +29,8 @@ from edgetm.errors import ConfigError
 WARM_UP = 10
 # What edgetm itself does to a frame, between the source's decoding and the sinks.
 OWN_STAGES = ("preprocess", "inference", "postprocess")
+# What the pipeline's stats say of how a stream's next frame is prepared (``runtime/prefetch.py``).
+PREPARE_KEYS = ("prepare_ahead", "prepare_ms_per_item")
 # The synthetic source: a camera's usual size.
 FRAME_SIZE = (640, 480)
 
@@ -56,6 +58,7 @@ class BenchReport:
     ratio: float | None  # bare invoke / edgetm per frame: the share of the bare runtime's rate edgetm keeps
     # (back to back; None when paced, where the frame rate is the source's)
     stages_ratio: float  # bare invoke / edgetm's own stages (prepare, infer, postprocess), decoding left out
+    prepare: dict  # a stream's: next frame prepared ahead or in turn, and the times each way when timed
 
 
 def _percentiles(values: list[float]) -> Latency:
@@ -90,14 +93,16 @@ def synthetic_video(folder: Path, frames: int) -> Path:
     return path
 
 
-def measure(model, source, named: str, frames: int, options) -> tuple[dict[str, list[float]], float, float, int]:
+def measure(model, source, named: str, frames: int,
+            options) -> tuple[dict[str, list[float]], float, float, int, dict]:
     """Per-stage latencies of ``frames`` results after the warm-up, wall and CPU seconds for them,
-    and how many results there were."""
+    how many results there were, and how the stream's frames were prepared."""
     from edgetm.runtime.pipeline import Pipeline
 
     stages: dict[str, list[float]] = {}
     counted, start, cpu = 0, 0.0, 0.0
-    for n, observation in enumerate(Pipeline(model, source, options=options)):
+    pipeline = Pipeline(model, source, options=options)
+    for n, observation in enumerate(pipeline):
         if n == WARM_UP:
             start, cpu = time.perf_counter(), _cpu_s()
         if n < WARM_UP:
@@ -110,7 +115,9 @@ def measure(model, source, named: str, frames: int, options) -> tuple[dict[str, 
     if counted == 0:
         raise ConfigError(f"{named} gave no results after the {WARM_UP} frames run first to warm up",
                           f"give a source of more than {WARM_UP} frames (a video, or a folder of more images)")
-    return stages, time.perf_counter() - start, _cpu_s() - cpu, counted
+    wall, cpu = time.perf_counter() - start, _cpu_s() - cpu
+    status = pipeline.status()
+    return stages, wall, cpu, counted, {key: status[key] for key in PREPARE_KEYS if key in status}
 
 
 def bare(model, runs: int, period_s: float = 0.0) -> tuple[Latency, float]:
@@ -168,7 +175,7 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
             named = f"synthetic {FRAME_SIZE[0]}x{FRAME_SIZE[1]} MJPEG video{' at 30 fps' if paced else ''}"
         else:
             named = args.source + (" (paced)" if paced else "")
-        stages, wall, cpu, counted = measure(model, source, named, args.frames, options)
+        stages, wall, cpu, counted, prepare = measure(model, source, named, args.frames, options)
     invoke, bare_cpu = bare(model, max(counted, 20), wall / counted if paced else 0.0)
     frame_ms = wall * 1e3 / counted
     return BenchReport(
@@ -177,7 +184,18 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
         frame_ms=round(frame_ms, 3), fps=round(counted / wall, 1), cpu_ms_per_frame=round(cpu * 1e3 / counted, 3),
         rss_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), ratio=None if paced else round(invoke.p50 / frame_ms, 2),
-        stages_ratio=round(invoke.p50 / sum(statistics.median(stages.get(stage, [0.0])) for stage in OWN_STAGES), 2))
+        stages_ratio=round(invoke.p50 / sum(statistics.median(stages.get(stage, [0.0])) for stage in OWN_STAGES), 2),
+        prepare=prepare)
+
+
+def _prepared(prepare: dict) -> str:
+    if "prepare_ahead" not in prepare:
+        return "the newest frame, taken as it comes (a paced source)"
+    way = "ahead, in a helper thread" if prepare["prepare_ahead"] else "in turn"
+    times = prepare.get("prepare_ms_per_item")
+    if times is None:
+        return f"prepared {way} (too few frames to time both ways)"
+    return f"prepared {way}: timed at {times['ahead']:.3f} ms a frame ahead, {times['inline']:.3f} ms in turn"
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -192,6 +210,7 @@ def bench(args: argparse.Namespace) -> int:
     for stage, latency in report.stages_ms.items():
         print(f"{stage:24s} {latency.p50:8.2f} {latency.p95:8.2f}")
     print(f"{'bare runtime invoke':24s} {report.bare_invoke_ms.p50:8.2f} {report.bare_invoke_ms.p95:8.2f}")
+    print(f"next frame   {_prepared(report.prepare)}")
     print(f"per frame    {report.frame_ms:.2f} ms ({report.fps} fps), CPU {report.cpu_ms_per_frame:.2f} ms "
           f"(bare invoke {report.bare_cpu_ms:.2f} ms), peak RSS {report.rss_peak_mb} MB")
     if not report.paced:
