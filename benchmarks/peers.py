@@ -482,20 +482,28 @@ class Timing:
     load: float
 
 
+# Calls a side makes in a row where one call takes a few milliseconds (row 2): back to back, as
+# the row says, rather than each call finding the other process's threads still spinning.
+BLOCK_CALLS = 6
+
+
 def interleave(ours: Callable[[int], object], theirs: Callable[[int], float], runs: int,
-               items: int = 1) -> Timing:
-    """``runs`` rounds of one call of edgetm's (timed here) and one of the peer's (``theirs``
-    returns its time), on input ``round % items``. Which goes first alternates, so that neither
-    always finds the caches as the other left them."""
+               items: int = 1, block: int = 1) -> Timing:
+    """``runs`` rounds of ``block`` calls of edgetm's (timed here) and as many of the peer's
+    (``theirs`` returns its time), on input ``round % items``. Which goes first alternates, so that
+    neither always finds the caches as the other left them. With blocks, each block's first call is
+    left out: for calls of a few milliseconds, what the other process leaves behind (threads still
+    spinning, cold caches) would otherwise be most of what is measured."""
     mine: list[float] = []
     other: list[float] = []
+    kept = slice(1 if block > 1 else 0, None)
     for n in range(runs):
         item = n % items
         if n % 2:
-            other.append(theirs(item))
-        mine.append(elapsed_ms(lambda item=item: ours(item)))
+            other += [theirs(item) for _ in range(block)][kept]
+        mine += [elapsed_ms(lambda item=item: ours(item)) for _ in range(block)][kept]
         if not n % 2:
-            other.append(theirs(item))
+            other += [theirs(item) for _ in range(block)][kept]
     return Timing(median(mine), median(other), min(mine), min(other), os.getloadavg()[0])
 
 
@@ -566,7 +574,7 @@ def row_mediapipe(ctx: Context) -> None:
                 for _ in range(5):
                     classifier(frame)
             timing = interleave(lambda i, c=classifier: c(frames[i]), lambda i: peer.call(item=i)["ms"],
-                                ctx.runs * 2, len(frames))
+                                ctx.runs, len(frames), block=BLOCK_CALLS)
             agree = [classifier(frame).index == peer.call(item=i, result=True)["result"][0]
                      for i, frame in enumerate(frames)]
             add_timed(ctx, 2, f"MobileNetV2 quant 640x480 frame, {threads} thr", peer_name, timing,
