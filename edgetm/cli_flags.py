@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a mistake is one line naming the flag and where to look, not the usage again."""
+    """argparse, but a mistake is one line naming the flag and where to look, not the usage again;
+    and a flag is taken only as spelled in full (``run --json`` is not ``--jsonl``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists what it takes)\n")

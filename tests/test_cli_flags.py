@@ -138,3 +138,8 @@ def test_loop_without_realtime_is_applied_and_said(tmp_path: Path):
 def test_loop_on_a_camera_is_an_error():
     result = run_cli("run", str(DEMO), "--source", "camera:0", "--loop")
     assert result.returncode == 1 and "--loop does not apply to the source camera:0" in result.stderr
+
+
+def test_a_flag_is_taken_only_as_spelled_in_full():
+    done = run_cli("run", str(DEMO), "--json")  # --jsonl exists; --json is not it
+    assert done.returncode == 2 and "unrecognized arguments: --json" in done.stderr

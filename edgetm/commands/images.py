@@ -117,7 +117,9 @@ def detect(args: argparse.Namespace) -> int:
             say(to_json(result.to_dict(), str(path)))
             continue
         counts = ", ".join(f"{n} {label}" for label, n in result.counts().items()) or "nothing"
-        lines = [f"{path}: {len(result.detections)} objects ({counts})  {sum(result.latency_ms.values()):.1f} ms"]
+        found = len(result.detections)
+        lines = [f"{path}: {found} object{'' if found == 1 else 's'} ({counts})  "
+                 f"{sum(result.latency_ms.values()):.1f} ms"]
         lines += [f"    {d.label:16s} {d.score:5.2f}  [{', '.join(f'{v:.0f}' for v in d.box)}]"
                   for d in result.detections]
         say("\n".join(lines))
