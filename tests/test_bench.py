@@ -11,10 +11,10 @@ from tests.test_cli import run_cli
 
 
 def test_bench_reports_stages_rate_cpu_memory_and_the_bare_reference():
-    done = run_cli("bench", str(DEMO), "--frames", "80", "--json")
+    done = run_cli("bench", str(DEMO), "--frames", "130", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["frames"] == 80 and report["source"].startswith("synthetic 640x480")
+    assert report["frames"] == 130 and report["source"].startswith("synthetic 640x480")
     # Enough frames for the stream to time preparing the next frame ahead against in turn.
     prepare = report["prepare"]
     assert isinstance(prepare["prepare_ahead"], bool) and set(prepare["prepare_ms_per_item"]) == {"ahead", "inline"}

@@ -68,23 +68,23 @@ def _helper_is(slow: bool, fast_s: float = 0.0005, slow_s: float = 0.008):
 
 def test_measures_both_ways_and_keeps_the_faster():
     # Preparation that only overlaps well: 4 ms inline, the consumer 4 ms too -> ahead halves the loop.
-    slow_inline = Prefetch(range(90), _helper_is(slow=False, fast_s=0.0003, slow_s=0.004))
+    slow_inline = Prefetch(range(140), _helper_is(slow=False, fast_s=0.0003, slow_s=0.004))
     for _ in slow_inline:
         time.sleep(0.004)
     assert slow_inline.choice.ahead is True
     assert slow_inline.choice.ahead_ms < slow_inline.choice.inline_ms
     # A hand-off that costs more than it saves (here: the helper is slow) -> prepared in turn.
-    slow_helper = Prefetch(range(90), _helper_is(slow=True, fast_s=0.0003, slow_s=0.004))
+    slow_helper = Prefetch(range(140), _helper_is(slow=True, fast_s=0.0003, slow_s=0.004))
     out = [item for item, _ in slow_helper]
-    assert out == list(range(90))
+    assert out == list(range(140))
     assert slow_helper.choice.ahead is False
     assert slow_helper.choice.describe()["prepare_ahead"] is False
     assert set(slow_helper.choice.describe()["prepare_ms_per_item"]) == {"ahead", "inline"}
 
 
 def test_the_choice_is_measured_again(monkeypatch):
-    # README: three windows of 12 frames each way, again every minute.
-    assert (prefetch_module.PROBE_ROUNDS, prefetch_module.PROBE_ITEMS, prefetch_module.REPROBE_S) == (3, 12, 60.0)
+    # README: five rounds of a window of 12 frames each way, again every minute.
+    assert (prefetch_module.PROBE_ROUNDS, prefetch_module.PROBE_ITEMS, prefetch_module.REPROBE_S) == (5, 12, 60.0)
     monkeypatch.setattr(prefetch_module, "REPROBE_S", 0.0)
     helper_slow = [True]
 
@@ -93,15 +93,15 @@ def test_the_choice_is_measured_again(monkeypatch):
         time.sleep(0.004 if in_helper == helper_slow[0] else 0.0003)
         return n
 
-    stream = Prefetch(range(300), work)
+    stream = Prefetch(range(500), work)
     choices = []
     for n, _ in stream:
-        if n == 100:
+        if n == 150:
             helper_slow[0] = False  # now inline is the slow way
         time.sleep(0.001)
         choices.append(stream.choice.ahead)
-    # Warm-up and the first probe take 8 + 72 items; probes then follow one another (REPROBE_S = 0).
-    assert choices[95] is False and choices[-1] is True
+    # Warm-up and the first probe take 8 + 120 items; probes then follow one another (REPROBE_S = 0).
+    assert choices[145] is False and choices[-1] is True
 
 
 def test_a_timeout_stops_a_stuck_preparation():
@@ -124,11 +124,11 @@ def test_a_streamed_pipeline_says_in_its_stats_how_it_prepares_frames(tmp_path):
     from edgetm.publish import Sinks
     from edgetm.runtime.pipeline import build_pipeline
 
-    video = write_video(tmp_path / "ripe.avi", ["ripe-1.jpg"], repeat=100)
+    video = write_video(tmp_path / "ripe.avi", ["ripe-1.jpg"], repeat=140)
     config = parse_config({"pipelines": [{"model": str(DEMO), "source": str(video)}]})
     pipeline = build_pipeline(config.pipelines[0], Sinks())
     assert "prepare_ahead" not in pipeline.status()  # nothing timed yet
-    assert sum(1 for _ in pipeline) == 100
+    assert sum(1 for _ in pipeline) == 140
     status = pipeline.status()
     assert isinstance(status["prepare_ahead"], bool)
     ways = status["prepare_ms_per_item"]

@@ -6,8 +6,8 @@ then costs two to three times what it costs alongside. For a model whose inferen
 to the preparation (the demo model: 0.3 ms against 0.15 ms), the hand-off and the contention with
 the runtime's own threads cost more than the overlap saves (``benchmarks/classify.py``: an ONNX
 demo loop at 1.26 ms a frame ahead, 0.6 ms inline). So by default the two ways are timed on the
-stream itself, one after the other, and the faster one is kept; they are timed again every
-``REPROBE_S`` in case the load or the model changed.
+stream itself, one after the other, and the faster one is kept (ahead on a tie, as it hides more
+when the load changes); they are timed again every ``REPROBE_S`` in case the load or the model changed.
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ Result = TypeVar("Result")
 PREPARE_TIMEOUT_S = 60.0
 # Untimed items before the first probe: thread start, first-call allocations, the model's warm-up.
 WARMUP_ITEMS = 8
-# A probe times the two ways in turn, in PROBE_ROUNDS windows of PROBE_ITEMS items each, and compares
-# the median window: the ways differ by 5-10% on a small model, about what one window's noise is.
+# A probe times the two ways in turn, PROBE_ROUNDS rounds of a window of PROBE_ITEMS items each way,
+# and keeps the way faster in most rounds: the ways differ by 5-10%, about what one window's noise is.
 PROBE_ITEMS = 12
-PROBE_ROUNDS = 3
+PROBE_ROUNDS = 5
 # How often the choice is measured again, in seconds of streaming.
 REPROBE_S = 60.0
 
 
 @dataclass(frozen=True)
 class Choice:
-    """How items are prepared now, and when timed, each way's loop time per item (ms, the median window)."""
+    """How items are prepared now and, when timed, each way's loop time per item (ms, median window)."""
 
     ahead: bool
     ahead_ms: float | None = None
@@ -89,11 +89,14 @@ class Prefetch(Generic[Item, Result]):
                     for _ in range(PROBE_ITEMS):
                         yield way, True
                     samples = self._times[way]  # (a window's first item, half one way, is not among them)
-                    if samples:
-                        windows[way].append(sum(samples) / len(samples))
+                    windows[way].append(sum(samples) / len(samples) if samples else float("nan"))
                     samples.clear()
+            # Each round's two windows are compared with each other: they ran under the same load, which
+            # on a shared board drifts by more than the two ways differ.
+            gains = [inline / ahead for ahead, inline in zip(windows[True], windows[False], strict=True)
+                     if ahead > 0 and inline > 0]
             ahead_ms, inline_ms = (median(windows[way]) * 1e3 for way in (True, False))
-            self.choice = Choice(ahead_ms < inline_ms, ahead_ms, inline_ms)
+            self.choice = Choice(not gains or median(gains) >= 1.0, ahead_ms, inline_ms)
             until = self._clock() + REPROBE_S
             while self._clock() < until:
                 yield self.choice.ahead, False
