@@ -67,7 +67,7 @@ def _clean_env() -> dict[str, str]:
 
 # Beside mediapipe, edgetm's own pure-Python dependencies, so that edgetm's MediaPipe Tasks
 # estimator can run there too (with ROOT on its path).
-ALSO_INSTALLED = ("pydantic>=2.5", "pyyaml>=6.0")
+ALSO_INSTALLED = ("pyyaml>=6.0",)
 
 
 def _runs(python: Path, check: str) -> bool:
@@ -123,7 +123,7 @@ def reference_python(create: bool = True) -> Path:
     if given:
         return Path(given)
     folder = environment_dir()
-    check = f"import mediapipe, pydantic, yaml; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
+    check = f"import mediapipe, yaml; assert mediapipe.__version__ == {MEDIAPIPE_VERSION!r}"
     if not create and not _runs(folder / "bin" / "python", check):
         raise ReferenceUnavailable(f"no MediaPipe environment at {folder} (benchmarks/pose.py makes it)")
     return ensure_environment(folder, (f"mediapipe=={MEDIAPIPE_VERSION}", *ALSO_INSTALLED), check,

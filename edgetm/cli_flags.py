@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from edgetm.errors import problems
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from edgetm.options import Options
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,19 +65,19 @@ def shown(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
+def adder(group, options: type[Options], field: str, *flags: str, dest: str,
            parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | None = None,
            **kwargs) -> None:
     """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
     ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
-    from pydantic_core import PydanticUndefined
+    from edgetm.options import REQUIRED
 
     info = options.model_fields[field]
     text = text or info.description or ""
     default = info.default
     if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
         kwargs.setdefault("metavar", field.upper())
-    if (show_default and default is not PydanticUndefined and default not in (None, False)
+    if (show_default and default is not REQUIRED and default not in (None, False)
             and "default" not in text):
         text += f" (default: {shown(default)})"
     if kwargs.get("action") in ("store_true", "store_const"):
@@ -87,25 +87,21 @@ def adder(group, options: type[BaseModel], field: str, *flags: str, dest: str,
     group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
 
 
-def checker(options: type[BaseModel], field: str, parse: Callable[[str], Any] | None = None,
+def checker(options: type[Options], field: str, parse: Callable[[str], Any] | None = None,
              whole: bool = True) -> Callable[[str], Any]:
     """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
     ``whole``: an appended value is checked with the rest by the options model)."""
-    info = options.model_fields[field]
-    adapter: list = []  # a TypeAdapter, built on first use: --help need not pay for it
+    if field not in options.model_fields:
+        raise TypeError(f"{options.__name__} has no field {field}")
 
     def check(text_value: str):
-        from pydantic import ConfigDict, TypeAdapter, ValidationError
+        from edgetm.options import ValidationError, check_field
 
         value = parse(text_value) if parse else text_value
         if not whole:
             return value
-        if not adapter:
-            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            strict_numbers = ConfigDict(allow_inf_nan=options.model_config.get("allow_inf_nan", True))
-            adapter.append(TypeAdapter(annotation, config=strict_numbers))
         try:
-            adapter[0].validate_python(value)
+            check_field(options, field, value)
             return value  # as given: the options model makes it its own type (and argparse checks choices)
         except ValidationError as error:
             raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None

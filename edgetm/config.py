@@ -17,11 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, create_model, field_validator, model_validator
-
 from edgetm.capture import SOURCES, SourceOptions, parse_source
 from edgetm.errors import ConfigError, EdgetmError, from_validation
 from edgetm.model.options import ModelOptions
+from edgetm.options import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from edgetm.plugins import Options, resolve_paths, type_name
 from edgetm.publish import SINKS, SinkOptions
 from edgetm.publish.mqtt import NAME
@@ -116,7 +115,7 @@ def _watched(options: object, path: tuple[str, ...]):
         if options.watch:
             yield path
         return
-    if isinstance(options, BaseModel):
+    if isinstance(options, Options):
         for name in type(options).model_fields:
             yield from _watched(getattr(options, name), (*path, name))
 
@@ -162,19 +161,24 @@ def _union(classes: list[type]) -> Any:
     return Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007 - built at run time
 
 
+def _subclass(base: type, fields: dict[str, tuple[Any, Any]]) -> type:
+    """``base`` with ``fields`` (name: (annotation, Field)) added or replaced."""
+    return type(base.__name__, (base,), {"__module__": base.__module__, "__doc__": base.__doc__,
+                                          "__annotations__": {name: kind for name, (kind, _) in fields.items()},
+                                          **{name: info for name, (_, info) in fields.items()}})
+
+
 @lru_cache(maxsize=4)
 def _schema(versions: tuple[int, int, int]) -> type[Config]:
-    pipeline = create_model(
-        "PipelineConfig", __base__=PipelineConfig,
-        source=(_union(SOURCES.classes()), Field(description=PipelineConfig.model_fields["source"].description)),
+    pipeline = _subclass(PipelineConfig, {
+        "source": (_union(SOURCES.classes()), Field(description=PipelineConfig.model_fields["source"].description)),
         **{name: (task.Options | None, Field(None, description=f"options of the {name} task"))
            for name, task in TASKS.items()},
-    )
-    return create_model(
-        "Config", __base__=Config,
-        pipelines=(list[pipeline], Field(min_length=1)),  # type: ignore[valid-type]
-        sinks=(list[_union(SINKS.classes())], Field(default_factory=lambda: [StdoutOptions()])),
-    )
+    })
+    return _subclass(Config, {
+        "pipelines": (list[pipeline], Field(min_length=1)),  # type: ignore[valid-type]
+        "sinks": (list[_union(SINKS.classes())], Field(default_factory=lambda: [StdoutOptions()])),
+    })
 
 
 def schema() -> type[Config]:

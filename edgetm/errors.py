@@ -72,7 +72,7 @@ MAX_TOPIC_BYTES = 1024
 
 
 def from_validation(error, what: str, moved: dict[tuple[str, ...], str] | None = None) -> ConfigError:
-    """A pydantic ValidationError as one line naming each bad key path and what is allowed.
+    """A ValidationError (``edgetm.options``) as one line naming each bad key path and what is allowed.
 
     ``moved`` names keys that now live elsewhere, by key path (``*`` for any list index)."""
     found = problems(error, moved)

@@ -1,6 +1,6 @@
 """Plugin registries and the options base they share.
 
-Sources, tasks and sinks are plugins: each declares its own options (a pydantic model with a
+Sources, tasks and sinks are plugins: each declares its own options (an ``Options`` class with a
 literal ``type``, unknown keys refused) and is registered explicitly by a call, never by the side
 effect of an import. The configuration schema is assembled from the registries, so registering
 a plugin is all it takes for ``edgetm run`` to accept it.
@@ -12,22 +12,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
-
 from edgetm.errors import ConfigError
+from edgetm.options import Options
 
-
-class Options(BaseModel):
-    """Settings of one stage or plugin: strict (unknown keys are errors, and so are NaN and
-    infinity, which no setting means), immutable once made."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+__all__ = ["LocalPath", "Options", "Registry", "local_path", "resolve_paths", "type_name"]
 
 P = TypeVar("P")
 
 
-def type_name(options: type[BaseModel]) -> str:
+def type_name(options: type[Options]) -> str:
     """The literal default of an options class's ``type`` field: its name in configurations."""
     field = options.model_fields.get("type")
     if field is None or not isinstance(field.default, str):
@@ -103,7 +96,7 @@ def local_path(folder: Path, value: str) -> str:
     return str(path if path.is_absolute() else folder / path)
 
 
-def resolve_paths(options: BaseModel, folder: Path) -> BaseModel:
+def resolve_paths(options: Options, folder: Path) -> Options:
     """A copy of ``options`` with every ``LocalPath`` (also in lists and nested options) taken
     relative to ``folder``."""
     updates: dict[str, Any] = {}
@@ -114,8 +107,8 @@ def resolve_paths(options: BaseModel, folder: Path) -> BaseModel:
             updates[name] = local_path(folder, value)
         elif isinstance(value, list) and _is_local_list(field.annotation):
             updates[name] = [local_path(folder, v) for v in value]
-        elif isinstance(value, BaseModel):
+        elif isinstance(value, Options):
             updates[name] = resolve_paths(value, folder)
-        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+        elif isinstance(value, list) and value and all(isinstance(v, Options) for v in value):
             updates[name] = [resolve_paths(v, folder) for v in value]
     return options.model_copy(update=updates) if updates else options

@@ -23,12 +23,11 @@ def schema_paths() -> set[tuple[str, ...]]:
     model reachable from them (lists and unions are looked through)."""
     from typing import get_args
 
-    from pydantic import BaseModel
-
     from edgetm.config import schema
+    from edgetm.options import Options
 
     def models(annotation):
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if isinstance(annotation, type) and issubclass(annotation, Options):
             yield annotation
         for arg in get_args(annotation):
             yield from models(arg)
@@ -210,8 +209,7 @@ def _numbers(annotation, metadata=(), where=""):
     import types
     import typing
 
-    from pydantic import BaseModel
-    from pydantic.fields import FieldInfo
+    from edgetm.options import FieldInfo, Options
 
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -225,7 +223,7 @@ def _numbers(annotation, metadata=(), where=""):
         for arg in typing.get_args(annotation):
             if arg is not Ellipsis:
                 yield from _numbers(arg, (), f"{where}[]")
-    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    elif isinstance(annotation, type) and issubclass(annotation, Options):
         yield from _model_numbers(annotation)
     elif annotation in (int, float):
         yield where, metadata
@@ -269,15 +267,15 @@ def _option_classes():
 def test_every_number_has_bounds():
     """Any int or float a user can set has a lower and an upper bound: a number out of all sense
     (a 4000-digit threshold, a rate of 5e-324) is refused by name, never carried into the runtime."""
-    import annotated_types as at
-
     from edgetm.config import schema
+    from edgetm.options import Limits
 
     unbounded = set()
     for model in (schema(), *_option_classes()):
         for where, constraints in _model_numbers(model):
-            low = any(isinstance(c, at.Ge | at.Gt) for c in constraints)
-            high = any(isinstance(c, at.Le | at.Lt) for c in constraints)
+            limits = [c for c in constraints if isinstance(c, Limits)]
+            low = any(c.ge is not None or c.gt is not None for c in limits)
+            high = any(c.le is not None or c.lt is not None for c in limits)
             if not (low and high):
                 unbounded.add(where)
     assert sorted(unbounded) == []

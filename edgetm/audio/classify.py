@@ -18,7 +18,6 @@ import time
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
 
 from edgetm.audio.features import LogMel, LogMelOptions, LogMelStatistics
 from edgetm.errors import ConfigError
@@ -28,6 +27,7 @@ from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Family, Model
 from edgetm.model.options import MAX_SAMPLES, ModelOptions
 from edgetm.model.spec import TensorSpec
+from edgetm.options import Field, field_validator, model_validator
 from edgetm.plugins import Options
 from edgetm.results import Prediction, SoundResult
 from edgetm.scores import ranking, to_probabilities

@@ -11,8 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from pydantic import Field
 
+from edgetm.options import Field
 from edgetm.plugins import Options
 
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.events import SourceState
+from edgetm.options import Field
 from edgetm.plugins import Options
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import LiveOptions
 from edgetm.capture.live import LiveSource
+from edgetm.options import Field
 
 # Linux numbers video devices /dev/video0 to /dev/video255.
 MAX_VIDEO_DEVICE = 255

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import Block, Delivery, EndOfStream, Item
 from edgetm.capture.live import LiveSource
 from edgetm.capture.network import UrlOptions
 from edgetm.errors import SourceError
+from edgetm.options import Field
 from edgetm.plugins import LocalPath
 from edgetm.secrets import read_secret, redact, with_password
 

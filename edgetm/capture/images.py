@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import Field
-
 from edgetm.capture.base import EndOfStream, Frame, Progress, Source, SourceOptions
 from edgetm.errors import SourceError
+from edgetm.options import Field
 from edgetm.plugins import LocalPath
 
 

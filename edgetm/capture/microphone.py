@@ -13,12 +13,12 @@ import time
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import Block, Delivery, Item, LiveOptions
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError, missing_dependency
 from edgetm.events import SourceState
+from edgetm.options import Field
 
 STALL_S = 2.0  # a stream that delivers nothing for this long (beyond a block) has stopped
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
-
 from edgetm.capture.base import LiveOptions
 from edgetm.capture.camera import OpenCVSource
+from edgetm.options import Field, field_validator
 from edgetm.secrets import read_secret, redact, reject_inline_password, with_password
 
 # FFmpeg would otherwise wait forever on a camera that accepts the connection and sends nothing.

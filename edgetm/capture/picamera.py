@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import LiveOptions
 from edgetm.capture.camera import MAX_FRAME_SIDE
 from edgetm.capture.live import LiveSource
 from edgetm.errors import missing_dependency
+from edgetm.options import Field
 
 # picamera2 waits forever for a frame unless told otherwise.
 CAPTURE_TIMEOUT_S = 5.0

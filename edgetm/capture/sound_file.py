@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import Block, Delivery, EndOfStream, LiveOptions, Source
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError, missing_dependency
+from edgetm.options import Field
 from edgetm.plugins import LocalPath
 
 

@@ -9,8 +9,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from edgetm.capture import SOUND_SUFFIXES, VIDEO_SUFFIXES
 from edgetm.capture.base import Source, SourceOptions
 from edgetm.capture.camera import CameraOptions
@@ -22,6 +20,7 @@ from edgetm.capture.picamera import Picamera2Options
 from edgetm.capture.sound_file import SoundFileOptions
 from edgetm.capture.video import VideoOptions
 from edgetm.errors import ConfigError, from_validation
+from edgetm.options import ValidationError
 from edgetm.plugins import Registry
 
 SOURCES: Registry[type[SourceOptions]] = Registry("source")

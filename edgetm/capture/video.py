@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.capture.base import EndOfStream, Frame, LiveOptions, Progress, Source
 from edgetm.capture.live import LiveSource
 from edgetm.errors import SourceError
+from edgetm.options import Field
 from edgetm.plugins import LocalPath
 
 # Files that do not state their frame rate play at this one when paced.

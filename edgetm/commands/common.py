@@ -23,9 +23,8 @@ def given(args: argparse.Namespace) -> dict:
 
 def checked(model: type, data: dict | None, what: str):
     """Options from the flags given for them, checked by their model (errors name the key)."""
-    from pydantic import ValidationError
-
     from edgetm.errors import from_validation
+    from edgetm.options import ValidationError
 
     try:
         return model.model_validate(data or {})

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import Field
-
+from edgetm.options import Field
 from edgetm.plugins import LocalPath, Options
 
 # The longest side of a model input: over three times YOLO's largest (1280), and a float input of

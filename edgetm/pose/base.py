@@ -6,9 +6,9 @@ from abc import ABC, abstractmethod
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, field_validator
 
 from edgetm.model.options import ModelOptions
+from edgetm.options import Field, field_validator
 from edgetm.plugins import LocalPath, Options
 from edgetm.pose.skeleton import COCO
 from edgetm.results import Keypoint, Person

@@ -26,10 +26,9 @@ from __future__ import annotations
 import json
 import logging
 
-from pydantic import Field
-
 from edgetm import __version__
 from edgetm.errors import PREFIX_PATTERN
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.publish.base import PipelineInfo
 from edgetm.publish.ha_components import Topics, device_components, object_id, pipeline_components

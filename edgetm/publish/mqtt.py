@@ -41,10 +41,9 @@ from collections.abc import Sequence
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
-
 from edgetm.errors import MAX_PREFIX_LENGTH, NAME_PATTERN, PREFIX_PATTERN, missing_dependency
 from edgetm.events import Observation, SourceState, StateChange
+from edgetm.options import Field, field_validator, model_validator
 from edgetm.plugins import LocalPath, Options
 from edgetm.publish import homeassistant as ha
 from edgetm.publish import mqtt_link

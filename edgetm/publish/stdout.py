@@ -10,11 +10,10 @@ import threading
 from pathlib import Path
 from typing import Literal, TextIO
 
-from pydantic import Field
-
 from edgetm.errors import ConfigError
 from edgetm.events import Observation
 from edgetm.logs import STATUS
+from edgetm.options import Field
 from edgetm.plugins import LocalPath
 from edgetm.publish.base import Sink, SinkContext, SinkOptions
 

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from edgetm.config import MIN_RATE_HZ
 from edgetm.errors import ConfigError, from_validation
+from edgetm.options import Field, Options, ValidationError, model_validator
 
 MAX_PATH_LENGTH = 4096  # PATH_MAX on Linux
 
 
-class SetCommand(BaseModel):
-    """``{prefix}/{device}/{pipeline}/set``: any of these keys, nothing else."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+class SetCommand(Options, strict=True):
+    """``{prefix}/{device}/{pipeline}/set``: any of these keys, nothing else, each of its own type."""
 
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="the score a result must reach to count (a "
                                      "label's smoothing threshold, a detector's confidence)")

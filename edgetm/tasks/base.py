@@ -19,11 +19,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import Field
-
 from edgetm.capture.base import Frame, Item
 from edgetm.events import Entity, Payload, StateChange
 from edgetm.model.model import Model, TaskKind
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.tasks.smoothing import SmoothingOptions
 from edgetm.vision.preprocess import PreprocessOptions

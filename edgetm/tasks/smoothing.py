@@ -16,8 +16,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 
-from pydantic import Field
-
+from edgetm.options import Field
 from edgetm.plugins import Options
 
 # A label counts once the model gives it better than even odds.

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.errors import ConfigError
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.results import to_json
 from edgetm.train.dataset import Kind, check_label

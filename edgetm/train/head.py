@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from edgetm.errors import ConfigError
+from edgetm.options import Field, model_validator
 from edgetm.plugins import Options
 from edgetm.train.adam import Adam
 from edgetm.train.network import Activation, Dense, Network, Softmax

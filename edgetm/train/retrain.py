@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.errors import ConfigError
+from edgetm.options import Field
 from edgetm.results import to_json
 from edgetm.train.bases import BUILTIN, FeatureBase, ModelBase, builtin_base
 from edgetm.train.dataset import Dataset, Kind, read_dataset

@@ -6,13 +6,13 @@ import time
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.errors import ConfigError
 from edgetm.model.labels import class_name
 from edgetm.model.metadata import BuiltinFeatures
 from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import TensorSpec
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.results import Classification, Prediction
 from edgetm.scores import ranking, to_probabilities

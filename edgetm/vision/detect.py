@@ -25,11 +25,11 @@ from functools import lru_cache
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
 
 from edgetm.errors import ConfigError, LabelsError
 from edgetm.model.model import Family, Model, ModelFormat, TaskKind
 from edgetm.model.spec import TensorSpec
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.results import Detection, Detections
 from edgetm.vision.geometry import letterbox

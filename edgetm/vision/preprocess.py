@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
 
 from edgetm.errors import ConfigError, ImageError
 from edgetm.model.model import Family, Model, TaskKind
 from edgetm.model.spec import Layout, TensorSpec
+from edgetm.options import Field, model_validator
 from edgetm.plugins import Options
 from edgetm.vision import pillow
 from edgetm.vision.geometry import Transform, letterbox

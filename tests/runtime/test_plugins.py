@@ -11,10 +11,10 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import pytest
-from pydantic import Field
 
 from edgetm.capture import SOURCES, Block, Delivery, EndOfStream, LiveSource, SourceOptions
 from edgetm.model.model import Model
+from edgetm.options import Field
 from edgetm.plugins import Options
 from edgetm.publish import SINKS, Sink, SinkContext, SinkOptions
 from edgetm.tasks import TASKS, StageOptions, Tracked, Unit
