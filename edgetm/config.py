@@ -12,7 +12,6 @@ variable's name) or ``password_file``.
 from __future__ import annotations
 
 import os
-import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -121,6 +120,8 @@ def _watched(options: object, path: tuple[str, ...]):
 
 
 def default_device_id() -> str:
+    import socket  # not at import: only a configuration without a device_id needs it
+
     name = socket.gethostname().split(".")[0] or "edgetm"
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:MAX_NAME_LENGTH]
 

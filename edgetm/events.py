@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -127,5 +126,7 @@ def topic_level(text: str) -> str:
     encoded = level.encode()
     if len(encoded) <= MAX_LEVEL_BYTES:
         return level
+    import hashlib
+
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return encoded[:MAX_LEVEL_BYTES - 9].decode(errors="ignore") + "~" + digest

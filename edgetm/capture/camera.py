@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -72,7 +72,7 @@ class CameraSource(OpenCVSource):
         import cv2
 
         # V4L2 directly on Linux: the default backend probing can pick GStreamer and hang.
-        linux = platform.system() == "Linux"
+        linux = sys.platform.startswith("linux")
         capture = cv2.VideoCapture(self.config.device, cv2.CAP_V4L2 if linux else cv2.CAP_ANY)
         if not capture.isOpened():
             capture.release()

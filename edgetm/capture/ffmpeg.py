@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -54,6 +52,8 @@ class FfmpegAudio(LiveSource):
 
     def __init__(self, options: FfmpegAudioOptions) -> None:
         super().__init__(f"audio:{redact(options.url)}", options.backoff(), options.stale_after_s)
+        import shutil  # this module's imports are made when an ffmpeg source is used, not when registered
+
         self.options = options
         self.program = shutil.which("ffmpeg")
         if self.program is None:
@@ -71,6 +71,8 @@ class FfmpegAudio(LiveSource):
             self.rate = rate
 
     def _open(self) -> Any:
+        import subprocess
+
         command = [self.program, "-nostdin", "-hide_banner", "-loglevel", "error"]
         if self.options.realtime:
             command.append("-re")
@@ -91,6 +93,8 @@ class FfmpegAudio(LiveSource):
             process.errors = (process.errors + line)[-STDERR_BYTES:]
 
     def _grab(self, process) -> Any:
+        import subprocess
+
         wanted = max(1, round(self.options.block_s * self.rate)) * 4
         data = b""
         ended = False

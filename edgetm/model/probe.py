@@ -22,9 +22,7 @@ import json
 import os
 import resource
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +93,9 @@ def probe_model(
     root = str(Path(__file__).resolve().parents[2])  # the child imports the same edgetm as this process
     env = {**os.environ, **CHILD_ENV, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH"))
                                                                       if p)}
+    import subprocess
+    import tempfile
+
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:

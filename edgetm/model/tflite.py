@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import platform
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
@@ -49,6 +47,8 @@ def _native_stderr() -> Iterator[list[bytes]]:
     except OSError:  # no stderr at all (some service managers): nothing to capture
         yield captured
         return
+    import tempfile
+
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
@@ -110,6 +110,8 @@ def _tensorflow_lite():
 
 
 def _load_delegate(module, delegate: str):
+    import platform
+
     library = _EDGETPU_LIBRARY.get(platform.system(), "libedgetpu.so.1") if delegate == "edgetpu" else delegate
     try:
         # Probe first: LiteRT's Delegate object raises again in __del__ when its library is missing.

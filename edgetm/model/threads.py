@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def _invoke_ms(model: Model) -> float:
         times.append((time.perf_counter() - start) * 1e3)
         if times[-1] > 4 * PACED_ONE_THREAD_MS:  # clearly heavy: no need to wait for more
             break
+    import statistics
+
     return statistics.median(times)
 
 

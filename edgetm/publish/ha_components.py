@@ -8,7 +8,6 @@ for the same pipeline and label (history and automations keep working across res
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -31,6 +30,8 @@ def object_id(*parts: str) -> str:
     brackets) get a hash of the original, so that two such labels never share an id."""
     text = "_".join(parts)
     clean = re.sub(r"[^a-z0-9_]+", "_", text.lower())
+    import hashlib
+
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     if not _PLAIN.match(text):
         clean = f"{clean}_{digest}"

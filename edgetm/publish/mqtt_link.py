@@ -20,11 +20,8 @@ reconnects wait ``TAKEOVER_DELAYS_S`` instead, until a session lasts a whole win
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import socket
 import time
-import uuid
 from collections import deque
 from pathlib import Path
 
@@ -50,6 +47,9 @@ MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 def installation_id() -> str:
     """8 hex digits that differ between machines and stay the same across restarts: from systemd's
     machine id (hashed, as it should not be published), else from the network card's address."""
+    import hashlib  # here, as the other imports of this module's functions: a run without MQTT need not wait
+    import uuid
+
     for name in MACHINE_ID_FILES:
         try:
             with open(name, "rb") as file:
@@ -111,6 +111,7 @@ def set_tls(client, tls) -> None:
 
 def cause(error: BaseException | None, host: str, port: int, tls: bool) -> str:
     """One sentence: why a connection to ``host:port`` could not be opened, and what to do."""
+    import socket
     import ssl
 
     where = f"{host}:{port}"

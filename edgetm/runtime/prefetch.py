@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from statistics import median
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -91,6 +90,8 @@ class Prefetch(Generic[Item, Result]):
                     samples = self._times[way]  # (a window's first item, half one way, is not among them)
                     windows[way].append(sum(samples) / len(samples) if samples else float("nan"))
                     samples.clear()
+            from statistics import median
+
             # Each round's two windows are compared with each other: they ran under the same load, which
             # on a shared board drifts by more than the two ways differ.
             gains = [inline / ahead for ahead, inline in zip(windows[True], windows[False], strict=True)

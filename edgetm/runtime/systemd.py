@@ -7,7 +7,6 @@ READY=1 once the pipelines run, WATCHDOG=1 while they make progress, STATUS= for
 from __future__ import annotations
 
 import os
-import socket
 
 SEND_TIMEOUT_S = 1.0
 
@@ -17,6 +16,8 @@ def notify(*lines: str) -> bool:
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return False
+    import socket  # only under systemd
+
     if address.startswith("@"):  # abstract namespace
         address = "\0" + address[1:]
     try:
