@@ -58,6 +58,14 @@ def test_classifying_a_photo_imports_neither_the_service_nor_the_other_sources(t
     assert among(seen["modules"], unwanted) == []
 
 
+def test_a_photo_pillow_resamples_is_classified_without_importing_opencv(tmp_path: Path):
+    """The demo is a Teachable Machine export: its photos are decoded and resampled by Pillow,
+    as the snippet does, and OpenCV (a tenth of the start) is never needed."""
+    seen = probe(tmp_path, "classify", str(DEMO), str(DEMO / "samples" / "ripe-1.jpg"), "--json")
+    assert json.loads(seen["stdout"].splitlines()[0])["label"] == "Ripe"
+    assert "PIL.Image" in seen["modules"] and among(seen["modules"], ("cv2",)) == []
+
+
 def test_running_a_model_on_a_video_without_mqtt_imports_no_mqtt_client_nor_yaml(tmp_path: Path):
     video = write_video(tmp_path / "clip.avi", ["ripe-1.jpg"], repeat=3)
     seen = probe(tmp_path, "run", str(DEMO), "--source", str(video))

@@ -69,13 +69,16 @@ class _Images:
 def classify(args: argparse.Namespace) -> int:
     from edgetm.vision.classify import Classifier, ClassifyOptions
     from edgetm.vision.image import read_image
+    from edgetm.vision.preprocess import Interpolation
 
     options = checked(ClassifyOptions, given(args).get("classify"), "options")
     paths = image_paths(args)
     classifier = Classifier(load(args), options, preprocess_options(args), still=True)  # photos, not live video
     if not args.json:
         print(f"{'IMAGE':40s} {'LABEL':16s} {'SCORE':>6s}  {'TIME':>9s}   TOP {options.top_k}")
-    images = _Images(paths, lambda path: classifier.prepare(read_image(path)))
+    # A photo Pillow resamples anyway is decoded by Pillow too: the same pixels, without OpenCV's import.
+    pillow = getattr(classifier.preprocessor, "interpolation", None) is Interpolation.PIL
+    images = _Images(paths, lambda path: classifier.prepare(read_image(path, with_pillow=pillow)))
     for path, prepared in images:
         result = classifier.infer(prepared, source=str(path))  # type: ignore[arg-type]
         if args.json:

@@ -13,8 +13,23 @@ from edgetm.errors import ImageError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm")
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Decode an image file to BGR uint8 (EXIF orientation applied, alpha dropped, 16-bit scaled)."""
+# Pillow modes whose decoding to 8-bit RGB is OpenCV's too (alpha dropped, greys repeated, palettes
+# looked up); anything else (16-bit, CMYK, bilevel) is left to OpenCV.
+PILLOW_MODES = ("RGB", "RGBA", "L", "LA", "P", "PA")
+
+
+def read_image(path: str | Path, with_pillow: bool = False) -> np.ndarray:
+    """Decode an image file to BGR uint8 (EXIF orientation applied, alpha dropped, 16-bit scaled).
+
+    ``with_pillow``: decode with Pillow when it is installed and the file is an 8-bit picture,
+    as Teachable Machine's snippet reads it, and leave OpenCV unimported: for a photo whose
+    resampling is Pillow's anyway. Both bundle libjpeg-turbo with the same settings and give the
+    same pixels (tests compare them on every sample photo and the zoo's images); any other file,
+    or one Pillow cannot read, goes to OpenCV as without it."""
+    if with_pillow:
+        image = _pillow_decode(Path(path))
+        if image is not None:
+            return image
     import cv2
 
     path = Path(path)
@@ -32,6 +47,24 @@ def read_image(path: str | Path) -> np.ndarray:
     if image is None:
         raise ImageError(f"{path} is not an image OpenCV can decode (corrupt or unsupported format)")
     return image
+
+
+def _pillow_decode(path: Path) -> np.ndarray | None:
+    """BGR pixels by Pillow, or None where OpenCV should decode (and report) the file instead."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        return None
+    try:
+        with Image.open(path) as image:
+            if image.mode not in PILLOW_MODES or getattr(image, "is_animated", False):
+                return None
+            image.load()
+            upright = ImageOps.exif_transpose(image)  # OpenCV turns a photo as its EXIF orientation says
+            pixels = np.asarray(upright.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # unreadable, truncated or too large: OpenCV's reading says what is wrong
+    return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
 def expand_images(arguments: Iterable[str]) -> list[Path]:

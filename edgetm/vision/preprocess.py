@@ -9,11 +9,13 @@ normalising differs from float resizing by at most half a grey level.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Annotated, Literal
 
 import numpy as np
@@ -189,9 +191,6 @@ class Preprocessor:
         gets its exporter's own (slower) resampling by default. ``rect_stride``: rectangular
         inference for a letterbox into dynamic sides (``geometry.letterbox``), the tensor's shape
         following the frame's."""
-        import cv2
-
-        self._cv2 = cv2
         options = options or PreprocessOptions()
         spec = model.input
         layout = spec.layout
@@ -213,9 +212,9 @@ class Preprocessor:
         # when asked, so that a live pipeline does not import Pillow to know it.
         self._still = (options, model) if not still else None
         self._flag = None if self.interpolation is Interpolation.PIL else {
-            Interpolation.NEAREST: cv2.INTER_NEAREST, Interpolation.LINEAR: cv2.INTER_LINEAR,
-            Interpolation.AREA: cv2.INTER_AREA, Interpolation.CUBIC: cv2.INTER_CUBIC,
-            Interpolation.LANCZOS: cv2.INTER_LANCZOS4,
+            Interpolation.NEAREST: self._cv2.INTER_NEAREST, Interpolation.LINEAR: self._cv2.INTER_LINEAR,
+            Interpolation.AREA: self._cv2.INTER_AREA, Interpolation.CUBIC: self._cv2.INTER_CUBIC,
+            Interpolation.LANCZOS: self._cv2.INTER_LANCZOS4,
         }[self.interpolation]
         self.color = options.color or (preset[2] if preset else ColorOrder.RGB)
         self.pad_value = options.pad_value
@@ -239,6 +238,13 @@ class Preprocessor:
         self.rect_stride = rect_stride if rect else None
         self._buffers: OrderedDict[tuple[int, int], _Buffers] = OrderedDict()
         self._crops: dict[tuple[int, int], tuple[slice, slice, Transform]] = {}
+
+    @functools.cached_property
+    def _cv2(self) -> ModuleType:
+        """OpenCV, imported when first needed: Pillow's path for photos may not need it at all."""
+        import cv2
+
+        return cv2
 
     @property
     def still_interpolation(self) -> Interpolation:
@@ -316,6 +322,8 @@ class Preprocessor:
 
     def _values(self, pixels: np.ndarray) -> np.ndarray:
         """Colour order and value mapping: uint8 BGR pixels -> the tensor's values, HxWxC."""
+        if self._flag is None and self.channels == 3 and self._affine is None:
+            return self._looked_up(pixels)
         cv2 = self._cv2
         if self.channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)[:, :, None]
@@ -331,6 +339,17 @@ class Preprocessor:
         else:
             values = pixels
         return values.reshape(pixels.shape[0], pixels.shape[1], self.channels)
+
+    def _looked_up(self, pixels: np.ndarray) -> np.ndarray:
+        """``_values`` by numpy alone, for Pillow's path (a photo classified without OpenCV): the
+        same table lookup, so the same values."""
+        if self.color is ColorOrder.RGB:
+            pixels = pixels[:, :, ::-1]
+        if self._table is None:
+            return pixels
+        table = self._table[0]  # 256 x (1 or one column per channel)
+        values = table[:, 0][pixels] if table.shape[1] == 1 else table[pixels, np.arange(self.channels)]
+        return values.view(np.int8) if self.spec.dtype == np.int8 else values
 
     def _buffer(self, size: tuple[int, int]) -> tuple[np.ndarray, _Buffers, int]:
         buffers = self._buffers.get(size)
