@@ -12,6 +12,7 @@ import enum
 import functools
 import logging
 import os
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -322,8 +323,8 @@ class Preprocessor:
 
     def _values(self, pixels: np.ndarray) -> np.ndarray:
         """Colour order and value mapping: uint8 BGR pixels -> the tensor's values, HxWxC."""
-        if self._flag is None and self.channels == 3 and self._affine is None:
-            return self._looked_up(pixels)
+        if self._flag is None and self.channels == 3 and self._affine is None and "cv2" not in sys.modules:
+            return self._looked_up(pixels)  # 0.3 ms slower than OpenCV's LUT for 224x224, but no 15 ms import
         cv2 = self._cv2
         if self.channels == 1:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2GRAY)[:, :, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import cv2
@@ -63,8 +64,9 @@ def test_an_unreadable_file_is_reported_as_without_pillow(tmp_path: Path):
 
 
 @pytest.mark.parametrize("model_file", ["model_unquant.tflite", "model.tflite", "model.onnx"])
-def test_pillows_path_maps_values_as_opencvs_lookup_does(model_file: str):
-    """Pillow's path maps colours and values with numpy; OpenCV's with cvtColor and LUT: equal."""
+def test_pillows_path_maps_values_as_opencvs_lookup_does(model_file: str, monkeypatch):
+    """Pillow's path maps colours and values with numpy while OpenCV is not loaded, and with
+    cvtColor and LUT once it is: the values are equal."""
     model = load_model(DEMO / model_file)
     preprocessor = Preprocessor(model, PreprocessOptions(interpolation=Interpolation.PIL))
     pixels = np.random.default_rng(5).integers(0, 256, (224, 224, 3), dtype=np.uint8)
@@ -73,6 +75,7 @@ def test_pillows_path_maps_values_as_opencvs_lookup_does(model_file: str):
         cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     if model.input.dtype == np.int8:
         expected = expected.view(np.int8)
+    monkeypatch.delitem(sys.modules, "cv2")  # as in a process that has not imported it
     tensor, _ = preprocessor(pixels)
     got = tensor[0] if tensor.shape[-1] == 3 else np.moveaxis(tensor[0], 0, -1)
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
