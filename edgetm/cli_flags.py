@@ -5,6 +5,8 @@ default and validation all come from the field)."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -14,12 +16,32 @@ if TYPE_CHECKING:
     from edgetm.options import Options
 
 
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` (COLUMNS, else the terminal, else 80) without
+    importing shutil, which argparse does on the first flag added and which costs 2 ms of a start."""
+    try:
+        return max(int(os.environ["COLUMNS"]), 1)
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a mistake is one line naming the flag and where to look, not the usage again;
     and a flag is taken only as spelled in full (``run --json`` is not ``--jsonl``)."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:

@@ -5,16 +5,18 @@ member is unpacked a chunk at a time and counted."""
 from __future__ import annotations
 
 import io
-import zipfile
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from edgetm.errors import LabelsError, ModelError
-from edgetm.model.labels import MAX_LABELS_BYTES, parse_literal
+from edgetm.model.labels import MAX_LABELS_BYTES, ZIP_END, ZIP_END_SPAN, parse_literal
 from edgetm.model.metadata import MAX_METADATA_BYTES
 from edgetm.model.model import ModelFormat
+
+if TYPE_CHECKING:
+    import zipfile
 
 # Which file of an export folder or zip to run, best first. Teachable Machine's float model is
 # what the browser runs, so it gives the same answers; its quantized twin is the fallback.
@@ -31,12 +33,9 @@ MAX_MODEL_BYTES = 512 << 20
 _CHUNK_BYTES = 1 << 20
 # Python's zipfile bounds what one read of deflated data unpacks; bzip2 and LZMA data it unpacks
 # without a bound, so one small read could fill the memory before anything is counted. Teachable
-# Machine exports and MediaPipe bundles use deflate or no compression.
-_UNPACKED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# Machine exports and MediaPipe bundles use deflate or no compression (zipfile's STORED and DEFLATED).
+_UNPACKED = (0, 8)
 _ENCRYPTED = 0x1  # the zip format's flag bit for a member that needs a password (zipfile raises RuntimeError)
-# What zipfile raises on a corrupt archive: besides BadZipFile, a negative seek (ValueError) or a
-# name that is not the UTF-8 its flag says (UnicodeDecodeError, a ValueError).
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError)
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # A zip starts with a member's local header and ends with its directory: a file that starts like a zip
 # but has no directory at its end was cut short, most often by a download that did not finish.
@@ -128,8 +127,33 @@ def _unpack(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, limit: 
     return buffer.getvalue()
 
 
+def _zip_errors() -> tuple[type[Exception], ...]:
+    """What zipfile raises on a corrupt archive: besides BadZipFile, a negative seek (ValueError) or a
+    name that is not the UTF-8 its flag says (UnicodeDecodeError, a ValueError)."""
+    import zipfile
+    import zlib
+
+    return (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError)
+
+
+def _is_zip(path: Path) -> bool:
+    """``zipfile.is_zipfile``, whose first test, the end record, is made here without importing
+    zipfile (and the shutil and compressors it imports): few models are zips."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - ZIP_END_SPAN))
+        if ZIP_END not in handle.read():
+            return False
+    import zipfile
+
+    return zipfile.is_zipfile(path)
+
+
 def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> Located:
+    import zipfile
+
     where = str(path)
+    errors = _zip_errors()
     try:
         with zipfile.ZipFile(path) as archive:
             members = [i for i in archive.infolist() if not i.filename.endswith("/")]  # is_dir() fails on ""
@@ -147,7 +171,7 @@ def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> Lo
             if labels_info is not None:
                 text = _unpack(archive, labels_info, f"{where}:{labels_name}", MAX_LABELS_BYTES, LabelsError)
                 labels = (f"{where}:{labels_name}", text.decode("utf-8", errors="replace"))
-    except _ZIP_ERRORS as error:
+    except errors as error:
         if _cut_short(path):
             raise _incomplete(where) from None
         raise ModelError(f"{where} is not a readable zip file ({_first_line(error)})",
@@ -157,7 +181,7 @@ def _from_zip(path: Path, delegate: str | None, member: str | None = None) -> Lo
 
 def _cut_short(path: Path) -> bool:
     with path.open("rb") as handle:
-        return handle.read(4) == _ZIP_MAGIC and not zipfile.is_zipfile(path)
+        return handle.read(4) == _ZIP_MAGIC and not _is_zip(path)
 
 
 def _incomplete(where: str) -> ModelError:
@@ -198,7 +222,7 @@ def locate(path: Path, delegate: str | None, member: str | None = None) -> Locat
         head = handle.read(16)
     if _cut_short(path):
         raise _incomplete(str(path))
-    if zipfile.is_zipfile(path) and head[4:8] != b"TFL3" and not path.name.lower().endswith(".keras"):
+    if head[4:8] != b"TFL3" and not path.name.lower().endswith(".keras") and _is_zip(path):
         return _from_zip(path, delegate)
     if path.stat().st_size > MAX_MODEL_BYTES:
         raise ModelError(f"{path} is larger than {MAX_MODEL_BYTES >> 20} MB ({path.stat().st_size} bytes)",
