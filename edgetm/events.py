@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edgetm.results import round_ms
+
 
 class SourceState(enum.Enum):
     ONLINE = "online"
@@ -63,10 +65,6 @@ def paused_change(paused: bool) -> StateChange:
 
 class Payload(Protocol):
     def to_dict(self) -> dict: ...
-
-
-def round_ms(latency_ms: dict[str, float]) -> dict[str, float]:
-    return {stage: round(value, 3) for stage, value in latency_ms.items()}
 
 
 @dataclass

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass, field
 
 from edgetm.errors import ModelError
-from edgetm.events import round_ms
 
 
 def non_finite(payload: object) -> str | None:
@@ -44,6 +43,11 @@ def to_json(payload: dict, what: str, **options) -> str:
         check_finite(payload, what)
         raise
 
+
+
+def round_ms(latency_ms: dict[str, float]) -> dict[str, float]:
+    """Stage timings as published: to the microsecond."""
+    return {stage: round(value, 3) for stage, value in latency_ms.items()}
 
 @dataclass(frozen=True)
 class Prediction:

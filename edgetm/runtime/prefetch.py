@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -129,6 +131,8 @@ class Prefetch(Generic[Item, Result]):
                         yield item, result
                         return
                     if pool is None:
+                        from concurrent.futures import ThreadPoolExecutor  # not needed for one photo
+
                         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetm-prefetch")
                     pending = (upcoming, pool.submit(self._attempt, upcoming))
                 yield item, result
