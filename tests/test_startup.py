@@ -66,6 +66,20 @@ def test_a_photo_pillow_resamples_is_classified_without_importing_opencv(tmp_pat
     assert "PIL.Image" in seen["modules"] and among(seen["modules"], ("cv2",)) == []
 
 
+def test_more_photos_than_pillow_decodes_are_decoded_by_opencv(tmp_path: Path):
+    """Beyond 32 photos, OpenCV's faster value lookup pays for its import."""
+    import shutil
+
+    from edgetm.commands.images import PILLOW_PHOTOS
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(PILLOW_PHOTOS + 1):
+        shutil.copy(DEMO / "samples" / "ripe-1.jpg", photos / f"{index:02d}.jpg")
+    seen = probe(tmp_path, "classify", str(DEMO), str(photos), "--json")
+    assert len(seen["stdout"].splitlines()) == PILLOW_PHOTOS + 1 and "cv2" in seen["modules"]
+
+
 def test_running_a_model_on_a_video_without_mqtt_imports_no_mqtt_client_nor_yaml(tmp_path: Path):
     video = write_video(tmp_path / "clip.avi", ["ripe-1.jpg"], repeat=3)
     seen = probe(tmp_path, "run", str(DEMO), "--source", str(video))
