@@ -84,15 +84,10 @@ def resolve(cls: type[Options]) -> _Compiled:
     compiled = cls.__dict__.get("_compiled")
     if compiled is not None:
         return compiled
-    namespace = dict(vars(sys.modules[cls.__module__])) if cls.__module__ in sys.modules else {}
-    hints: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        if issubclass(klass, Options) and klass is not Options:
-            local = {**namespace, **dict(vars(sys.modules[klass.__module__])), **klass.__dict__.get("_locals", {}),
-                     klass.__name__: klass}
-            for name, annotation in _own_annotations(klass).items():
-                if name in cls.model_fields:  # eval: the class's own annotation, as typing.get_type_hints does
-                    hints[name] = eval(annotation, local) if isinstance(annotation, str) else annotation  # noqa: S307
+    local: dict[str, Any] = {}
+    for klass in cls.__mro__:  # the names of the functions the classes were made in, the nearest first
+        local = {**klass.__dict__.get("_locals", {}), **local}
+    hints = typing.get_type_hints(cls, localns=local, include_extras=True)
     compiled = _Compiled()
     for name, info in cls.model_fields.items():
         annotation = hints[name]
