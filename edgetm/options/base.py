@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from edgetm.options.checks import Check, check_limits, compile_check
@@ -112,6 +112,18 @@ def resolve(cls: type[Options]) -> _Compiled:
     return compiled
 
 
+def _validated(cls: type, validators: Sequence[_Validator], value: Any, where: tuple, errors: Errors,
+               context: Any) -> Any:
+    """``value`` through a field's ``validators`` in turn (BAD, recorded, when one refuses it)."""
+    try:
+        for validator in validators:
+            info = (ValidationInfo(context, where[-1]),) if validator.takes_info else ()
+            value = validator.function(cls, value, *info)
+    except (ValueError, AssertionError) as error:
+        return _validator_error(error, where, errors, value)
+    return value
+
+
 def _validator_error(error: Exception, loc: tuple, errors: Errors, value: Any) -> object:
     kind = "assertion_error" if isinstance(error, AssertionError) else "value_error"
     prefix = "Assertion failed, " if kind == "assertion_error" else "Value error, "
@@ -186,24 +198,13 @@ class Options(Checked):
                     values[name] = info.get_default()
                 continue
             value, where = data[name], (*loc, name)
-            try:
-                for validator in compiled.before.get(name, ()):
-                    value = validator.function(cls, value, ValidationInfo(context, name)) if validator.takes_info \
-                        else validator.function(cls, value)
-            except (ValueError, AssertionError) as error:
-                _validator_error(error, where, errors, value)
-                continue
-            value = compiled.checks[name](value, where, errors, context)
-            if value is BAD:
-                continue
-            try:
-                for validator in compiled.after.get(name, ()):
-                    value = validator.function(cls, value, ValidationInfo(context, name)) if validator.takes_info \
-                        else validator.function(cls, value)
-            except (ValueError, AssertionError) as error:
-                _validator_error(error, where, errors, value)
-                continue
-            values[name] = value
+            value = _validated(cls, compiled.before.get(name, ()), value, where, errors, context)
+            if value is not BAD:
+                value = compiled.checks[name](value, where, errors, context)
+            if value is not BAD:
+                value = _validated(cls, compiled.after.get(name, ()), value, where, errors, context)
+            if value is not BAD:
+                values[name] = value
         if len(errors.items) > before:
             return BAD
         made = target if target is not None else object.__new__(cls)

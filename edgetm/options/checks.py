@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 import re
 import types
 import typing
@@ -22,8 +23,6 @@ def _number(value: Any) -> str:
 def _choices(values: list) -> str:
     shown = [repr(v.value if isinstance(v, enum.Enum) else v) for v in values]
     return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
-
-
 
 
 Check = Callable[[Any, tuple, Errors, Any], Any]  # (value, loc, errors, context) -> value or BAD
@@ -138,6 +137,14 @@ def _check_enum(kind: type[enum.Enum], strict: bool) -> Check:
     return check
 
 
+# (Limits field, error kind, words, whether a value fails the bound)
+_BOUNDS = (("ge", "greater_than_equal", "greater than or equal to", operator.lt),
+           ("gt", "greater_than", "greater than", operator.le),
+           ("le", "less_than_equal", "less than or equal to", operator.gt),
+           ("lt", "less_than", "less than", operator.ge))
+_LENGTHS = (("min_length", "at least", "short", operator.lt), ("max_length", "at most", "long", operator.gt))
+
+
 def check_limits(inner: Check, limits: Limits) -> Check:
     pattern = re.compile(limits.pattern) if limits.pattern is not None else None
 
@@ -146,26 +153,20 @@ def check_limits(inner: Check, limits: Limits) -> Check:
         if value is BAD:
             return value
         if isinstance(value, int | float) and not isinstance(value, bool):
-            for bound, kind, words, fails in (
-                    (limits.ge, "greater_than_equal", "greater than or equal to", lambda b: value < b),
-                    (limits.gt, "greater_than", "greater than", lambda b: value <= b),
-                    (limits.le, "less_than_equal", "less than or equal to", lambda b: value > b),
-                    (limits.lt, "less_than", "less than", lambda b: value >= b)):
-                if bound is not None and fails(bound):
-                    return errors.add(loc, kind, f"Input should be {words} {_number(bound)}", value,
-                                      **{_short(kind): bound})
+            for name, kind, words, fails in _BOUNDS:
+                bound = getattr(limits, name)
+                if bound is not None and fails(value, bound):
+                    return errors.add(loc, kind, f"Input should be {words} {_number(bound)}", value, **{name: bound})
         if isinstance(value, str | list | tuple | dict):
             what, unit = _sized(value)
-            if limits.min_length is not None and len(value) < limits.min_length:
-                return errors.add(loc, f"{what.lower()}_too_short" if what == "String" else "too_short",
-                                  f"{what} should have at least {limits.min_length} {unit(limits.min_length)}"
-                                  + ("" if what == "String" else f" after validation, not {len(value)}"), value,
-                                  min_length=limits.min_length)
-            if limits.max_length is not None and len(value) > limits.max_length:
-                return errors.add(loc, f"{what.lower()}_too_long" if what == "String" else "too_long",
-                                  f"{what} should have at most {limits.max_length} {unit(limits.max_length)}"
-                                  + ("" if what == "String" else f" after validation, not {len(value)}"), value,
-                                  max_length=limits.max_length)
+            for name, words, side, fails in _LENGTHS:
+                bound = getattr(limits, name)
+                if bound is not None and fails(len(value), bound):
+                    string = what == "String"
+                    tail = "" if string else f" after validation, not {len(value)}"
+                    return errors.add(loc, f"string_too_{side}" if string else f"too_{side}",
+                                      f"{what} should have {words} {bound} {unit(bound)}{tail}", value,
+                                      **{name: bound})
         if pattern is not None and isinstance(value, str):
             found = pattern.search(value)
             # Python's $ also matches before a final newline; a name with one in it must not pass.
@@ -174,10 +175,6 @@ def check_limits(inner: Check, limits: Limits) -> Check:
                                   f"'{limits.pattern}'", value, pattern=limits.pattern)
         return value
     return check
-
-
-def _short(kind: str) -> str:
-    return {"greater_than_equal": "ge", "greater_than": "gt", "less_than_equal": "le", "less_than": "lt"}[kind]
 
 
 def _sized(value: Any) -> tuple[str, Callable[[int], str]]:
