@@ -14,7 +14,7 @@ from edgetm.errors import ConfigError, ImageError
 from edgetm.model import load_model
 from edgetm.model.model import Family
 from edgetm.train.export_tflite import to_tflite
-from edgetm.vision import preprocess
+from edgetm.vision import preprocess_options
 from edgetm.vision.classify import Classifier
 from edgetm.vision.detect import Detector
 from edgetm.vision.preprocess import Interpolation, PreprocessOptions, Preprocessor, Preset
@@ -123,7 +123,7 @@ def test_the_bundled_export_classifies_photos_as_the_snippet_does():
 @pytest.fixture
 def no_pillow(monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
-    monkeypatch.setattr(preprocess, "_said_no_pillow", False)
+    monkeypatch.setattr(preprocess_options, "_said_no_pillow", False)
 
 
 def test_pil_without_pillow_says_how_to_install_it(tm_export, no_pillow):
