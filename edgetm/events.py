@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime
 import enum
 import re
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edgetm.records import Record, field
 from edgetm.results import round_ms
 
 
@@ -26,8 +26,7 @@ class EntityKind(enum.Enum):
     COUNT = "count"  # a whole number that goes up and down
 
 
-@dataclass(frozen=True)
-class Entity:
+class Entity(Record):
     """A piece of retained state a task publishes under ``base/<pipeline>/<key>``.
 
     ``suffix`` tells entities of one pipeline apart (None: the pipeline's main entity, named after
@@ -42,8 +41,7 @@ class Entity:
     hint: str | None = None  # what a user could do to get more of this state (said once, where it is announced)
 
 
-@dataclass(frozen=True)
-class StateChange:
+class StateChange(Record):
     """A change to what a pipeline publishes under ``base/<pipeline>/<key>``.
 
     Retained changes are what a subscriber arriving later should find (a label, a count); a None
@@ -67,8 +65,7 @@ class Payload(Protocol):
     def to_dict(self) -> dict: ...
 
 
-@dataclass
-class Observation:
+class Observation(Record, frozen=False):
     """What a running pipeline made of one item: the task's result, its retained state after it,
     what that state changed, and timings.
 

@@ -12,7 +12,8 @@ PACKAGE = ROOT / "edgetm"
 # where listed: image files are decoded the way ``edgetm classify`` decodes them, and pose estimators
 # letterbox and suppress overlaps as detectors do.
 LAYERS = [
-    {"errors", "events", "logs", "options", "plugins", "ratelimit", "results", "scores", "secrets", "edgetm"},
+    {"errors", "events", "logs", "options", "plugins", "ratelimit", "records", "results", "scores", "secrets",
+     "edgetm"},
     {"model"},
     {"vision", "audio", "pose", "capture"},
     {"tasks", "publish"},

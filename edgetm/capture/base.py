@@ -22,7 +22,6 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from edgetm.events import SourceState
 from edgetm.options import Field
 from edgetm.plugins import Options
+from edgetm.records import Record
 
 
 class Delivery(enum.Enum):
@@ -37,8 +37,7 @@ class Delivery(enum.Enum):
     STREAM = "stream"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Item:
+class Item(Record, kw_only=True):
     """One unit from a source. ``index`` counts items from 0; ``captured`` is ``time.monotonic()``
     at capture and ``wall`` epoch seconds; ``name`` the file it came from, for file sources."""
 
@@ -48,15 +47,13 @@ class Item:
     name: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Frame(Item):
+class Frame(Item, kw_only=True):
     """A decoded image: uint8 BGR (grey and BGRA are converted where they are used)."""
 
     image: np.ndarray
 
 
-@dataclass(frozen=True, kw_only=True)
-class Block(Item):
+class Block(Item, kw_only=True):
     """Consecutive audio samples: float32 [n, channels] in [-1, 1] at ``rate`` Hz. ``start`` is the
     index of the first sample in the stream, so gaps (a dropped block) are visible."""
 
@@ -168,8 +165,7 @@ class LiveOptions(SourceOptions):
         return Backoff(self.reconnect_initial_s, max(self.reconnect_max_s, self.reconnect_initial_s))
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(Record):
     """Reconnect delays: ``initial_s``, doubling each failure, at most ``max_s``; reset on success."""
 
     initial_s: float = 1.0

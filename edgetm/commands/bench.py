@@ -17,13 +17,13 @@ import resource
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgetm.commands.common import model_options, preprocess_options
 from edgetm.errors import ConfigError
+from edgetm.records import Record, as_dict
 
 # Frames run before measuring: the runtime's first calls allocate and tune.
 WARM_UP = 10
@@ -35,14 +35,12 @@ PREPARE_KEYS = ("prepare_ahead", "prepare_ms_per_item")
 FRAME_SIZE = (640, 480)
 
 
-@dataclass(frozen=True)
-class Latency:
+class Latency(Record):
     p50: float
     p95: float
 
 
-@dataclass(frozen=True)
-class BenchReport:
+class BenchReport(Record):
     model: str
     runtime: dict
     source: str
@@ -201,7 +199,7 @@ def _prepared(prepare: dict) -> str:
 def bench(args: argparse.Namespace) -> int:
     report = benchmark(args)
     if args.json:
-        print(json.dumps(asdict(report), allow_nan=False))
+        print(json.dumps(as_dict(report), allow_nan=False))
         return 0
     runtime = ", ".join(f"{key} {value}" for key, value in report.runtime.items())
     print(f"model        {report.model} ({runtime})")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 import numpy as np
 
 from edgetm.model.spec import TensorSpec
+from edgetm.records import replace
 
 
 class Backend(ABC):

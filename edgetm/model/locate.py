@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from edgetm.errors import LabelsError, ModelError
 from edgetm.model.labels import MAX_LABELS_BYTES, ZIP_END, ZIP_END_SPAN, parse_literal
 from edgetm.model.metadata import MAX_METADATA_BYTES
 from edgetm.model.model import ModelFormat
+from edgetm.records import Record
 
 if TYPE_CHECKING:
     import zipfile
@@ -42,8 +42,7 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-@dataclass
-class Located:
+class Located(Record, frozen=False):
     """A model found on disk: the file (or zip member) and what sits beside it."""
 
     where: str

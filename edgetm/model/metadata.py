@@ -10,8 +10,9 @@ Only the few fields needed are read, by their slot in the schema, with ``Table``
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from enum import Enum
+
+from edgetm.records import Record
 
 METADATA_NAME = "TFLITE_METADATA"
 # edgetm's own metadata buffer: a JSON object saying which built-in features a head-only model
@@ -39,8 +40,7 @@ _PROPERTIES_TYPE, _PROPERTIES = 0, 1  # Content.content_properties (a union: its
 _SAMPLE_RATE, _CHANNELS = 0, 1  # AudioProperties
 
 
-@dataclass(frozen=True)
-class AudioProperties:
+class AudioProperties(Record):
     sample_rate: int
     channels: int
 

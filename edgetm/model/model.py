@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,6 +12,7 @@ from edgetm.errors import LabelsError
 from edgetm.model.backend import Backend
 from edgetm.model.labels import class_name
 from edgetm.model.spec import TensorSpec
+from edgetm.records import Record, field
 
 # A detector's feature maps line up only at multiples of its largest stride: YOLO's is 32.
 DEFAULT_STRIDE = 32
@@ -41,8 +41,7 @@ class TaskKind(enum.Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass
-class Model:
+class Model(Record, frozen=False):
     """A network ready to run. ``run`` takes and returns raw tensors in the model's dtypes."""
 
     source: str

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from edgetm.errors import ModelError
 from edgetm.model.backend import Backend
 from edgetm.model.options import ModelOptions
 from edgetm.model.spec import TensorSpec
+from edgetm.records import replace
 
 # Tried in this order when the user names none; only those present in the installed build are used.
 _PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")

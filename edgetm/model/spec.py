@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from edgetm.records import Record, field
 
 
 class Layout(enum.Enum):
@@ -16,8 +17,7 @@ class Layout(enum.Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
-class Quantization:
+class Quantization(Record):
     """Affine quantization: ``real = (q - zero_point) * scale``.
 
     ``axis`` is the quantized dimension when there is one scale per channel (per-axis), else None.
@@ -74,8 +74,7 @@ class Quantization:
         return out
 
 
-@dataclass(frozen=True)
-class TensorSpec:
+class TensorSpec(Record):
     """One input or output.
 
     ``shape`` is the concrete shape the model currently runs at; ``dynamic`` marks the axes the

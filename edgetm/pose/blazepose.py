@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from edgetm.errors import ConfigError
 from edgetm.model.model import Model
 from edgetm.pose.base import PoseEstimator, PoseOptions, person
 from edgetm.pose.skeleton import BLAZEPOSE, BLAZEPOSE_TO_COCO
+from edgetm.records import Record
 from edgetm.results import Keypoint, Person
 
 # SsdAnchorsCalculatorOptions of pose_detection_cpu.pbtxt.
@@ -70,8 +70,7 @@ def ssd_anchors(size: int = DETECTOR_SIZE) -> np.ndarray:
     return np.array(centres, np.float32)
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(Record):
     """A rotated square of the image, in pixels: centre, side, rotation (radians)."""
 
     cx: float

@@ -10,7 +10,6 @@ torso is not seen.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from edgetm.errors import ConfigError
 from edgetm.model.model import Model
 from edgetm.pose.base import PoseEstimator, PoseOptions, person
 from edgetm.pose.skeleton import COCO
+from edgetm.records import Record
 from edgetm.results import Person
 
 # MoveNet's tutorial: keypoints scoring this much or more take part in placing the next region.
@@ -27,8 +27,7 @@ HIPS = (COCO.index("left_hip"), COCO.index("right_hip"))
 SHOULDERS = (COCO.index("left_shoulder"), COCO.index("right_shoulder"))
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(Record):
     """A square of the image in pixels (it may reach past the edges, which read as black)."""
 
     x: float

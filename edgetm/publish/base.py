@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from edgetm.events import Entity, Observation, SourceState, StateChange
 from edgetm.plugins import Options
+from edgetm.records import Record
 
 # (pipeline name, or None for the device-wide reload command; payload)
 CommandHandler = Callable[[str | None, bytes], None]
 
 
-@dataclass(frozen=True)
-class PipelineInfo:
+class PipelineInfo(Record):
     """A pipeline as sinks present it: what it runs, on what, and the retained state it publishes."""
 
     name: str
@@ -27,8 +26,7 @@ class PipelineInfo:
     entities: tuple[Entity, ...] = ()
 
 
-@dataclass(frozen=True)
-class SinkContext:
+class SinkContext(Record):
     """What a sink is opened with besides its own options."""
 
     device_id: str

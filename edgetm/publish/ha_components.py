@@ -9,9 +9,9 @@ for the same pipeline and label (history and automations keep working across res
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from edgetm.events import PAUSED_KEY, Entity, EntityKind
+from edgetm.records import Record
 
 # An enum sensor lists every option in Home Assistant's UI (history, automation editor); past a
 # hundred labels (ImageNet's 1,000) that list is no help, so such a label is a plain text sensor.
@@ -40,8 +40,7 @@ def object_id(*parts: str) -> str:
     return clean
 
 
-@dataclass(frozen=True)
-class Topics:
+class Topics(Record):
     """Where one pipeline's state lives (``base = {prefix}/{device}``)."""
 
     base: str

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+
+from edgetm.records import Record, field
 
 log = logging.getLogger("edgetm.publish.mqtt")
 
@@ -27,8 +28,7 @@ MAX_CONFIG_BYTES = 256 * 1024
 MAX_CANDIDATES = 1000
 
 
-@dataclass
-class Verdict:
+class Verdict(Record, frozen=False):
     """What to do with the configs found: delete whole topics, remove components from the topics
     still announced, and whether old-style configs were among the deleted (announce again then:
     Home Assistant ignores a config whose unique_id an older config still holds)."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from edgetm.records import Record, field
 from edgetm.results import round_ms
 
 
-@dataclass(frozen=True)
-class Detection:
+class Detection(Record):
     label: str
     class_id: int
     score: float
@@ -23,8 +21,7 @@ class Detection:
                 "box": [round(v, 1) for v in self.box]}
 
 
-@dataclass
-class Detections:
+class Detections(Record, frozen=False):
     """Objects found in one image, best first, and stage timings."""
 
     detections: list[Detection]

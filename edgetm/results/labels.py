@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from edgetm.records import Record, field
 from edgetm.results import round_ms
 
 
-@dataclass(frozen=True)
-class Prediction:
+class Prediction(Record):
     label: str
     index: int
     score: float
@@ -17,8 +15,7 @@ class Prediction:
         return {"label": self.label, "index": self.index, "score": round(self.score, 6)}
 
 
-@dataclass
-class Classification:
+class Classification(Record, frozen=False):
     """The best class (None when below the threshold), the top-k above it, and stage timings."""
 
     label: str | None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from edgetm.records import Record, field
 from edgetm.results import round_ms
 from edgetm.results.labels import Prediction
 
 
-@dataclass(frozen=True)
-class Keypoint:
+class Keypoint(Record):
     """A body point in the source image's pixels; ``score`` is the estimator's confidence, and a
     point below the estimator's minimum is kept but marked not ``visible``."""
 
@@ -24,8 +22,7 @@ class Keypoint:
                 "visible": self.visible}
 
 
-@dataclass
-class Person:
+class Person(Record, frozen=False):
     """One person: COCO's 17 keypoints (in that order), the detection score and box, and what a pose
     classifier made of them. ``extra`` holds an estimator's further points (BlazePose's 33)."""
 
@@ -47,8 +44,7 @@ class Person:
         return out
 
 
-@dataclass
-class Poses:
+class Poses(Record, frozen=False):
     """The people found in one image, most confident first, and stage timings."""
 
     persons: list[Person]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from edgetm.records import Record, field
 from edgetm.results import round_ms
 from edgetm.results.labels import Prediction
 
 
-@dataclass
-class SoundResult:
+class SoundResult(Record, frozen=False):
     """What a sound model heard in one window: the best class (None below the threshold or when
     the window was too quiet to run), the top-k, the level, and the window's place in the stream."""
 

@@ -16,17 +16,16 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from edgetm.capture import Delivery, EndOfStream, Item, LiveSource, Source
+from edgetm.records import Record
 from edgetm.runtime.prefetch import Prefetch
 
 READ_TIMEOUT_S = 0.5  # longest wait for an item before the loop checks in again
 
 
-@dataclass(frozen=True)
-class Fed:
+class Fed(Record):
     item: Item
     prepared: Any  # the task's input, or the Exception preparing it raised
     prepared_by: object  # the task that prepared it: after a model swap the item is prepared again

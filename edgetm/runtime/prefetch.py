@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
+
+from edgetm.records import Record
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,8 +36,7 @@ PROBE_ROUNDS = 5
 REPROBE_S = 60.0
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Record):
     """How items are prepared now and, when timed, each way's loop time per item (ms, median window)."""
 
     ahead: bool

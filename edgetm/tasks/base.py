@@ -16,7 +16,6 @@ going: tasks share no buffers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from edgetm.capture.base import Frame, Item
@@ -24,6 +23,7 @@ from edgetm.events import Entity, Payload, StateChange
 from edgetm.model.model import Model, TaskKind
 from edgetm.options import Field
 from edgetm.plugins import Options
+from edgetm.records import Record
 from edgetm.tasks.smoothing import SmoothingOptions
 from edgetm.vision.preprocess import PreprocessOptions
 
@@ -37,16 +37,14 @@ class StageOptions(Options):
                                         "steady state that is published")
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(Record):
     """One input for the model and the item it stands for (a frame, or a window of sound)."""
 
     item: Item
     input: Any
 
 
-@dataclass(frozen=True)
-class Tracked:
+class Tracked(Record):
     """What one result did to a task's state: the result as published, the state after it (merged
     into the result's payload) and the retained-state changes it caused."""
 

@@ -3,12 +3,11 @@ retained and announced, and an annotated snapshot when they change."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from edgetm.capture.base import Frame
 from edgetm.errors import ConfigError
 from edgetm.events import Entity, EntityKind, StateChange, topic_level
 from edgetm.model.model import Model, TaskKind
+from edgetm.records import Record
 from edgetm.results import Detections
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
 from edgetm.tasks.smoothing import CountSmoother
@@ -25,8 +24,7 @@ def count_key(label: str) -> str:
     return f"count/{topic_level(label)}"
 
 
-@dataclass(frozen=True)
-class CountState:
+class CountState(Record):
     """Objects per label in this frame (inside the zone, if any) and the steady counts."""
 
     counts: dict[str, int]

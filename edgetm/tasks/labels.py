@@ -4,17 +4,16 @@ classifier, and later sound and pose classifiers), published under ``base/<pipel
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from edgetm.events import Entity, EntityKind, StateChange
+from edgetm.records import Record
 from edgetm.tasks.base import Task
 from edgetm.tasks.smoothing import LabelSmoother, SmoothingOptions
 
 LABEL = "label"
 
 
-@dataclass(frozen=True)
-class LabelState:
+class LabelState(Record):
     """The steady label after a result (None until the smoothing has decided)."""
 
     label: str | None

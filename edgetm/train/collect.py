@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +18,7 @@ import numpy as np
 from edgetm.errors import ConfigError
 from edgetm.options import Field
 from edgetm.plugins import Options
+from edgetm.records import Record, field
 from edgetm.results import to_json
 from edgetm.train.dataset import Kind, check_label
 
@@ -39,8 +39,7 @@ class CollectOptions(Options):
     wait_s: float = Field(10.0, gt=0, le=600, description="a source that gives nothing for this long is an error")
 
 
-@dataclass
-class Collected:
+class Collected(Record, frozen=False):
     folder: Path
     saved: list[Path] = field(default_factory=list)
     skipped: int = 0  # frames without a person, for poses

@@ -8,10 +8,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from edgetm.errors import ConfigError
+from edgetm.records import Record
 from edgetm.vision.image import IMAGE_SUFFIXES
 
 SOUND_SUFFIXES = (".wav", ".flac", ".ogg")
@@ -44,15 +44,13 @@ def check_label(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class Example:
+class Example(Record):
     path: Path
     label: int
     digest: str  # sha256 of the file's bytes
 
 
-@dataclass
-class Dataset:
+class Dataset(Record, frozen=False):
     root: Path
     kind: Kind
     labels: list[str]

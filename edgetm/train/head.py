@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from edgetm.errors import ConfigError
 from edgetm.options import Field, model_validator
 from edgetm.plugins import Options
+from edgetm.records import Record, field
 from edgetm.train.adam import Adam
 from edgetm.train.network import Activation, Dense, Network, Softmax
 
@@ -41,8 +41,7 @@ class HeadOptions(Options):
         return self
 
 
-@dataclass
-class Epoch:
+class Epoch(Record, frozen=False):
     """How one epoch went: mean training loss and accuracy, and the same on the validation set
     (None without one)."""
 
@@ -56,8 +55,7 @@ class Epoch:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-@dataclass
-class Head:
+class Head(Record, frozen=False):
     """Dense(hidden, ReLU) -> Dense(classes) -> softmax, or Dense(classes) -> softmax. Weights are
     [in, out] (numpy's x @ W)."""
 
@@ -88,8 +86,7 @@ class Head:
         return Network([*layers, Softmax()], labels=list(self.labels), features=self.feature_size)
 
 
-@dataclass
-class Trained:
+class Trained(Record, frozen=False):
     head: Head
     history: list[Epoch]
     train_index: np.ndarray

@@ -8,9 +8,10 @@ TFLite or ONNX bytes.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 import numpy as np
+
+from edgetm.records import Record, field
 
 
 class Activation(enum.Enum):
@@ -19,8 +20,7 @@ class Activation(enum.Enum):
     RELU6 = "relu6"
 
 
-@dataclass
-class Conv2D:
+class Conv2D(Record, frozen=False):
     """3-D convolution with TensorFlow's SAME padding. ``weights``: [out, kh, kw, in]."""
 
     weights: np.ndarray
@@ -32,13 +32,11 @@ class Conv2D:
         return -(-height // self.stride), -(-width // self.stride)
 
 
-@dataclass
-class GlobalAveragePool:
+class GlobalAveragePool(Record, frozen=False):
     """Mean over height and width: [1, H, W, C] -> [1, C]."""
 
 
-@dataclass
-class Dense:
+class Dense(Record, frozen=False):
     """Fully connected. ``weights``: [out, in]."""
 
     weights: np.ndarray
@@ -46,16 +44,14 @@ class Dense:
     activation: Activation = Activation.NONE
 
 
-@dataclass
-class Softmax:
+class Softmax(Record, frozen=False):
     """Class probabilities."""
 
 
 Layer = Conv2D | GlobalAveragePool | Dense | Softmax
 
 
-@dataclass
-class Network:
+class Network(Record, frozen=False):
     """Input is NHWC float in [-1, 1] (Teachable Machine's normalisation) unless stated, or with
     ``features`` a [1, features] vector (a head on its own, for a base that needs no model)."""
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgetm.errors import ConfigError
 from edgetm.options import Field
+from edgetm.records import Record, field
 from edgetm.results import to_json
 from edgetm.train.bases import BUILTIN, FeatureBase, ModelBase, builtin_base
 from edgetm.train.dataset import Dataset, Kind, read_dataset
@@ -34,8 +34,7 @@ class TrainOptions(HeadOptions):
     threads: int | None = Field(None, ge=1, le=64, description="runtime threads for the base model")
 
 
-@dataclass
-class Report:
+class Report(Record, frozen=False):
     base: str
     labels: list[str]
     counts: dict[str, int]

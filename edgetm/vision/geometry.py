@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from edgetm.records import Record
 
-@dataclass(frozen=True)
-class Transform:
+
+class Transform(Record):
     """Where the model's input pixels came from: ``source = (model - pad) / scale + offset``."""
 
     scale_x: float
@@ -36,8 +35,7 @@ class Transform:
         return out
 
 
-@dataclass(frozen=True)
-class Letterbox:
+class Letterbox(Record):
     """A frame scaled by ``ratio`` to ``scaled`` (width, height), placed at (``left``, ``top``) in
     an input of ``size`` (width, height) whose rest is padding."""
 

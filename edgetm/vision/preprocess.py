@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from edgetm.errors import ConfigError, ImageError
 from edgetm.model.model import Model, TaskKind
 from edgetm.model.spec import Layout
+from edgetm.records import Record
 from edgetm.vision import pillow
 from edgetm.vision.geometry import Transform, letterbox
 from edgetm.vision.preprocess_options import (
@@ -52,8 +52,7 @@ __all__ = [
 RECT_SIZES = 4
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Record):
     """A frame ready for the model: its input tensor, how it maps back, and what it cost."""
 
     tensor: np.ndarray

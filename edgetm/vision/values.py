@@ -5,18 +5,17 @@ quantization can hold what is fed."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from edgetm.errors import ConfigError
 from edgetm.model.spec import TensorSpec
+from edgetm.records import Record
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Normalization:
+class Normalization(Record):
     """``real = (pixel - mean) / std`` per channel, in pixel units (0..255), RGB order."""
 
     mean: tuple[float, float, float]
