@@ -15,57 +15,77 @@ import sys
 from collections.abc import Sequence
 
 from edgetm import __version__
-from edgetm.cli_flags import Parser, adder, checker, name_list, size, triple, verbosity, zone
+from edgetm.cli_flags import (
+    Choices,
+    LazyHelp,
+    Parser,
+    adder,
+    checker,
+    name_list,
+    options_class,
+    size,
+    triple,
+    verbosity,
+    zone,
+)
 from edgetm.errors import EdgetmError
 from edgetm.logs import QUIET_NATIVE_LIBRARIES, setup_logging
 
+MODEL = "edgetm.model.options:ModelOptions"
+PREPROCESS = "edgetm.vision.preprocess_options:PreprocessOptions"
+DETECT = "edgetm.vision.detect:DetectOptions"
+SOUND = "edgetm.audio.classify:SoundOptions"
+POSE = "edgetm.pose.base:PoseOptions"
+CLASSIFY = "edgetm.vision.classify:ClassifyOptions"
+CONFIG = "edgetm.config:Config"
+PIPELINE = "edgetm.config:PipelineConfig"
+MQTT = "edgetm.publish.mqtt:MqttOptions"
+
+
+def _description(options: str, field: str) -> LazyHelp:
+    return LazyHelp(lambda: options_class(options).model_fields[field].description or "")
+
 
 def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
-    from edgetm.model.options import ModelOptions
-
     if positional:
-        parser.add_argument("model", help=ModelOptions.model_fields["path"].description)
-    adder(parser, ModelOptions, "labels", "--labels", dest="model.labels", metavar="FILE")
+        parser.add_argument("model", help=_description(MODEL, "path"))
+    adder(parser, MODEL, "labels", "--labels", dest="model.labels", metavar="FILE")
     group = parser.add_argument_group("runtime")
-    adder(group, ModelOptions, "threads", "--threads", dest="model.threads", metavar="N")
-    adder(group, ModelOptions, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
-    adder(group, ModelOptions, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
-    adder(group, ModelOptions, "spin", "--spin", dest="model.spin", action="store_const", const=True,
+    adder(group, MODEL, "threads", "--threads", dest="model.threads", metavar="N")
+    adder(group, MODEL, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
+    adder(group, MODEL, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
+    adder(group, MODEL, "spin", "--spin", dest="model.spin", action="store_const", const=True,
           show_default=False)
-    adder(group, ModelOptions, "spin", "--no-spin", dest="model.spin", action="store_const", const=False,
+    adder(group, MODEL, "spin", "--no-spin", dest="model.spin", action="store_const", const=False,
           show_default=False, text="ONNX Runtime: no spinning while idle, even back to back")
-    adder(group, ModelOptions, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=size)
-    adder(group, ModelOptions, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
-    adder(group, ModelOptions, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
+    adder(group, MODEL, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=size)
+    adder(group, MODEL, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
+    adder(group, MODEL, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
 
 
 def _preprocess_arguments(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
-    from edgetm.vision.preprocess import ColorOrder, Interpolation, PreprocessOptions, Preset, ResizeMode
-
+    enums = "edgetm.vision.preprocess_options:"
     group = parser.add_argument_group("preprocessing (default: chosen from the model)")
-    add = lambda field, *flags, **kw: adder(group, PreprocessOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("preset", "--preset", choices=[m.value for m in Preset])
-    add("resize", "--resize", choices=[m.value for m in ResizeMode])
-    add("interpolation", "--interpolation", choices=[m.value for m in Interpolation])
+    add = lambda field, *flags, **kw: adder(group, PREPROCESS, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add("preset", "--preset", choices=Choices(enums + "Preset"))
+    add("resize", "--resize", choices=Choices(enums + "ResizeMode"))
+    add("interpolation", "--interpolation", choices=Choices(enums + "Interpolation"))
     add("normalize", "--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"])
     add("mean", "--mean", metavar="R,G,B", parse=triple)
     add("std", "--std", metavar="R,G,B", parse=triple)
-    adder(group, PreprocessOptions, "color", "--bgr", dest=f"{dest}.color", action="store_const",
-           const=ColorOrder.BGR.value)
+    add("color", "--bgr", action="store_const", const="bgr")
 
 
 def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -> None:
-    from edgetm.vision.detect import BoxUnits, DetectLayout, DetectOptions
-
     group = parser.add_argument_group("detection (detector models)")
-    add = lambda field, *flags, **kw: adder(group, DetectOptions, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, DETECT, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
     add("conf", "--conf", metavar="C")
     add("iou", "--iou", metavar="T")
     add("agnostic", "--agnostic", action="store_true")
     add("classes", "--classes", metavar="A,B", parse=name_list)
     add("max_det", "--max-det", metavar="N")
-    add("layout", "--layout", choices=[m.value for m in DetectLayout])
-    add("boxes", "--boxes", choices=[m.value for m in BoxUnits if m is not BoxUnits.AUTO])
+    add("layout", "--layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
+    add("boxes", "--boxes", choices=Choices("edgetm.vision.detect:BoxUnits", leave_out=("auto",)))
     add("rect", "--rect", action="store_true")
     add("rect", "--no-rect", action="store_const", const=False, show_default=False,
         text="letterbox every frame into the model's full input size, even where rect would apply")
@@ -75,10 +95,8 @@ def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -
 
 
 def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> None:
-    from edgetm.audio.classify import SoundOptions
-
     group = parser.add_argument_group("sound (sound models)")
-    add = lambda field, *flags, **kw: adder(group, SoundOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, SOUND, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
     add("overlap", "--overlap", metavar="F")
     add("hop_samples", "--hop-samples", metavar="N")
     add("partial", "--partial", choices=["drop", "pad"])
@@ -87,10 +105,9 @@ def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> No
 
 
 def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None:
-    from edgetm.pose.base import PoseFeatureOptions, PoseOptions
-
+    features = "edgetm.pose.base:PoseFeatureOptions"
     group = parser.add_argument_group("pose (pose estimators)")
-    add = lambda field, *flags, **kw: adder(group, PoseOptions, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
+    add = lambda field, *flags, **kw: adder(group, POSE, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
     add("estimator", "--estimator", choices=["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"])
     add("landmarks", "--landmarks", metavar="FILE")
     add("classifier", "--classifier", metavar="FILE", parse=lambda path: {"path": path})
@@ -100,18 +117,15 @@ def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None
     add("max_persons", "--max-persons", metavar="N")
     add("tracking", "--no-tracking", action="store_const", const=False, show_default=False,
         text="run the estimator on the whole of every frame, without following the person from the last")
-    adder(group, PoseFeatureOptions, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
-    adder(group, PoseFeatureOptions, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
+    adder(group, features, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
+    adder(group, features, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
            const=False, show_default=False, text="leave the joint angles out of the feature vector (51 values, not "
            "59), for a classifier trained without them")
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgetm.config import Config, PipelineConfig
-    from edgetm.publish.mqtt import MqttOptions
-    from edgetm.train.retrain import TrainOptions
-
-    add = lambda field, *flags, **kw: adder(parser, TrainOptions, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
+    options = "edgetm.train.retrain:TrainOptions"
+    add = lambda field, *flags, **kw: adder(parser, options, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
     add("base", "--base", metavar="MODEL|builtin")
     parser.add_argument("--data", required=True, metavar="DATASET", help="a folder with one folder of examples per "
                         "class (images, .wav sound or pose .json)")
@@ -133,11 +147,11 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     swap = parser.add_argument_group("swap the new model into a running edgetm run")
     swap.add_argument("--swap-into", metavar="URL", help="its MQTT broker: mqtt://host[:port] or mqtts://...")
     # Checked as ``edgetm run`` checks them: they make the topic the model is sent on.
-    swap.add_argument("--device-id", metavar="ID", type=checker(Config, "device_id"),
+    swap.add_argument("--device-id", metavar="ID", type=checker(CONFIG, "device_id"),
                       help="its device id (default: this machine's hostname)")
-    swap.add_argument("--pipeline", metavar="NAME", default="default", type=checker(PipelineConfig, "name"),
+    swap.add_argument("--pipeline", metavar="NAME", default="default", type=checker(PIPELINE, "name"),
                       help="the pipeline (default: default)")
-    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=checker(MqttOptions, "prefix"),
+    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=checker(MQTT, "prefix"),
                       help="its topic prefix (default: edgetm)")
     swap.add_argument("--password-env", metavar="VAR", help="the broker password's environment variable")
     swap.add_argument("--password-file", metavar="FILE", help="a file holding the broker password")
@@ -145,15 +159,10 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     from edgetm.capture import DEFAULT_SOURCE
-    from edgetm.capture.camera import CameraOptions
-    from edgetm.capture.video import VideoOptions
-    from edgetm.config import Config, PipelineConfig
-    from edgetm.publish.homeassistant import HomeAssistantOptions
-    from edgetm.publish.mqtt import MqttOptions, TlsOptions
-    from edgetm.publish.stdout import JsonlOptions
     from edgetm.tasks import TASKS
-    from edgetm.tasks.smoothing import SmoothingMode, SmoothingOptions
-    from edgetm.vision.classify import ClassifyOptions
+
+    smoothing, video, camera = ("edgetm.tasks.smoothing:SmoothingOptions", "edgetm.capture.video:VideoOptions",
+                                "edgetm.capture.camera:CameraOptions")
 
     parser.add_argument("model", nargs="?", help="model to run (or give --config)")
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (edgetm config init writes one to "
@@ -161,37 +170,38 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     _model_arguments(parser, positional=False)
     pipeline = parser.add_argument_group("pipeline")
     parser.add_argument("--source", metavar="SOURCE", default=argparse.SUPPRESS,
-                        help=f"{PipelineConfig.model_fields['source'].description} (default: {DEFAULT_SOURCE})")
-    adder(pipeline, PipelineConfig, "name", "--name", dest="pipeline.name", metavar="NAME")
-    adder(pipeline, PipelineConfig, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
-    adder(pipeline, SmoothingOptions, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
-    adder(pipeline, SmoothingOptions, "mode", "--smoothing", dest="pipeline.smoothing.mode",
-           choices=[m.value for m in SmoothingMode])
-    adder(pipeline, SmoothingOptions, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
-    adder(pipeline, SmoothingOptions, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
-    adder(pipeline, PipelineConfig, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
-    adder(pipeline, PipelineConfig, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
-    adder(pipeline, ClassifyOptions, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
+                        help=LazyHelp(lambda: f"{options_class(PIPELINE).model_fields['source'].description} "
+                                      f"(default: {DEFAULT_SOURCE})"))
+    adder(pipeline, PIPELINE, "name", "--name", dest="pipeline.name", metavar="NAME")
+    adder(pipeline, PIPELINE, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
+    adder(pipeline, smoothing, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
+    adder(pipeline, smoothing, "mode", "--smoothing", dest="pipeline.smoothing.mode",
+           choices=Choices("edgetm.tasks.smoothing:SmoothingMode"))
+    adder(pipeline, smoothing, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
+    adder(pipeline, smoothing, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
+    adder(pipeline, PIPELINE, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
+    adder(pipeline, PIPELINE, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
+    adder(pipeline, CLASSIFY, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
     source = parser.add_argument_group("source")
-    adder(source, VideoOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    adder(source, VideoOptions, "loop", "--loop", dest="source_options.loop", action="store_true",
-           text=VideoOptions.model_fields["loop"].description + "; without --realtime, every frame as fast as "
-           "possible, until stopped")
+    adder(source, video, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
+    adder(source, video, "loop", "--loop", dest="source_options.loop", action="store_true",
+           text=LazyHelp(lambda: options_class(video).model_fields["loop"].description + "; without --realtime, "
+                         "every frame as fast as possible, until stopped"))
     for field in ("width", "height", "fps"):
-        adder(source, CameraOptions, field, f"--{field}", dest=f"source_options.{field}")
+        adder(source, camera, field, f"--{field}", dest=f"source_options.{field}")
     out = parser.add_argument_group("output (default: JSON lines on stdout)")
-    adder(out, MqttOptions, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
-    adder(out, MqttOptions, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
-    adder(out, MqttOptions, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
-    adder(out, TlsOptions, "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
-    adder(out, MqttOptions, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
-    adder(out, HomeAssistantOptions, "enabled", "--ha-discovery", dest="mqtt.homeassistant.enabled",
-           action="store_true")
-    adder(out, JsonlOptions, "path", "--jsonl", dest="jsonl.path", metavar="FILE")
+    adder(out, MQTT, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
+    adder(out, MQTT, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
+    adder(out, MQTT, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
+    adder(out, "edgetm.publish.mqtt:TlsOptions", "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
+    adder(out, MQTT, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
+    adder(out, "edgetm.publish.homeassistant:HomeAssistantOptions", "enabled", "--ha-discovery",
+          dest="mqtt.homeassistant.enabled", action="store_true")
+    adder(out, "edgetm.publish.stdout:JsonlOptions", "path", "--jsonl", dest="jsonl.path", metavar="FILE")
     out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
-    adder(out, Config, "device_id", "--device-id", dest="service.device_id", metavar="ID")
-    adder(out, Config, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
-    adder(out, Config, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
+    adder(out, CONFIG, "device_id", "--device-id", dest="service.device_id", metavar="ID")
+    adder(out, CONFIG, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
+    adder(out, CONFIG, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
     _preprocess_arguments(parser, dest="pipeline.preprocess")
     _detect_arguments(parser, pipeline=True)
     _sound_arguments(parser, dest="pipeline.sound")
@@ -199,24 +209,20 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _info(commands) -> None:
-    from edgetm.vision.detect import DetectLayout, DetectOptions
-
     info = commands.add_parser("info", help=HELP["info"])
     _model_arguments(info)
     info.add_argument("--json", action="store_true", help="print one JSON document")
     _preprocess_arguments(info)  # info describes what these would run
-    adder(info.add_argument_group("detection (detector models)"), DetectOptions, "layout", "--layout",
-          dest="detect.layout", choices=[m.value for m in DetectLayout])
+    adder(info.add_argument_group("detection (detector models)"), DETECT, "layout", "--layout",
+          dest="detect.layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
 
 
 def _classify(commands) -> None:
-    from edgetm.vision.classify import ClassifyOptions
-
     classify = commands.add_parser("classify", help=HELP["classify"])
     _model_arguments(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
-    adder(classify, ClassifyOptions, "top_k", "--top-k", dest="classify.top_k", metavar="K")
-    adder(classify, ClassifyOptions, "threshold", "--threshold", dest="classify.threshold", metavar="T")
+    adder(classify, CLASSIFY, "top_k", "--top-k", dest="classify.top_k", metavar="K")
+    adder(classify, CLASSIFY, "threshold", "--threshold", dest="classify.threshold", metavar="T")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
     _preprocess_arguments(classify)
 
@@ -241,16 +247,14 @@ def _pose(commands) -> None:
 
 
 def _listen(commands) -> None:
-    from edgetm.audio.classify import SoundOptions
-    from edgetm.capture.sound_file import SoundFileOptions
-
     listen = commands.add_parser("listen", help=HELP["listen"])
     _model_arguments(listen)
     listen.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE",
                         help="mic, mic:DEVICE, wav:FILE (or a .wav path), audio:URL (default: mic)")
-    adder(listen, SoundFileOptions, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    adder(listen, SoundOptions, "top_k", "--top-k", dest="sound.top_k", metavar="K")
-    adder(listen, SoundOptions, "threshold", "--threshold", dest="sound.threshold", metavar="T")
+    adder(listen, "edgetm.capture.sound_file:SoundFileOptions", "realtime",
+           "--realtime", dest="source_options.realtime", action="store_true")
+    adder(listen, SOUND, "top_k", "--top-k", dest="sound.top_k", metavar="K")
+    adder(listen, SOUND, "threshold", "--threshold", dest="sound.threshold", metavar="T")
     _sound_arguments(listen)
     listen.add_argument("--json", action="store_true", help="one JSON line per window")
 
@@ -260,14 +264,13 @@ def _devices(commands) -> None:
 
 
 def _collect(commands) -> None:
-    from edgetm.train.collect import CollectOptions
-
     collect = commands.add_parser("collect", help=HELP["collect"])
     collect.add_argument("--source", required=True, metavar="SOURCE", help="camera:0, mic, a video, a .wav, a "
                          "folder of images ... (as for edgetm run)")
     collect.add_argument("--label", required=True, metavar="NAME", help="the class: examples go into OUT/NAME/")
     collect.add_argument("--out", required=True, metavar="DATASET", help="the dataset folder")
-    add = lambda field, *flags, **kw: adder(collect, CollectOptions, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
+    options = "edgetm.train.collect:CollectOptions"
+    add = lambda field, *flags, **kw: adder(collect, options, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
     add("count", "--count", metavar="N")
     add("interval_s", "--interval-s", metavar="S")
     add("format", "--format", choices=["jpg", "png"])

@@ -1,6 +1,10 @@
 """Building blocks of the ``edgetm`` command line: a parser whose errors are one line, parsers
 for flag values, and flags that stand for one field of an options model each (help text, shown
-default and validation all come from the field)."""
+default and validation all come from the field).
+
+A flag names its options class by place (``"edgetm.vision.detect:DetectOptions"``), imported only
+when its help is shown or the flag is given: ``edgetm run`` has detector, pose, sound and MQTT
+flags, and a run of a classifier on a video should not wait for those modules to import."""
 
 from __future__ import annotations
 
@@ -13,7 +17,48 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from edgetm.errors import problems
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from edgetm.options import Options
+
+def options_class(options: type[Options] | str) -> type[Options]:
+    """The class ``options`` is or names."""
+    if not isinstance(options, str):
+        return options
+    from importlib import import_module
+
+    module, _, name = options.partition(":")
+    return getattr(import_module(module), name)
+
+
+class LazyHelp:
+    """A flag's help text, made by ``make`` when help is shown (``Parser.format_help``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return self.make()
+
+
+class Choices:
+    """The values of an enum named by place (those in ``leave_out`` left out), found when a flag's
+    value is checked or its help shown."""
+
+    def __init__(self, where: str, leave_out: tuple[str, ...] = ()) -> None:
+        self.where = where
+        self.leave_out = leave_out
+
+    def _values(self) -> list[str]:
+        return [m.value for m in options_class(self.where) if m.value not in self.leave_out]  # type: ignore[attr-defined]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values()
 
 
 def terminal_columns() -> int:
@@ -43,6 +88,12 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
+
+    def format_help(self) -> str:
+        for action in self._actions:
+            if isinstance(action.help, LazyHelp):
+                action.help = str(action.help)
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} ({self.prog} --help lists what it takes)\n")
@@ -87,33 +138,41 @@ def shown(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def adder(group, options: type[Options], field: str, *flags: str, dest: str,
-           parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | None = None,
-           **kwargs) -> None:
-    """Add a flag for ``options.field``, given under ``dest`` (a dotted path into the options);
-    ``text`` replaces the field's description where the flag says its opposite (``--no-...``)."""
+def field_help(options: type[Options] | str, field: str, text: str | LazyHelp | None = None,
+               show_default: bool = True) -> str:
+    """A flag's help: ``text``, else the field's description, with the field's default."""
     from edgetm.options import REQUIRED
 
-    info = options.model_fields[field]
-    text = text or info.description or ""
+    info = options_class(options).model_fields[field]
+    text = str(text) if text is not None else info.description or ""
     default = info.default
+    if show_default and default is not REQUIRED and default not in (None, False) and "default" not in text:
+        text += f" (default: {shown(default)})"
+    return text
+
+
+def adder(group, options: type[Options] | str, field: str, *flags: str, dest: str,
+           parse: Callable[[str], Any] | None = None, show_default: bool = True, text: str | LazyHelp | None = None,
+           **kwargs) -> None:
+    """Add a flag for the field ``field`` of ``options`` (a class, or where it is), given under
+    ``dest`` (a dotted path into the options); ``text`` replaces the field's description where the
+    flag says its opposite (``--no-...``)."""
     if "choices" not in kwargs and kwargs.get("action") not in ("store_true", "store_const"):
         kwargs.setdefault("metavar", field.upper())
-    if (show_default and default is not REQUIRED and default not in (None, False)
-            and "default" not in text):
-        text += f" (default: {shown(default)})"
+    kwargs["help"] = LazyHelp(lambda: field_help(options, field, text, show_default))
     if kwargs.get("action") in ("store_true", "store_const"):
-        group.add_argument(*flags, dest=dest, help=text, default=argparse.SUPPRESS, **kwargs)
+        group.add_argument(*flags, dest=dest, default=argparse.SUPPRESS, **kwargs)
         return
     check = checker(options, field, parse, whole=kwargs.get("action") != "append")
-    group.add_argument(*flags, dest=dest, type=check, help=text, default=argparse.SUPPRESS, **kwargs)
+    group.add_argument(*flags, dest=dest, type=check, default=argparse.SUPPRESS, **kwargs)
 
 
-def checker(options: type[Options], field: str, parse: Callable[[str], Any] | None = None,
+def checker(options: type[Options] | str, field: str, parse: Callable[[str], Any] | None = None,
              whole: bool = True) -> Callable[[str], Any]:
-    """An argparse type that checks a flag's value as ``options.field`` checks it (unless not
-    ``whole``: an appended value is checked with the rest by the options model)."""
-    if field not in options.model_fields:
+    """An argparse type that checks a flag's value as the field ``field`` of ``options`` (a class,
+    or where it is) checks it (unless not ``whole``: an appended value is checked with the rest by
+    the options model)."""
+    if not isinstance(options, str) and field not in options.model_fields:
         raise TypeError(f"{options.__name__} has no field {field}")
 
     def check(text_value: str):
@@ -123,7 +182,7 @@ def checker(options: type[Options], field: str, parse: Callable[[str], Any] | No
         if not whole:
             return value
         try:
-            check_field(options, field, value)
+            check_field(options_class(options), field, value)
             return value  # as given: the options model makes it its own type (and argparse checks choices)
         except ValidationError as error:
             raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None

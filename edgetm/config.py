@@ -12,18 +12,16 @@ variable's name) or ``password_file``.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from edgetm.capture import SOURCES, SourceOptions, parse_source
-from edgetm.errors import ConfigError, EdgetmError, from_validation
+from edgetm.errors import NAME_PATTERN, ConfigError, EdgetmError, from_validation
 from edgetm.model.options import ModelOptions
-from edgetm.options import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from edgetm.options import Field, Later, OneOf, ValidationError, ValidationInfo, field_validator, model_validator
 from edgetm.plugins import Options, resolve_paths, type_name
 from edgetm.publish import SINKS, SinkOptions
-from edgetm.publish.mqtt import NAME
-from edgetm.publish.stdout import StdoutOptions
 from edgetm.tasks import AUTO, TASKS, StageOptions
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -55,7 +53,7 @@ class PipelineConfig(PipelineOptions):
     """One pipeline: a name, a model, a source, the task and how it runs. Each registered task adds
     a key of its own name holding its options (``classify: {top_k: 3}``)."""
 
-    name: str = Field("default", pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
+    name: str = Field("default", pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
                       description="becomes part of MQTT topics")
     model: ModelOptions
     source: SourceOptions = Field(description="camera:0, /dev/video0, picamera2, rtsp://..., a file, or a mapping "
@@ -120,14 +118,12 @@ def _watched(options: object, path: tuple[str, ...]):
 
 
 def default_device_id() -> str:
-    import socket  # not at import: only a configuration without a device_id needs it
-
-    name = socket.gethostname().split(".")[0] or "edgetm"
+    name = os.uname().nodename.split(".")[0] or "edgetm"  # the hostname, without importing socket
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:MAX_NAME_LENGTH]
 
 
 class Config(Options):
-    device_id: str = Field(default_factory=default_device_id, pattern=NAME.pattern, max_length=MAX_NAME_LENGTH,
+    device_id: str = Field(default_factory=default_device_id, pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
                            description="names this device in MQTT topics (default: the hostname)")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="how often stats are published")
@@ -135,7 +131,7 @@ class Config(Options):
                                  "long (a model call or device that hangs) stops systemd's watchdog and edgetm "
                                  "exits non-zero, to be restarted")
     pipelines: list[PipelineConfig] = Field(min_length=1)
-    sinks: list[SinkOptions] = Field(default_factory=lambda: [StdoutOptions()])
+    sinks: list[SinkOptions] = Field(default_factory=lambda: [SINKS["stdout"]()])
 
     @model_validator(mode="after")
     def _unique(self) -> Config:
@@ -143,7 +139,7 @@ class Config(Options):
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             raise ValueError(f"two pipelines are named '{duplicate}'")
-        for options in SINKS.classes():
+        for options in {type(s) for s in self.sinks}:
             if options.unique and sum(type(s) is options for s in self.sinks) > 1:
                 raise ValueError(f"only one {type_name(options)} sink: {options.unique}")
         snapshots = [p.name for p in self.pipelines if getattr(getattr(p, "detect", None), "snapshot", False)]
@@ -156,12 +152,6 @@ class Config(Options):
         return next((s for s in self.sinks if s.type == name), None)
 
 
-def _union(classes: list[type]) -> Any:
-    if len(classes) == 1:
-        return classes[0]
-    return Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007 - built at run time
-
-
 def _subclass(base: type, fields: dict[str, tuple[Any, Any]]) -> type:
     """``base`` with ``fields`` (name: (annotation, Field)) added or replaced."""
     return type(base.__name__, (base,), {"__module__": base.__module__, "__doc__": base.__doc__,
@@ -169,22 +159,30 @@ def _subclass(base: type, fields: dict[str, tuple[Any, Any]]) -> type:
                                           **{name: info for name, (_, info) in fields.items()}})
 
 
+def _task_options(name: str) -> Any:
+    return TASKS[name].Options
+
+
 @lru_cache(maxsize=4)
-def _schema(versions: tuple[int, int, int]) -> type[Config]:
+def _schema(tasks_version: int) -> type[Config]:
+    # Sources and sinks are looked up in their registries when a value names one; each task adds a
+    # key, imported when a configuration gives it.
     pipeline = _subclass(PipelineConfig, {
-        "source": (_union(SOURCES.classes()), Field(description=PipelineConfig.model_fields["source"].description)),
-        **{name: (task.Options | None, Field(None, description=f"options of the {name} task"))
-           for name, task in TASKS.items()},
+        "source": (Annotated[SourceOptions, OneOf(SOURCES)],
+                   Field(description=PipelineConfig.model_fields["source"].description)),
+        **{name: (Annotated[Options | None, Later(partial(_task_options, name))],
+                  Field(None, description=f"options of the {name} task")) for name in TASKS},
     })
     return _subclass(Config, {
         "pipelines": (list[pipeline], Field(min_length=1)),  # type: ignore[valid-type]
-        "sinks": (list[_union(SINKS.classes())], Field(default_factory=lambda: [StdoutOptions()])),
+        "sinks": (list[Annotated[SinkOptions, OneOf(SINKS)]],
+                  Field(default_factory=Config.model_fields["sinks"].default_factory)),
     })
 
 
 def schema() -> type[Config]:
-    """The configuration model as the registries stand now."""
-    return _schema((SOURCES.version, TASKS.version, SINKS.version))
+    """The configuration model as the task registry stands now."""
+    return _schema(TASKS.version)
 
 
 def parse_config(data: object, what: str = "configuration", folder: Path | None = None) -> Config:

@@ -4,6 +4,10 @@ Sources, tasks and sinks are plugins: each declares its own options (an ``Option
 literal ``type``, unknown keys refused) and is registered explicitly by a call, never by the side
 effect of an import. The configuration schema is assembled from the registries, so registering
 a plugin is all it takes for ``edgetm run`` to accept it.
+
+edgetm's own plugins are registered by name and place (``"camera"`` at
+``"edgetm.capture.camera:CameraOptions"``) and imported the first time they are asked for: a run
+from a video file imports no camera, microphone, MQTT or detector code.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class Registry(Generic[P]):
     def __init__(self, kind: str, name_of: Callable[[Any], str] = type_name) -> None:
         self.kind = kind
         self._name_of = name_of
-        self._entries: dict[str, P] = {}
+        self._entries: dict[str, P | str] = {}  # a plugin, or where it is ("module:attribute") until first asked for
         self.version = 0  # bumped on every change, so schemas built from the registry know to rebuild
 
     def register(self, plugin: P) -> P:
@@ -43,16 +47,36 @@ class Registry(Generic[P]):
         self.version += 1
         return plugin
 
+    def register_at(self, name: str, where: str) -> None:
+        """Register the plugin ``name`` found at ``where`` ("package.module:attribute"), imported
+        the first time it is asked for."""
+        if ":" not in where:
+            raise ValueError(f"'{where}' is not a place like package.module:attribute")
+        self._entries[name] = where
+        self.version += 1
+
+    def _load(self, name: str) -> P:
+        entry = self._entries[name]
+        if not isinstance(entry, str):
+            return entry
+        from importlib import import_module
+
+        module, _, attribute = entry.partition(":")
+        plugin = getattr(import_module(module), attribute)
+        if self._name_of(plugin) != name:
+            raise TypeError(f"{entry} is registered as {self.kind} '{name}' but names itself "
+                            f"'{self._name_of(plugin)}'")
+        self._entries[name] = plugin
+        return plugin
+
     def unregister(self, name: str) -> None:
         if self._entries.pop(name, None) is not None:
             self.version += 1
 
     def __getitem__(self, name: str) -> P:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise ConfigError(f"no {self.kind} named '{name}'",
-                              f"known: {', '.join(self._entries) or 'none'}") from None
+        if name not in self._entries:
+            raise ConfigError(f"no {self.kind} named '{name}'", f"known: {', '.join(self._entries) or 'none'}")
+        return self._load(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -60,11 +84,14 @@ class Registry(Generic[P]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
-    def items(self):
-        return self._entries.items()
+    def items(self) -> Iterator[tuple[str, P]]:
+        """Every plugin with its name, in the order registered; each is imported as it comes."""
+        for name in list(self._entries):
+            yield name, self._load(name)
 
     def classes(self) -> list[P]:
-        return list(self._entries.values())
+        """Every plugin, all imported."""
+        return [plugin for _, plugin in self.items()]
 
 
 class _Local:

@@ -1,6 +1,6 @@
 """The source registry, and the options a source string stands for (the strings are listed in
 ``edgetm/capture/__init__.py``). A new source is one file with its options (a literal ``type`` and
-an ``open`` method) and one ``SOURCES.register`` line here."""
+an ``open`` method) and one ``SOURCES.register_at`` line here; each is imported when first named."""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ from pathlib import Path
 
 from edgetm.capture import SOUND_SUFFIXES, VIDEO_SUFFIXES
 from edgetm.capture.base import Source, SourceOptions
-from edgetm.capture.camera import CameraOptions
-from edgetm.capture.ffmpeg import FfmpegAudioOptions
-from edgetm.capture.images import ImagesOptions
-from edgetm.capture.microphone import MicOptions
-from edgetm.capture.network import NetworkOptions
-from edgetm.capture.picamera import Picamera2Options
-from edgetm.capture.sound_file import SoundFileOptions
-from edgetm.capture.video import VideoOptions
 from edgetm.errors import ConfigError, from_validation
 from edgetm.options import ValidationError
 from edgetm.plugins import Registry
 
 SOURCES: Registry[type[SourceOptions]] = Registry("source")
-for _options in (CameraOptions, Picamera2Options, NetworkOptions, VideoOptions, ImagesOptions, MicOptions,
-                 SoundFileOptions, FfmpegAudioOptions):
-    SOURCES.register(_options)
+for _name, _where in (("camera", "camera:CameraOptions"), ("picamera2", "picamera:Picamera2Options"),
+                      ("network", "network:NetworkOptions"), ("video", "video:VideoOptions"),
+                      ("images", "images:ImagesOptions"), ("mic", "microphone:MicOptions"),
+                      ("wav", "sound_file:SoundFileOptions"), ("audio", "ffmpeg:FfmpegAudioOptions")):
+    SOURCES.register_at(_name, f"edgetm.capture.{_where}")
 
 _NETWORK = re.compile(r"^(rtsps?|rtmp|https?|udp|tcp)://", re.IGNORECASE)
 
@@ -41,25 +35,25 @@ def parse_source(text: str, **options) -> SourceOptions:
 
 def _parse_source(text: str, options: dict) -> SourceOptions:
     if match := re.fullmatch(r"camera(?::(\d+))?|(\d+)", text):
-        return CameraOptions(device=int(match.group(1) or match.group(2) or 0), **options)
+        return SOURCES["camera"](device=int(match.group(1) or match.group(2) or 0), **options)
     if re.fullmatch(r"/dev/video\d+", text):
-        return CameraOptions(device=text, **options)
+        return SOURCES["camera"](device=text, **options)
     if match := re.fullmatch(r"picamera2(?::(\d+))?", text):
-        return Picamera2Options(camera=int(match.group(1) or 0), **options)
+        return SOURCES["picamera2"](camera=int(match.group(1) or 0), **options)
     if match := re.fullmatch(r"mic(?::(.+))?", text):
         device = match.group(1)
-        return MicOptions(device=int(device) if device and device.isdigit() else device, **options)
+        return SOURCES["mic"](device=int(device) if device and device.isdigit() else device, **options)
     if text.startswith("audio:"):
-        return FfmpegAudioOptions(url=text.removeprefix("audio:"), **options)
+        return SOURCES["audio"](url=text.removeprefix("audio:"), **options)
     if text.startswith("wav:") or Path(text).suffix.lower() in SOUND_SUFFIXES:
-        return SoundFileOptions(path=str(Path(text.removeprefix("wav:")).expanduser()), **options)
+        return SOURCES["wav"](path=str(Path(text.removeprefix("wav:")).expanduser()), **options)
     if _NETWORK.match(text):
-        return NetworkOptions(url=text, **options)
+        return SOURCES["network"](url=text, **options)
     path = Path(text).expanduser()
     if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
-        return VideoOptions(path=str(path), **options)
+        return SOURCES["video"](path=str(path), **options)
     if path.exists() or glob.has_magic(text):
-        return ImagesOptions(paths=[text], **options)
+        return SOURCES["images"](paths=[text], **options)
     raise ConfigError(f"unknown source '{text}'",
                       "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, images (file, folder, glob), "
                       "mic, wav:FILE or audio:URL")

@@ -22,7 +22,7 @@ its updates: it is for values the program made itself.
 """
 
 from edgetm.options.base import Options, check_field, field_validator, model_validator
-from edgetm.options.fields import REQUIRED, Field, FieldInfo, Limits, ValidationError, ValidationInfo
+from edgetm.options.fields import REQUIRED, Field, FieldInfo, Later, Limits, OneOf, ValidationError, ValidationInfo
 
-__all__ = ["REQUIRED", "Field", "FieldInfo", "Limits", "Options", "ValidationError", "ValidationInfo", "check_field",
-           "field_validator", "model_validator"]
+__all__ = ["REQUIRED", "Field", "FieldInfo", "Later", "Limits", "OneOf", "Options", "ValidationError",
+           "ValidationInfo", "check_field", "field_validator", "model_validator"]

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from edgetm.options.fields import BAD, Checked, Errors, FieldInfo, Limits
+from edgetm.options.fields import BAD, Checked, Errors, FieldInfo, Later, Limits, OneOf
 
 
 def _number(value: Any) -> str:
@@ -240,14 +240,15 @@ def tag_of(kind: type, field: str) -> str | None:
     return info.default if info is not None and isinstance(info.default, str) else None
 
 
-def _check_tagged(members: list[type[Checked]], field: str) -> Check:
-    """A union of options told apart by one literal field (``type: camera``)."""
-    by_tag = {tag_of(m, field): _check_options(m) for m in members}
-    expected = ", ".join(repr(tag) for tag in by_tag)
+def _check_tagged(family: Any, field: str) -> Check:
+    """A union of options told apart by one literal field (``type: camera``). ``family`` maps each
+    tag to its class: a dict, or a plugin registry, which imports a class when first asked for it."""
 
     def check(value, loc, errors, context):
-        if isinstance(value, tuple(members)):
-            return value
+        if isinstance(value, Checked):
+            tag = getattr(value, field, None)
+            if isinstance(tag, str) and tag in family and isinstance(value, family[tag]):
+                return value
         if not isinstance(value, dict):
             return errors.add(loc, "model_attributes_type", "Input should be a valid dictionary or object to "
                               "extract fields from", value)
@@ -255,13 +256,29 @@ def _check_tagged(members: list[type[Checked]], field: str) -> Check:
             return errors.add(loc, "union_tag_not_found", f"Unable to extract tag using discriminator '{field}'",
                               value, discriminator=f"'{field}'")
         tag = value[field]
-        chosen = by_tag.get(tag) if isinstance(tag, str) else None
-        if chosen is None:
+        if not isinstance(tag, str) or tag not in family:
+            expected = ", ".join(repr(known) for known in family)
             return errors.add(loc, "union_tag_invalid", f"Input tag '{tag}' found using '{field}' does not match "
                               f"any of the expected tags: {expected}", value, discriminator=f"'{field}'", tag=str(tag),
                               expected_tags=expected)
-        return chosen(value, (*loc, tag), errors, context)
+        return _check_options(family[tag])(value, (*loc, tag), errors, context)
     return check
+
+
+def _check_deferred(marker: OneOf | Later, inner: Any, strict: bool) -> Check:
+    """The check of a field marked ``OneOf`` or ``Later``: its classes are found when a value comes."""
+    if isinstance(marker, OneOf):
+        check = _check_tagged(marker.family, marker.field)
+    else:
+        made: list[Check] = []
+
+        def check(value, loc, errors, context):
+            if not made:
+                made.append(compile_check(marker.get(), strict))
+            return made[0](value, loc, errors, context)
+    if type(None) not in typing.get_args(inner):
+        return check
+    return lambda value, loc, errors, context: None if value is None else check(value, loc, errors, context)
 
 
 def unwrap(annotation: Any) -> Any:
@@ -305,7 +322,8 @@ def compile_check(annotation: Any, strict: bool, discriminator: str | None = Non
         infos = [e for e in extra if isinstance(e, FieldInfo)]
         limits = [e.limits if isinstance(e, FieldInfo) else e for e in extra if isinstance(e, FieldInfo | Limits)]
         tag = next((i.discriminator for i in infos if i.discriminator), discriminator)
-        check = compile_check(inner, strict, tag)
+        marker = next((e for e in extra if isinstance(e, OneOf | Later)), None)
+        check = compile_check(inner, strict, tag) if marker is None else _check_deferred(marker, inner, strict)
         for bounds in limits:
             if bounds:
                 check = check_limits(check, bounds)
@@ -319,7 +337,7 @@ def compile_check(annotation: Any, strict: bool, discriminator: str | None = Non
                 isinstance(m, type) and issubclass(m, Checked) and tag_of(m, "type") for m in options):
             discriminator = "type"  # options of different kinds are told apart by their type
         if discriminator is not None and len(members) > 1:
-            check = _check_tagged(options, discriminator)
+            check = _check_tagged({tag_of(m, discriminator): m for m in options}, discriminator)
         elif len(members) == 1:
             check = compile_check(members[0], strict)
         else:

@@ -85,6 +85,31 @@ def Field(default: Any = REQUIRED, *, default_factory: Callable[[], Any] | None 
                      ge=ge, gt=gt, le=le, lt=lt, min_length=min_length, max_length=max_length, pattern=pattern)
 
 
+class OneOf:
+    """Marks a field, ``Annotated[Base, OneOf(family)]``, holding one of a family of options classes
+    told apart by a literal field (``type: camera``). ``family`` maps each tag to its class as a
+    plugin registry does (``tag in family``, ``family[tag]``, iteration over the tags), and a class
+    is looked up only when a value names it: a configuration naming a camera imports no other
+    source. The schema lists the whole family."""
+
+    __slots__ = ("family", "field")
+
+    def __init__(self, family: Any, field: str = "type") -> None:
+        self.family = family
+        self.field = field
+
+
+class Later:
+    """Marks a field, ``Annotated[Base | None, Later(get)]``, whose annotation is ``get()``, asked
+    for only when a value is checked or the schema is made: its class is imported then, not when
+    the class holding the field is made."""
+
+    __slots__ = ("get",)
+
+    def __init__(self, get: Callable[[], Any]) -> None:
+        self.get = get
+
+
 # -- errors ------------------------------------------------------------------------------------------------------
 class ValidationError(ValueError):
     """Every bad value of one check, each with its key path (``loc``), kind, message and context."""

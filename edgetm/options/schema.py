@@ -10,7 +10,7 @@ from typing import Any
 
 from edgetm.options.base import Options
 from edgetm.options.checks import tag_of, unwrap
-from edgetm.options.fields import FieldInfo, Limits
+from edgetm.options.fields import FieldInfo, Later, Limits, OneOf
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -100,12 +100,31 @@ def _limited(found: dict, limits: Limits) -> dict:
     return found
 
 
+def _tagged(classes: list[type[Options]], tag: str, defs: dict, names: dict) -> dict:
+    found = {"oneOf": [_ref(c, defs, names) for c in classes]}
+    return {**found, "discriminator": {"propertyName": tag,
+                                       "mapping": {tag_of(c, tag): f"#/$defs/{names[c]}" for c in classes}}}
+
+
+def _nullable(found: dict) -> dict:
+    choices = found["anyOf"] if list(found) == ["anyOf"] else [found]
+    return {"anyOf": [*choices, {"type": "null"}]}
+
+
 def _schema(annotation: Any, defs: dict, names: dict, discriminator: str | None = None) -> dict:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         inner, *extra = typing.get_args(annotation)
         tag = next((e.discriminator for e in extra if isinstance(e, FieldInfo) and e.discriminator), discriminator)
-        found = _schema(inner, defs, names, tag)
+        marker = next((e for e in extra if isinstance(e, OneOf | Later)), None)
+        if isinstance(marker, OneOf):  # the whole family, each class imported now
+            found = _tagged([marker.family[t] for t in marker.family], marker.field, defs, names)
+            found = _nullable(found) if type(None) in typing.get_args(inner) else found
+        elif isinstance(marker, Later):
+            optional = type(None) in typing.get_args(inner)
+            found = _schema(marker.get() | None if optional else marker.get(), defs, names, tag)
+        else:
+            found = _schema(inner, defs, names, tag)
         for e in extra:
             limits = e.limits if isinstance(e, FieldInfo) else e if isinstance(e, Limits) else None
             if limits:
@@ -116,17 +135,11 @@ def _schema(annotation: Any, defs: dict, names: dict, discriminator: str | None 
         classes = [unwrap(m) for m in members]
         if len(members) > 1 and all(isinstance(c, type) and issubclass(c, Options) and tag_of(c, "type")
                                     for c in classes):
-            tag = discriminator or "type"
-            found = {"oneOf": [_ref(c, defs, names) for c in classes],
-                     "discriminator": {"propertyName": tag,
-                                       "mapping": {tag_of(c, tag): f"#/$defs/{names[c]}" for c in classes}}}
+            found = _tagged(classes, discriminator or "type", defs, names)
         else:
             choices = [_schema(m, defs, names) for m in members]
             found = choices[0] if len(choices) == 1 else {"anyOf": choices}
-        if type(None) in typing.get_args(annotation):
-            choices = found["anyOf"] if list(found) == ["anyOf"] else [found]
-            found = {"anyOf": [*choices, {"type": "null"}]}
-        return found
+        return _nullable(found) if type(None) in typing.get_args(annotation) else found
     if origin is typing.Literal:
         values = list(typing.get_args(annotation))
         return {"const": values[0]} if len(values) == 1 else {"enum": values}

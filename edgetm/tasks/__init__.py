@@ -1,5 +1,5 @@
 """Tasks: what a pipeline runs on each item. A new task is one file (its ``Task`` subclass and
-options) and one ``TASKS.register`` line here."""
+options) and one ``TASKS.register_at`` line here; each is imported when a pipeline runs it."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ from edgetm.errors import ConfigError
 from edgetm.model.model import Model
 from edgetm.plugins import Options, Registry, type_name
 from edgetm.tasks.base import StageOptions, Task, Tracked, Unit
-from edgetm.tasks.classify import ClassifyTask
-from edgetm.tasks.detect import DetectTask
-from edgetm.tasks.pose import PoseTask
-from edgetm.tasks.sound import SoundTask
 
 AUTO = "auto"
 
+# In the order ``auto`` tries them: the first whose kinds hold the model's runs it.
 TASKS: Registry[type[Task]] = Registry("task", lambda task: type_name(task.Options))
-TASKS.register(ClassifyTask)
-TASKS.register(DetectTask)
-TASKS.register(SoundTask)
-TASKS.register(PoseTask)
+TASKS.register_at("classify", "edgetm.tasks.classify:ClassifyTask")
+TASKS.register_at("detect", "edgetm.tasks.detect:DetectTask")
+TASKS.register_at("sound", "edgetm.tasks.sound:SoundTask")
+TASKS.register_at("pose", "edgetm.tasks.pose:PoseTask")
 
 
 def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | None] | None = None) -> Options:
