@@ -188,6 +188,7 @@ def checker(options: type[Options] | str, field: str, parse: Callable[[str], Any
             raise argparse.ArgumentTypeError("; ".join(problems(error, paths=False))) from None
 
     check.__name__ = field  # argparse names the type in "invalid <type> value" messages
+    check.options, check.field = options, field  # type: ignore[attr-defined] - what it checks, for its tests
     return check
 
 

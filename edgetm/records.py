@@ -111,9 +111,11 @@ class Record:
         cls = type(self)
         values = self.__dict__
         if args:
-            if len(args) > len(cls._positional) or not values.keys().isdisjoint(kwargs):
+            if len(args) > len(cls._positional):
                 cls._refuse(args, kwargs)
             values.update(zip(cls._positional, args, strict=False))
+            if kwargs and not values.keys().isdisjoint(kwargs):
+                cls._refuse(args, kwargs)
         if kwargs:
             values.update(kwargs)
             if not values.keys() <= cls._names:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgetm.cli import build_parser
+from edgetm.cli_flags import Choices, options_class
 from tests.conftest import DEMO, ROOT, write_video
 from tests.test_cli import run_cli
 
@@ -40,6 +41,30 @@ def test_every_subcommand_takes_v_and_q_before_or_after_its_name():
         assert parser.parse_args([name, "--quiet", *rest]).verbosity == "error", name
         assert parser.parse_args(["-q", name, *rest]).verbosity == "error", name
         assert parser.parse_args([name, *rest]).verbosity is None, name
+
+
+def test_every_flag_names_an_options_field_that_exists_and_its_help_is_made_from_it():
+    """Flags name their options class by place, imported when given or when help is shown: a
+    misspelt place or field would only show then, so every one is resolved here."""
+    for name, sub in subcommands().items():
+        assert "LazyHelp" not in sub.format_help(), name
+        for action in sub._actions:
+            assert isinstance(action.help, str | None), (name, action.dest)
+            if hasattr(action.type, "field"):
+                assert action.type.field in options_class(action.type.options).model_fields, (name, action.dest)
+            if isinstance(action.choices, Choices):
+                assert list(action.choices) and all(isinstance(c, str) for c in action.choices), (name, action.dest)
+    run = subcommands()["run"]
+    text = run.format_help()
+    help_of = {max(a.option_strings, key=len): a.help for a in run._actions if a.option_strings}
+    assert help_of["--conf"].endswith("(default: 0.25)") and "{yolov8," in text
+
+
+def test_a_bad_value_for_a_flag_is_refused_as_its_field_refuses_it():
+    result = run_cli("run", str(DEMO), "--conf", "2")
+    assert result.returncode == 2 and "--conf" in result.stderr and "less than or equal to 1" in result.stderr
+    result = run_cli("run", str(DEMO), "--layout", "yolov9")
+    assert result.returncode == 2 and "--layout: must be one of 'yolov8'" in result.stderr
 
 
 def test_v_and_q_together_are_an_error():

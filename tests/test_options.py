@@ -9,7 +9,16 @@ from typing import Annotated, Literal
 
 import pytest
 
-from edgetm.options import Field, Options, ValidationError, ValidationInfo, field_validator, model_validator
+from edgetm.options import (
+    Field,
+    Later,
+    OneOf,
+    Options,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from tests.conftest import ROOT
 
 
@@ -161,6 +170,64 @@ def test_the_json_schema_describes_fields_limits_and_kinds():
     assert properties["colour"]["enum"] == ["red", "blue"] and properties["mode"]["enum"] == ["a", "b", "c"]
     assert properties["parts"]["items"]["discriminator"]["propertyName"] == "type"
     assert schema["$defs"]["Inner"]["properties"]["size"]["description"] == "how many"
+
+
+class Family:
+    """A family of options by tag that records which classes were asked for, as a plugin registry
+    imports them."""
+
+    def __init__(self, *classes: type[Options]) -> None:
+        self.classes = {c.model_fields["type"].default: c for c in classes}
+        self.asked: list[str] = []
+
+    def __contains__(self, tag: object) -> bool:
+        return tag in self.classes
+
+    def __iter__(self):
+        return iter(self.classes)
+
+    def __getitem__(self, tag: str) -> type[Options]:
+        self.asked.append(tag)
+        return self.classes[tag]
+
+
+ASKED_LATER: list[str] = []
+
+
+def other_later() -> type[Options]:
+    ASKED_LATER.append("other")
+    return Other
+
+
+def test_a_one_of_field_looks_up_only_the_class_its_value_names():
+    family = Family(Inner, Other)
+    asked_later = ASKED_LATER
+    asked_later.clear()
+
+    class Holder(Options):
+        part: Annotated[Options, OneOf(family)]
+        maybe: Annotated[Options | None, Later(other_later)] = None
+
+    made = Holder(part={"type": "other", "name": "ab"})
+    assert made.part == Other(name="ab") and family.asked == ["other"] and asked_later == []
+    assert Holder(part=Inner(size=2)).part.size == 2
+    with pytest.raises(ValidationError) as caught:
+        Holder(part={"type": "nope"})
+    assert "does not match any of the expected tags: 'inner', 'other'" in messages(caught.value)["part"]
+    with pytest.raises(ValidationError) as caught:
+        Holder(part={"type": "inner", "size": 11}, maybe={"name": "toolong"})
+    assert set(messages(caught.value)) == {"part.inner.size", "maybe.name"} and asked_later == ["other"]
+    assert Holder(part={"type": "inner"}, maybe=None).maybe is None
+
+
+def test_the_schema_of_a_one_of_field_lists_the_whole_family():
+    class Holder(Options):
+        part: Annotated[Options, OneOf(Family(Inner, Other))]
+        maybe: Annotated[Options | None, Later(lambda: Inner)] = None
+
+    properties = Holder.model_json_schema()["properties"]
+    assert properties["part"]["discriminator"]["mapping"] == {"inner": "#/$defs/Inner", "other": "#/$defs/Other"}
+    assert properties["maybe"]["anyOf"] == [{"$ref": "#/$defs/Inner"}, {"type": "null"}]
 
 
 def test_edgetm_does_not_import_pydantic():

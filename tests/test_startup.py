@@ -34,12 +34,12 @@ OTHER_COMMANDS = ("edgetm.commands.bench", "edgetm.commands.describe", "edgetm.c
                   "edgetm.commands.training", "edgetm.commands.config_files")
 
 
-def probe(tmp_path: Path, *args: str) -> dict:
+def probe(tmp_path: Path, *args: str, status: int = 0) -> dict:
     out = tmp_path / "probe.json"
     done = subprocess.run([sys.executable, "-c", PROBE, str(out), *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=120)
-    assert done.returncode == 0, done.stderr
-    return {"stdout": done.stdout, **json.loads(out.read_text())}
+    assert done.returncode == status, done.stderr
+    return {"stdout": done.stdout, "stderr": done.stderr, **json.loads(out.read_text())}
 
 
 def among(modules: list[str], names: tuple[str, ...]) -> list[str]:
@@ -80,12 +80,33 @@ def test_more_photos_than_pillow_decodes_are_decoded_by_opencv(tmp_path: Path):
     assert len(seen["stdout"].splitlines()) == PILLOW_PHOTOS + 1 and "cv2" in seen["modules"]
 
 
+# Plugins a run of a classifier on a video file does not use: every other source, task and sink is
+# imported only when a configuration or a flag names it.
+OTHER_PLUGINS = ("edgetm.capture.camera", "edgetm.capture.picamera", "edgetm.capture.network",
+                 "edgetm.capture.images", "edgetm.capture.microphone", "edgetm.capture.sound_file",
+                 "edgetm.capture.ffmpeg", "edgetm.tasks.detect", "edgetm.tasks.sound", "edgetm.tasks.pose",
+                 "edgetm.vision.detect", "edgetm.audio", "edgetm.pose", "edgetm.publish.mqtt",
+                 "edgetm.publish.homeassistant", "edgetm.results.boxes", "edgetm.results.sound",
+                 "edgetm.results.poses")
+
+
 def test_running_a_model_on_a_video_without_mqtt_imports_no_mqtt_client_nor_yaml(tmp_path: Path):
     video = write_video(tmp_path / "clip.avi", ["ripe-1.jpg"], repeat=3)
     seen = probe(tmp_path, "run", str(DEMO), "--source", str(video))
     assert json.loads(seen["stdout"].splitlines()[0])["label"] == "Ripe"
     assert "edgetm.runtime.service" in seen["modules"]
     assert among(seen["modules"], (*SERVICE_ONLY, *NEVER_AT_START, *OTHER_COMMANDS, "edgetm.commands.images")) == []
+    assert among(seen["modules"], OTHER_PLUGINS) == []
+    assert "dataclasses" not in seen["modules"]  # edgetm's records are made without it
+
+
+def test_a_flag_of_another_plugin_imports_that_plugin_alone(tmp_path: Path):
+    video = write_video(tmp_path / "clip.avi", ["ripe-1.jpg"], repeat=3)
+    seen = probe(tmp_path, "run", str(DEMO), "--source", str(video), "--conf", "0.4", status=1)
+    assert "detect options are given" in seen["stderr"]
+    detect = ("edgetm.vision.detect", "edgetm.tasks.detect", "edgetm.results.boxes")
+    assert "edgetm.vision.detect" in seen["modules"]  # --conf is checked as DetectOptions checks it
+    assert among(seen["modules"], tuple(m for m in OTHER_PLUGINS if m not in detect)) == []
 
 
 def test_writing_the_example_configuration_and_the_version_import_no_options(tmp_path: Path):
