@@ -348,16 +348,21 @@ SUBCOMMANDS = {"info": _info, "classify": _classify, "detect": _detect, "pose": 
 
 
 def _wanted(argv: Sequence[str]) -> str | None:
-    """The subcommand named on a command line: the first word that is one (flags come before it)."""
-    return next((word for word in argv if not word.startswith("-")), None) if argv else None
+    """The subcommand named on a command line: the first word that is one (flags come before it);
+    "" where the program's own help is asked for first, which lists every subcommand."""
+    for word in argv:
+        if word in ("-h", "--help"):
+            return ""
+        if not word.startswith("-"):
+            return word
+    return None
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The whole command line; with ``only``, that subcommand's flags in full and the others by
-    name and help alone (all of them so, when ``only`` names none: ``edgetm --help`` and
-    ``--version`` need no subcommand's flags). Building every subcommand imports every stage's
-    options (cameras, MQTT, training...): a command that needs one of them should not wait for the
-    rest to import."""
+    """The whole command line; with ``only``, that subcommand alone, in full (no other word of
+    the line can name another), and when ``only`` names none, every subcommand by name and help
+    alone (``edgetm --help`` and ``--version`` need no subcommand's flags). Each parser costs its
+    flags' making and argparse's translation lookups: a command should not wait for the others'."""
     parser = Parser(
         prog="edgetm",
         description="Run Teachable Machine and YOLO exports on small boards as real-time ML sensors.",
@@ -369,7 +374,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, add in SUBCOMMANDS.items():
         if only in (None, name):
             add(commands)
-        else:
+        elif only not in SUBCOMMANDS:  # with one named, the others need no parser: none of their words will come
             commands.add_parser(name, help=HELP[name])
     for sub in commands.choices.values():
         verbosity(sub)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import sys
 import time
@@ -186,6 +185,8 @@ def limit_memory(memory_bytes: int) -> None:
     """Cap this process's address space (0: leave it), never above a limit already in force."""
     if memory_bytes <= 0:
         return
+    import resource  # the probe's child alone limits itself
+
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = memory_bytes if hard == resource.RLIM_INFINITY else min(memory_bytes, hard)
     with contextlib.suppress(OSError, ValueError):  # forbidden by a sandbox: the time limit and the process remain

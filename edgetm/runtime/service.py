@@ -22,7 +22,6 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from edgetm import __version__
@@ -75,7 +74,7 @@ class Service:
         self.sinks = Sinks()
         self.pipelines: dict[str, Pipeline] = {}
         self._watches: dict[str, FileWatch] = {}
-        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetm-control")
+        self._control_pool = None  # the control thread, started by the first control work
         self._lock = threading.Lock()
         self._underway: set[str] = set()  # control work queued or running, by what it is
         self.refused = 0  # swaps and reloads refused (bad model, bad configuration)
@@ -137,7 +136,16 @@ class Service:
             if what in self._underway:
                 raise EdgetmError(f"a {what} is already under way; send the next when it is done")
             self._underway.add(what)
-        self._control.submit(self._guarded, what, work, *args)
+        self._control().submit(self._guarded, what, work, *args)
+
+    def _control(self):
+        """The one thread control work (swaps, reloads) runs on, started when first needed."""
+        with self._lock:
+            if self._control_pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # not at import: most runs never need it
+
+                self._control_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="edgetm-control")
+            return self._control_pool
 
     def _guarded(self, what: str, work, *args) -> None:
         """Run control work on the control thread: every failure is said on the error topic (with
@@ -232,7 +240,7 @@ class Service:
         for name, watch in list(self._watches.items()):
             if watch.changed():
                 log.info("pipeline %s: %s changed; swapping it in", name, watch.path)
-                self._control.submit(self._guarded, f"swap in pipeline {name}", self._swap, name,
+                self._control().submit(self._guarded, f"swap in pipeline {name}", self._swap, name,
                                      SetCommand(model=str(watch.path)))
 
     # -- supervision ----------------------------------------------------------------------------
@@ -324,7 +332,8 @@ class Service:
     def _close(self) -> bool:
         """Stop everything and sum up each pipeline. True if one failed: a bug stopped it, or its source
         ran out without a result (the pipeline said why as it ended)."""
-        self._control.shutdown(wait=False, cancel_futures=True)
+        if self._control_pool is not None:
+            self._control_pool.shutdown(wait=False, cancel_futures=True)
         failed = False
         for pipeline in list(self.pipelines.values()):
             pipeline.stop(STOP_TIMEOUT_S)

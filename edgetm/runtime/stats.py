@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import threading
 import time
 from collections import deque
@@ -124,6 +123,8 @@ class ProcessStats:
                 pages = int(statm.read().split()[1])
             return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
         except (OSError, ValueError, IndexError):  # not Linux: the peak is the best we have
+            import resource
+
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             return round(peak / 1e3, 1)
 
