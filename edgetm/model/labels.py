@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-import io
 import logging
 import re
 from pathlib import Path
 
 from edgetm.errors import LabelsError
+from edgetm.model.packed import packed_files
 
 # Teachable Machine writes "{index} {name}"; the name may itself contain spaces and digits.
 _INDEXED = re.compile(r"^\s*(\d+)[ \t:]\s*(.*?)\s*$")
@@ -16,10 +16,6 @@ MAX_LABELS_BYTES = 16 * 1024 * 1024
 # The most classes a labels file or a model's metadata may name: ImageNet-21k, the largest label set
 # in common use, has 21,843. Gaps in sparse indices are filled, so an index alone could ask for billions.
 MAX_CLASSES = 100_000
-# A zip archive ends with this record within its last 65,557 bytes (22, and a comment of up to 65,535):
-# zipfile finds an archive by it, and without it there is none to open.
-ZIP_END = b"PK\x05\x06"
-ZIP_END_SPAN = 22 + 65_535
 
 log = logging.getLogger(__name__)
 
@@ -146,27 +142,7 @@ def tflite_associated_files(content: bytes) -> dict[str, bytes]:
     The metadata tools append associated files (labels, Ultralytics' metadata) as a zip archive
     after the flatbuffer, so the model file is also a readable zip.
     """
-    if ZIP_END not in memoryview(content)[-ZIP_END_SPAN:].tobytes():
-        return {}  # most models pack nothing: zipfile (and the shutil it imports) is not needed
-    import zipfile
-    import zlib
-
-    bounded = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-    found: dict[str, bytes] = {}
-    budget = MAX_LABELS_BYTES  # for all of them: a model could pack a thousand files
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            for info in archive.infolist():
-                # zipfile never unpacks more than a member's stated size, so stated sizes bound the
-                # total; bzip2 and LZMA it would unpack without a bound before stopping there.
-                if info.filename.endswith("/") or info.file_size > budget or info.compress_type not in bounded \
-                        or info.flag_bits & 0x1:  # encrypted: zipfile would raise RuntimeError
-                    continue
-                budget -= info.file_size
-                found[info.filename] = archive.read(info)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError):
-        return {}  # ValueError: a corrupt directory sends zipfile to a negative offset
-    return found
+    return packed_files(content, MAX_LABELS_BYTES)  # the budget is for all of them: a model could pack a thousand
 
 
 def _may_name_classes(text: str) -> bool:

@@ -10,9 +10,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from edgetm.errors import LabelsError, ModelError
-from edgetm.model.labels import MAX_LABELS_BYTES, ZIP_END, ZIP_END_SPAN, parse_literal
+from edgetm.model.labels import MAX_LABELS_BYTES, parse_literal
 from edgetm.model.metadata import MAX_METADATA_BYTES
 from edgetm.model.model import ModelFormat
+from edgetm.model.packed import ZIP_END, ZIP_END_SPAN
 from edgetm.records import Record
 
 if TYPE_CHECKING:

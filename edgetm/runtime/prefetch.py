@@ -81,7 +81,8 @@ class Prefetch(Generic[Item, Result]):
         if self._fixed is not None:
             while True:
                 yield self._fixed, False
-        for _ in range(WARMUP_ITEMS):
+        yield False, False  # the first result is not held up by starting the helper thread
+        for _ in range(WARMUP_ITEMS - 1):
             yield True, False
         while True:
             windows: dict[bool, list[float]] = {True: [], False: []}
