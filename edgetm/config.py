@@ -9,7 +9,6 @@ configuration file's folder. Secrets never appear here: give ``password_env`` (a
 variable's name) or ``password_file``.
 """
 
-from __future__ import annotations
 
 import os
 from functools import lru_cache, partial
@@ -90,7 +89,7 @@ class PipelineConfig(PipelineOptions):
         return value
 
     @model_validator(mode="after")
-    def _watched_models(self) -> PipelineConfig:
+    def _watched_models(self) -> "PipelineConfig":
         """Only the pipeline's own model is watched: ``watch`` on a model inside a task's options (a
         pose classifier, a sound gate) would be accepted and do nothing."""
         for name, options in self.task_options().items():
@@ -134,7 +133,7 @@ class Config(Options):
     sinks: list[SinkOptions] = Field(default_factory=lambda: [SINKS["stdout"]()])
 
     @model_validator(mode="after")
-    def _unique(self) -> Config:
+    def _unique(self) -> "Config":
         names = [p.name for p in self.pipelines]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:

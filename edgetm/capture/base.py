@@ -17,7 +17,6 @@ pipeline's own thread. State callbacks (``on_state``) run on the capture thread 
 the state over (the pipeline queues it and tells its sinks from its own thread).
 """
 
-from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
@@ -161,7 +160,7 @@ class LiveOptions(SourceOptions):
     def paced(self) -> bool:
         return True  # files among live sources say otherwise unless played in real time
 
-    def backoff(self) -> Backoff:
+    def backoff(self) -> "Backoff":
         return Backoff(self.reconnect_initial_s, max(self.reconnect_max_s, self.reconnect_initial_s))
 
 

@@ -2,7 +2,6 @@
 rate like a camera (LATEST); either may start again at the end, in place. A file that opens but
 has no frame to decode is refused when the source is made."""
 
-from __future__ import annotations
 
 import time
 from pathlib import Path

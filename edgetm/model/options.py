@@ -1,6 +1,5 @@
 """How to find and run a model: one definition, used by ``load_model``, the configuration and the CLI."""
 
-from __future__ import annotations
 
 import os
 from typing import Annotated

@@ -1,7 +1,6 @@
 """``Options``: the base of every settings class, its validators, and how a class's checks are
 made on first use."""
 
-from __future__ import annotations
 
 import enum
 import sys
@@ -13,7 +12,7 @@ from edgetm.options.checks import Check, check_limits, compile_check
 from edgetm.options.fields import BAD, REQUIRED, Checked, Errors, FieldInfo, Limits, ValidationError, ValidationInfo
 
 
-def check_field(cls: type[Options], name: str, value: Any, context: Any = None) -> Any:
+def check_field(cls: type["Options"], name: str, value: Any, context: Any = None) -> Any:
     """``value`` as field ``name`` of ``cls`` takes it (its type and limits, not the class's
     validators); raises ValidationError."""
     compiled = cls.__dict__.get("_compiled") or resolve(cls)
@@ -79,7 +78,7 @@ class _Compiled:
         self.model_after: list[_Validator] = []
 
 
-def resolve(cls: type[Options]) -> _Compiled:
+def resolve(cls: type["Options"]) -> _Compiled:
     """Resolve the annotations of ``cls``'s fields and make their checks (once per class)."""
     compiled = cls.__dict__.get("_compiled")
     if compiled is not None:
@@ -166,7 +165,7 @@ class Options(Checked):
         type(self)._make(self, data, None)
 
     @classmethod
-    def _make(cls, target: Options | None, data: dict, context: Any) -> Options:
+    def _make(cls, target: "Options | None", data: dict, context: Any) -> "Options":
         errors = Errors()
         made = cls._check(data, (), errors, context, target)
         if made is BAD:
@@ -174,7 +173,7 @@ class Options(Checked):
         return made
 
     @classmethod
-    def _check(cls, data: dict, loc: tuple, errors: Errors, context: Any, target: Options | None = None) -> Any:
+    def _check(cls, data: dict, loc: tuple, errors: Errors, context: Any, target: "Options | None" = None) -> Any:
         compiled = cls.__dict__.get("_compiled") or resolve(cls)
         before = len(errors.items)
         for validator in compiled.model_before:

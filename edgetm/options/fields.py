@@ -1,6 +1,5 @@
 """Fields, their limits, and the errors a check reports."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar

@@ -3,7 +3,6 @@ retained state, source states, stats and errors, and, if it asks, the newest fra
 block the pipeline that calls it; ``Sinks`` (fanout.py) isolates every call and feeds frames to
 a sink on its own thread."""
 
-from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence

@@ -1,6 +1,5 @@
 """Results as JSON lines on standard output, or appended to a file."""
 
-from __future__ import annotations
 
 import contextlib
 import json

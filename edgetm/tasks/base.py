@@ -13,7 +13,6 @@ being checked for a model swap runs ``probe`` in another thread while the runnin
 going: tasks share no buffers.
 """
 
-from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -106,7 +105,7 @@ class Task(ABC):
     @abstractmethod
     def threshold(self, value: float) -> None: ...
 
-    def adopt(self, previous: Task) -> None:  # noqa: B027 - optional
+    def adopt(self, previous: "Task") -> None:  # noqa: B027 - optional
         """Take over the state of the task this one replaces (a model swap with the same labels)."""
 
     def continues(self, previous: object) -> bool:

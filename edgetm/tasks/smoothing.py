@@ -11,7 +11,6 @@ entering, the state is ``none_label``.
 - ``off``: every result's label is the label.
 """
 
-from __future__ import annotations
 
 import enum
 from collections import deque

@@ -1,6 +1,5 @@
 """Image classification: preprocess, run, turn scores into labelled predictions."""
 
-from __future__ import annotations
 
 import time
 from typing import Literal

@@ -2,7 +2,6 @@
 Teachable Machine presets, and how the defaults are chosen for a model. ``preprocess.py`` does
 the work."""
 
-from __future__ import annotations
 
 import enum
 import logging
@@ -99,7 +98,7 @@ class PreprocessOptions(Options):
                                 "false, in the top-left corner (YOLOX: sizes truncated) (default: top-left for YOLOX)")
 
     @model_validator(mode="after")
-    def _mean_with_std(self) -> PreprocessOptions:
+    def _mean_with_std(self) -> "PreprocessOptions":
         if (self.mean is None) != (self.std is None):
             raise ValueError("mean and std go together")
         if self.mean is not None and self.normalize is not None:
