@@ -4,7 +4,6 @@ an ``open`` method) and one ``SOURCES.register_at`` line here; each is imported 
 
 from __future__ import annotations
 
-import glob
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +13,7 @@ from edgetm.capture.base import Source, SourceOptions
 from edgetm.errors import ConfigError, from_validation
 from edgetm.options import ValidationError
 from edgetm.plugins import Registry
+from edgetm.vision.image import has_magic
 
 SOURCES: Registry[type[SourceOptions]] = Registry("source")
 for _name, _where in (("camera", "camera:CameraOptions"), ("picamera2", "picamera:Picamera2Options"),
@@ -52,7 +52,7 @@ def _parse_source(text: str, options: dict) -> SourceOptions:
     path = Path(text).expanduser()
     if path.suffix.lower() in VIDEO_SUFFIXES and not path.is_dir():
         return SOURCES["video"](path=str(path), **options)
-    if path.exists() or glob.has_magic(text):
+    if path.exists() or has_magic(text):
         return SOURCES["images"](paths=[text], **options)
     raise ConfigError(f"unknown source '{text}'",
                       "use camera:0, /dev/video0, picamera2, rtsp://..., a video file, images (file, folder, glob), "

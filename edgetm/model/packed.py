@@ -11,7 +11,7 @@ end (with data before the archive, as here), each checked as ``zipfile`` checks 
 from __future__ import annotations
 
 import struct
-import zlib
+from binascii import crc32
 
 # A zip archive ends with this record within its last 65,557 bytes (22, and a comment of up to 65,535).
 ZIP_END = b"PK\x05\x06"
@@ -39,7 +39,7 @@ def packed_files(content: bytes, budget: int) -> dict[str, bytes]:
         return {}
     try:
         return _members(memoryview(content), at, budget)
-    except (_Corrupt, struct.error, zlib.error, UnicodeDecodeError):
+    except (_Corrupt, struct.error, UnicodeDecodeError):
         return {}
 
 
@@ -62,7 +62,7 @@ def _members(content: memoryview, end_at: int, budget: int) -> dict[str, bytes]:
             raise _Corrupt
         raw_name = content[at + _CENTRAL.size:at + _CENTRAL.size + name_length].tobytes()
         at += _CENTRAL.size + name_length + extra_length + comment_length
-        name = raw_name.decode("utf-8" if flags & _UTF8 else "cp437")
+        name = raw_name.decode("utf-8" if flags & _UTF8 or raw_name.isascii() else "cp437")  # cp437 is ASCII's superset
         if name.endswith("/") or unpacked > budget or method not in (_STORED, _DEFLATED) or flags & _ENCRYPTED:
             continue
         if _ZIP64 in (packed, unpacked, local) or flags & _PATCHED:
@@ -82,10 +82,14 @@ def _member(content: memoryview, at: int, raw_name: bytes, method: int, crc: int
     if len(data) != packed:
         raise _Corrupt
     if method == _DEFLATED:
-        inflate = zlib.decompressobj(-15)
-        data = inflate.decompress(data, unpacked)  # never more than the stated size
+        import zlib  # not at import: the writers of models store their files
+
+        try:
+            data = zlib.decompressobj(-15).decompress(data, unpacked)  # never more than the stated size
+        except zlib.error:
+            raise _Corrupt from None
     else:
         data = data.tobytes()
-    if len(data) != unpacked or zlib.crc32(data) != crc:
+    if len(data) != unpacked or crc32(data) != crc:
         raise _Corrupt
     return data

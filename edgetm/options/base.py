@@ -79,7 +79,12 @@ class _Compiled:
 
 
 def resolve(cls: type["Options"]) -> _Compiled:
-    """Resolve the annotations of ``cls``'s fields and make their checks (once per class)."""
+    """Resolve the annotations of ``cls``'s fields and make their checks (once per class).
+
+    Annotations a module postpones (``from __future__ import annotations``) are strings, each
+    compiled here by ``typing.get_type_hints``, for the class and every base: tens of microseconds
+    apiece. The modules of the options used on the way to a run's first result (and this one) do
+    not postpone theirs, so that only plugins' and commands' classes pay it, once."""
     compiled = cls.__dict__.get("_compiled")
     if compiled is not None:
         return compiled

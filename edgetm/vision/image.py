@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -67,6 +66,11 @@ def _pillow_decode(path: Path) -> np.ndarray | None:
     return np.ascontiguousarray(pixels[:, :, ::-1])
 
 
+def has_magic(text: str) -> bool:
+    """Whether ``text`` is a glob pattern (``glob.has_magic``, without importing glob)."""
+    return any(character in text for character in "*?[")
+
+
 def expand_images(arguments: Iterable[str]) -> list[Path]:
     """Files, folders (their images, sorted, not recursive) and glob patterns, in argument order.
 
@@ -80,7 +84,9 @@ def expand_images(arguments: Iterable[str]) -> list[Path]:
             if not images:
                 raise ImageError(f"no images in {argument}", "put .jpg or .png files there")
             found.extend(images)
-        elif not path.exists() and glob.has_magic(argument):
+        elif not path.exists() and has_magic(argument):
+            import glob  # not at import: few lines name a pattern
+
             matches = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
             if not matches:
                 raise ImageError(f"no files match {argument}")
