@@ -124,8 +124,9 @@ def default_device_id() -> str:
 class Config(Options):
     device_id: str = Field(default_factory=default_device_id, pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH,
                            description="names this device in MQTT topics (default: the hostname)")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="how often stats are published")
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="the least important "
+                                                                   "log lines shown")
+    stats_interval_s: float = Field(30.0, ge=1.0, le=86400.0, description="seconds between stats published")
     stuck_after_s: float = Field(30.0, ge=1.0, le=3600.0, description="a pipeline that makes no progress for this "
                                  "long (a model call or device that hangs) stops systemd's watchdog and edgetm "
                                  "exits non-zero, to be restarted")
