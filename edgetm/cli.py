@@ -15,247 +15,71 @@ import sys
 from collections.abc import Sequence
 
 from edgetm import __version__
-from edgetm.cli_flags import (
-    Choices,
-    LazyHelp,
-    Parser,
-    adder,
-    checker,
-    name_list,
-    options_class,
-    size,
-    triple,
-    verbosity,
-    zone,
+from edgetm.cli_flags import Choices, Parser, adder, verbosity
+from edgetm.cli_groups import (
+    CLASSIFY,
+    DETECT,
+    SOUND,
+    detect_flags,
+    model_flags,
+    pose_flags,
+    preprocess_flags,
+    run_flags,
+    sound_flags,
+    train_flags,
 )
 from edgetm.errors import EdgetmError
 from edgetm.logs import QUIET_NATIVE_LIBRARIES, setup_logging
 
-MODEL = "edgetm.model.options:ModelOptions"
-PREPROCESS = "edgetm.vision.preprocess_options:PreprocessOptions"
-DETECT = "edgetm.vision.detect:DetectOptions"
-SOUND = "edgetm.audio.classify:SoundOptions"
-POSE = "edgetm.pose.base:PoseOptions"
-CLASSIFY = "edgetm.vision.classify:ClassifyOptions"
-CONFIG = "edgetm.config:Config"
-PIPELINE = "edgetm.config:PipelineConfig"
-MQTT = "edgetm.publish.mqtt:MqttOptions"
-
-
-def _description(options: str, field: str) -> LazyHelp:
-    return LazyHelp(lambda: options_class(options).model_fields[field].description or "")
-
-
-def _model_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
-    if positional:
-        parser.add_argument("model", help=_description(MODEL, "path"))
-    adder(parser, MODEL, "labels", "--labels", dest="model.labels", metavar="FILE")
-    group = parser.add_argument_group("runtime")
-    adder(group, MODEL, "threads", "--threads", dest="model.threads", metavar="N")
-    adder(group, MODEL, "delegate", "--delegate", dest="model.delegate", metavar="NAME")
-    adder(group, MODEL, "providers", "--provider", dest="model.providers", metavar="NAME", action="append")
-    adder(group, MODEL, "spin", "--spin", dest="model.spin", action="store_const", const=True,
-          show_default=False)
-    adder(group, MODEL, "spin", "--no-spin", dest="model.spin", action="store_const", const=False,
-          show_default=False, text="ONNX Runtime: no spinning while idle, even back to back")
-    adder(group, MODEL, "input_size", "--input-size", dest="model.input_size", metavar="WxH", parse=size)
-    adder(group, MODEL, "input_samples", "--input-samples", dest="model.input_samples", metavar="N")
-    adder(group, MODEL, "sample_rate", "--sample-rate", dest="model.sample_rate", metavar="HZ")
-
-
-def _preprocess_arguments(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
-    enums = "edgetm.vision.preprocess_options:"
-    group = parser.add_argument_group("preprocessing (default: chosen from the model)")
-    add = lambda field, *flags, **kw: adder(group, PREPROCESS, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("preset", "--preset", choices=Choices(enums + "Preset"))
-    add("resize", "--resize", choices=Choices(enums + "ResizeMode"))
-    add("interpolation", "--interpolation", choices=Choices(enums + "Interpolation"))
-    add("normalize", "--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"])
-    add("mean", "--mean", metavar="R,G,B", parse=triple)
-    add("std", "--std", metavar="R,G,B", parse=triple)
-    add("color", "--bgr", action="store_const", const="bgr")
-
-
-def _detect_arguments(parser: argparse.ArgumentParser, pipeline: bool = False) -> None:
-    group = parser.add_argument_group("detection (detector models)")
-    add = lambda field, *flags, **kw: adder(group, DETECT, field, *flags, dest=f"detect.{field}", **kw)  # noqa: E731
-    add("conf", "--conf", metavar="C")
-    add("iou", "--iou", metavar="T")
-    add("agnostic", "--agnostic", action="store_true")
-    add("classes", "--classes", metavar="A,B", parse=name_list)
-    add("max_det", "--max-det", metavar="N")
-    add("layout", "--layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
-    add("boxes", "--boxes", choices=Choices("edgetm.vision.detect:BoxUnits", leave_out=("auto",)))
-    add("rect", "--rect", action="store_true")
-    add("rect", "--no-rect", action="store_const", const=False, show_default=False,
-        text="letterbox every frame into the model's full input size, even where rect would apply")
-    if pipeline:
-        add("zone", "--zone", metavar="X,Y X,Y ...", parse=zone)
-        add("snapshot", "--snapshot", action="store_true")
-
-
-def _sound_arguments(parser: argparse.ArgumentParser, dest: str = "sound") -> None:
-    group = parser.add_argument_group("sound (sound models)")
-    add = lambda field, *flags, **kw: adder(group, SOUND, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("overlap", "--overlap", metavar="F")
-    add("hop_samples", "--hop-samples", metavar="N")
-    add("partial", "--partial", choices=["drop", "pad"])
-    add("gate_dbfs", "--gate-dbfs", metavar="DB")
-    add("background", "--background", metavar="A,B", parse=name_list)
-
-
-def _pose_arguments(parser: argparse.ArgumentParser, dest: str = "pose") -> None:
-    features = "edgetm.pose.base:PoseFeatureOptions"
-    group = parser.add_argument_group("pose (pose estimators)")
-    add = lambda field, *flags, **kw: adder(group, POSE, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("estimator", "--estimator", choices=["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"])
-    add("landmarks", "--landmarks", metavar="FILE")
-    add("classifier", "--classifier", metavar="FILE", parse=lambda path: {"path": path})
-    add("min_keypoint_score", "--min-keypoint-score", metavar="S")
-    add("min_keypoints", "--min-keypoints", metavar="N")
-    add("conf", "--person-conf", metavar="C")
-    add("max_persons", "--max-persons", metavar="N")
-    add("tracking", "--no-tracking", action="store_const", const=False, show_default=False,
-        text="run the estimator on the whole of every frame, without following the person from the last")
-    adder(group, features, "mirror", "--mirror", dest=f"{dest}.features.mirror", action="store_true")
-    adder(group, features, "angles", "--no-angles", dest=f"{dest}.features.angles", action="store_const",
-           const=False, show_default=False, text="leave the joint angles out of the feature vector (51 values, not "
-           "59), for a classifier trained without them")
-
-
-def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    options = "edgetm.train.retrain:TrainOptions"
-    add = lambda field, *flags, **kw: adder(parser, options, field, *flags, dest=f"train.{field}", **kw)  # noqa: E731
-    add("base", "--base", metavar="MODEL|builtin")
-    parser.add_argument("--data", required=True, metavar="DATASET", help="a folder with one folder of examples per "
-                        "class (images, .wav sound or pose .json)")
-    parser.add_argument("--out", required=True, metavar="OUT", help="the folder to write the model, labels.txt and "
-                        "report.json into")
-    add("epochs", "--epochs", metavar="N")
-    add("batch_size", "--batch-size", metavar="N")
-    add("learning_rate", "--learning-rate", metavar="LR")
-    add("hidden", "--hidden", metavar="UNITS")
-    add("val_split", "--val-split", metavar="F")
-    add("seed", "--seed", metavar="N")
-    add("augment", "--augment", metavar="COPIES")
-    add("patience", "--patience", metavar="EPOCHS")
-    add("balance", "--no-balance", action="store_const", const=False, show_default=False,
-        text="let classes with more examples count more")
-    add("feature_tensor", "--feature-tensor", metavar="NAME")
-    add("threads", "--threads", metavar="N")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    swap = parser.add_argument_group("swap the new model into a running edgetm run")
-    swap.add_argument("--swap-into", metavar="URL", help="its MQTT broker: mqtt://host[:port] or mqtts://...")
-    # Checked as ``edgetm run`` checks them: they make the topic the model is sent on.
-    swap.add_argument("--device-id", metavar="ID", type=checker(CONFIG, "device_id"),
-                      help="its device id (default: this machine's hostname)")
-    swap.add_argument("--pipeline", metavar="NAME", default="default", type=checker(PIPELINE, "name"),
-                      help="the pipeline (default: default)")
-    swap.add_argument("--prefix", metavar="PREFIX", default="edgetm", type=checker(MQTT, "prefix"),
-                      help="its topic prefix (default: edgetm)")
-    swap.add_argument("--password-env", metavar="VAR", help="the broker password's environment variable")
-    swap.add_argument("--password-file", metavar="FILE", help="a file holding the broker password")
-
-
-def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    from edgetm.capture import DEFAULT_SOURCE
-    from edgetm.tasks import TASKS
-
-    smoothing, video, camera = ("edgetm.tasks.smoothing:SmoothingOptions", "edgetm.capture.video:VideoOptions",
-                                "edgetm.capture.camera:CameraOptions")
-
-    parser.add_argument("model", nargs="?", help="model to run (or give --config)")
-    parser.add_argument("--config", metavar="FILE", help="YAML configuration (edgetm config init writes one to "
-                        "edit); -v, -q and --log-level apply on top of it, other flags are refused")
-    _model_arguments(parser, positional=False)
-    pipeline = parser.add_argument_group("pipeline")
-    parser.add_argument("--source", metavar="SOURCE", default=argparse.SUPPRESS,
-                        help=LazyHelp(lambda: f"{options_class(PIPELINE).model_fields['source'].description} "
-                                      f"(default: {DEFAULT_SOURCE})"))
-    adder(pipeline, PIPELINE, "name", "--name", dest="pipeline.name", metavar="NAME")
-    adder(pipeline, PIPELINE, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
-    adder(pipeline, smoothing, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
-    adder(pipeline, smoothing, "mode", "--smoothing", dest="pipeline.smoothing.mode",
-           choices=Choices("edgetm.tasks.smoothing:SmoothingMode"))
-    adder(pipeline, smoothing, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
-    adder(pipeline, smoothing, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
-    adder(pipeline, PIPELINE, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
-    adder(pipeline, PIPELINE, "max_fps", "--max-fps", dest="pipeline.max_fps", metavar="FPS")
-    adder(pipeline, CLASSIFY, "top_k", "--top-k", dest="pipeline.classify.top_k", metavar="K")
-    source = parser.add_argument_group("source")
-    adder(source, video, "realtime", "--realtime", dest="source_options.realtime", action="store_true")
-    adder(source, video, "loop", "--loop", dest="source_options.loop", action="store_true",
-           text=LazyHelp(lambda: options_class(video).model_fields["loop"].description + "; without --realtime, "
-                         "every frame as fast as possible, until stopped"))
-    for field in ("width", "height", "fps"):
-        adder(source, camera, field, f"--{field}", dest=f"source_options.{field}")
-    out = parser.add_argument_group("output (default: JSON lines on stdout)")
-    adder(out, MQTT, "url", "--mqtt", dest="mqtt.url", metavar="URL", show_default=False)
-    adder(out, MQTT, "password_env", "--password-env", dest="mqtt.password_env", metavar="VAR")
-    adder(out, MQTT, "password_file", "--password-file", dest="mqtt.password_file", metavar="FILE")
-    adder(out, "edgetm.publish.mqtt:TlsOptions", "ca_file", "--ca-file", dest="mqtt.tls.ca_file", metavar="FILE")
-    adder(out, MQTT, "prefix", "--prefix", dest="mqtt.prefix", metavar="PREFIX")
-    adder(out, "edgetm.publish.homeassistant:HomeAssistantOptions", "enabled", "--ha-discovery",
-          dest="mqtt.homeassistant.enabled", action="store_true")
-    adder(out, "edgetm.publish.stdout:JsonlOptions", "path", "--jsonl", dest="jsonl.path", metavar="FILE")
-    out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
-    adder(out, CONFIG, "device_id", "--device-id", dest="service.device_id", metavar="ID")
-    adder(out, CONFIG, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
-    adder(out, CONFIG, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
-    _preprocess_arguments(parser, dest="pipeline.preprocess")
-    _detect_arguments(parser, pipeline=True)
-    _sound_arguments(parser, dest="pipeline.sound")
-    _pose_arguments(parser, dest="pipeline.pose")
-
 
 def _info(commands) -> None:
     info = commands.add_parser("info", help=HELP["info"])
-    _model_arguments(info)
+    model_flags(info)
     info.add_argument("--json", action="store_true", help="print one JSON document")
-    _preprocess_arguments(info)  # info describes what these would run
+    preprocess_flags(info)  # info describes what these would run
     adder(info.add_argument_group("detection (detector models)"), DETECT, "layout", "--layout",
           dest="detect.layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
 
 
 def _classify(commands) -> None:
     classify = commands.add_parser("classify", help=HELP["classify"])
-    _model_arguments(classify)
+    model_flags(classify)
     classify.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
     adder(classify, CLASSIFY, "top_k", "--top-k", dest="classify.top_k", metavar="K")
     adder(classify, CLASSIFY, "threshold", "--threshold", dest="classify.threshold", metavar="T")
     classify.add_argument("--json", action="store_true", help="one JSON line per image")
-    _preprocess_arguments(classify)
+    preprocess_flags(classify)
 
 
 def _detect(commands) -> None:
     detect = commands.add_parser("detect", help=HELP["detect"])
-    _model_arguments(detect)
+    model_flags(detect)
     detect.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
-    _detect_arguments(detect)
+    detect_flags(detect)
     detect.add_argument("--json", action="store_true", help="one JSON line per image")
     detect.add_argument("--save-annotated", metavar="DIR", help="write each image with its boxes drawn into DIR")
-    _preprocess_arguments(detect)
+    preprocess_flags(detect)
 
 
 def _pose(commands) -> None:
     pose = commands.add_parser("pose", help=HELP["pose"])
-    _model_arguments(pose)
+    model_flags(pose)
     pose.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR", help="image files, folders or globs")
-    _pose_arguments(pose)
+    pose_flags(pose)
     pose.add_argument("--json", action="store_true", help="one JSON line per image")
     pose.add_argument("--save-annotated", metavar="DIR", help="write each image with its skeletons drawn into DIR")
 
 
 def _listen(commands) -> None:
     listen = commands.add_parser("listen", help=HELP["listen"])
-    _model_arguments(listen)
+    model_flags(listen)
     listen.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE",
                         help="mic, mic:DEVICE, wav:FILE (or a .wav path), audio:URL (default: mic)")
     adder(listen, "edgetm.capture.sound_file:SoundFileOptions", "realtime",
            "--realtime", dest="source_options.realtime", action="store_true")
     adder(listen, SOUND, "top_k", "--top-k", dest="sound.top_k", metavar="K")
     adder(listen, SOUND, "threshold", "--threshold", dest="sound.threshold", metavar="T")
-    _sound_arguments(listen)
+    sound_flags(listen)
     listen.add_argument("--json", action="store_true", help="one JSON line per window")
 
 
@@ -284,13 +108,13 @@ def _train(commands) -> None:
     train = commands.add_parser("train", help=HELP["train"],
                                 description="Train a new head (Dense(100, ReLU) + Dense(N, softmax), as Teachable "
                                 "Machine's) on the features a base gives your examples, and export a model.")
-    _train_arguments(train)
+    train_flags(train)
 
 
 def _run(commands) -> None:
     run = commands.add_parser("run", help=HELP["run"],
                               description="Run until stopped (SIGINT/SIGTERM); results go to MQTT, stdout or a file.")
-    _run_arguments(run)
+    run_flags(run)
     # Which flag set each destination: with --config, the flags that would be ignored are named.
     run.set_defaults(flag_names={a.dest: max(a.option_strings, key=len) for a in run._actions if a.option_strings})
 
@@ -299,7 +123,7 @@ def _bench(commands) -> None:
     bench = commands.add_parser("bench", help=HELP["bench"], description="Run the model as a pipeline would on "
                                 "this machine, and the bare runtime on the same model: per-stage latency, fps, CPU "
                                 "and memory.")
-    _model_arguments(bench)
+    model_flags(bench)
     bench.add_argument("--source", default=argparse.SUPPRESS, metavar="SOURCE", help="what to read, as for edgetm "
                        "run (default: a synthetic 640x480 MJPEG video; a sound model needs one)")
     bench.add_argument("--frames", type=_frames, default=200, metavar="N", help="results to measure after the "
@@ -308,7 +132,7 @@ def _bench(commands) -> None:
                        "synthetic video or a video file at its frame rate), with the threads edgetm picks for a "
                        "paced source; the bare runtime is paced the same")
     bench.add_argument("--json", action="store_true", help="print one JSON document")
-    _preprocess_arguments(bench)
+    preprocess_flags(bench)
 
 
 def _frames(text: str) -> int:

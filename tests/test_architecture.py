@@ -20,7 +20,7 @@ LAYERS = [
     {"train"},  # retraining draws on every stage: sources to collect from, bases, tasks for poses
     {"config"},
     {"runtime"},
-    {"commands", "cli", "cli_flags", "__main__"},
+    {"commands", "cli", "cli_flags", "cli_groups", "__main__"},
 ]
 STAGES = (2, 3)
 ALLOWED_ACROSS = {("capture", "vision"), ("pose", "vision")}
