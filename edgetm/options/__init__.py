@@ -19,6 +19,11 @@ Values are converted as a configuration file or a command line means them: a YAM
 tuple, a name becomes an enum member, ``"0.5"`` from a flag becomes a number (unless the class is
 ``strict``: commands over MQTT must be exactly typed). ``model_copy(update=...)`` does not check
 its updates: it is for values the program made itself.
+
+A field can hold one of a family of options told apart by ``type`` and imported only when a value
+names one (``Annotated[SourceOptions, OneOf(SOURCES)]``), or a class asked for only when a value
+comes (``Annotated[Options | None, Later(get)]``): the configuration holds every plugin, and a run
+imports the ones it uses.
 """
 
 from edgetm.options.base import Options, check_field, field_validator, model_validator
