@@ -229,7 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = commands.handler(args.command)
         if argv is None:
             start_up_done()
-        return handler(args)
+        status = handler(args)
+        if argv is None and args.command in ENDS_AT_ONCE:
+            end_now(status)
+        return status
     except EdgetmError as error:
         print(f"edgetm: error: {error}", file=sys.stderr)
         return commands.EXIT_USER_ERROR
@@ -238,6 +241,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head(1) and closed: not an error
         sys.stderr.close()
         return 0
+
+
+# Commands that are done once their output is written: no thread, file or connection of theirs is
+# left open when their handler returns.
+ENDS_AT_ONCE = frozenset({"classify", "detect", "pose", "info"})
+
+
+def end_now(status: int) -> None:
+    """End this process with ``status`` without Python's teardown: freeing every module's objects,
+    then the native libraries' own destructors (LiteRT's alone take about 8 ms here), only keep the
+    shell waiting for its prompt, 10-15 ms of a photo's ``classify``. What is registered to run at
+    exit still runs (logging's shutdown flushes its handlers), then the standard streams are
+    flushed. Where Python has no way to run those first, the process ends as usual."""
+    import atexit
+
+    run_at_exit = getattr(atexit, "_run_exitfuncs", None)  # CPython's, what its own exit calls
+    if run_at_exit is None:
+        return
+    run_at_exit()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a pipe closed by its reader (head), or a stream closed
+            pass
+    os._exit(status)
 
 
 def start_up_done() -> None:

@@ -132,3 +132,25 @@ def test_a_caller_from_python_keeps_its_own_collector_settings():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "0"]
+
+
+def test_a_one_shot_command_ends_without_teardown_but_with_its_output_status_and_exit_handlers(tmp_path: Path):
+    """classify ends its process as soon as its output is out (Python's teardown only delays the
+    prompt): every line and the status still arrive, and what was registered to run at exit runs
+    (the probe's own report is written by such a handler)."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for sample in sorted((DEMO / "samples").glob("*.jpg")):
+        (photos / sample.name).write_bytes(sample.read_bytes())
+    (photos / "broken.jpg").write_bytes(b"not a picture")
+    seen = probe(tmp_path, "classify", str(DEMO), str(photos), "--json", status=1)
+    lines = seen["stdout"].splitlines()
+    assert len(lines) == 8 and all(json.loads(line)["label"] for line in lines)
+    assert "broken.jpg" in seen["stderr"] and "Traceback" not in seen["stderr"]
+    assert "edgetm.vision.classify" in seen["modules"]  # the report of the exit handler
+    # Its reader gone after one line (head -1): no traceback, and the status of a pipe closed early.
+    reader = subprocess.Popen([sys.executable, "-m", "edgetm", "classify", str(DEMO), str(photos)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert reader.stdout.readline().startswith("IMAGE")
+    reader.stdout.close()
+    assert reader.wait(timeout=60) in (0, 1) and "Traceback" not in reader.stderr.read()
