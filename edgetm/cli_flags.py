@@ -25,10 +25,9 @@ def options_class(options: type[Options] | str) -> type[Options]:
     """The class ``options`` is or names."""
     if not isinstance(options, str):
         return options
-    from importlib import import_module
+    from edgetm.plugins import imported
 
-    module, _, name = options.partition(":")
-    return getattr(import_module(module), name)
+    return imported(options)
 
 
 class LazyHelp:

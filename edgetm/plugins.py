@@ -19,7 +19,7 @@ from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
 from edgetm.errors import ConfigError
 from edgetm.options import Options
 
-__all__ = ["LocalPath", "Options", "Registry", "local_path", "resolve_paths", "type_name"]
+__all__ = ["LocalPath", "Options", "Registry", "imported", "local_path", "resolve_paths", "type_name"]
 
 P = TypeVar("P")
 
@@ -30,6 +30,14 @@ def type_name(options: type[Options]) -> str:
     if field is None or not isinstance(field.default, str):
         raise TypeError(f"{options.__name__} needs a literal 'type' field with a default")
     return field.default
+
+
+def imported(where: str) -> Any:
+    """What ``where`` ("package.module:attribute") names, its module imported now."""
+    from importlib import import_module
+
+    module, _, attribute = where.partition(":")
+    return getattr(import_module(module), attribute)
 
 
 class Registry(Generic[P]):
@@ -59,10 +67,7 @@ class Registry(Generic[P]):
         entry = self._entries[name]
         if not isinstance(entry, str):
             return entry
-        from importlib import import_module
-
-        module, _, attribute = entry.partition(":")
-        plugin = getattr(import_module(module), attribute)
+        plugin = imported(entry)
         if self._name_of(plugin) != name:
             raise TypeError(f"{entry} is registered as {self.kind} '{name}' but names itself "
                             f"'{self._name_of(plugin)}'")
@@ -89,9 +94,6 @@ class Registry(Generic[P]):
         for name in list(self._entries):
             yield name, self._load(name)
 
-    def classes(self) -> list[P]:
-        """Every plugin, all imported."""
-        return [plugin for _, plugin in self.items()]
 
 
 class _Local:

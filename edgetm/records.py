@@ -62,10 +62,9 @@ class Record:
 
     _fields: ClassVar[tuple[str, ...]] = ()  # every field, in order (a base class's first)
     _positional: ClassVar[tuple[str, ...]] = ()  # those that may be given by position
+    _names: ClassVar[frozenset[str]] = frozenset()  # every field, as a set
     _compared: ClassVar[tuple[str, ...]] = ()
     _defaults: ClassVar[tuple[tuple[str, Any, Callable[[], Any] | None], ...]] = ()  # (name, default, factory)
-    _names: ClassVar[frozenset[str]] = frozenset()  # the same, as a set
-    _frozen: ClassVar[bool] = True
 
     def __init_subclass__(cls, frozen: bool = True, kw_only: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -100,7 +99,6 @@ class Record:
         cls._positional = tuple(positional)
         cls._compared = tuple(compared)
         cls._defaults = tuple((name, *defaults[name]) for name in cls._fields if name in defaults)
-        cls._frozen = frozen
         if not frozen and "__hash__" not in cls.__dict__:
             cls.__hash__ = None  # type: ignore[assignment] - mutable and compared by value: unhashable
         if "__setattr__" not in cls.__dict__:
