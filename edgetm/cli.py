@@ -38,7 +38,7 @@ def _info(commands) -> None:
     info.add_argument("--json", action="store_true", help="print one JSON document")
     preprocess_flags(info)  # info describes what these would run
     adder(info.add_argument_group("detection (detector models)"), DETECT, "layout", "--layout",
-          dest="detect.layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
+          dest="detect.layout", choices=Choices(DETECT, "layout"))
 
 
 def _classify(commands) -> None:
@@ -97,7 +97,7 @@ def _collect(commands) -> None:
     add = lambda field, *flags, **kw: adder(collect, options, field, *flags, dest=f"collect.{field}", **kw)  # noqa: E731
     add("count", "--count", metavar="N")
     add("interval_s", "--interval-s", metavar="S")
-    add("format", "--format", choices=["jpg", "png"])
+    add("format", "--format", choices=Choices(options, "format"))
     add("window_s", "--window-s", metavar="S")
     add("sound_model", "--sound-model", metavar="MODEL")
     add("pose_model", "--pose-model", metavar="MODEL")

@@ -12,7 +12,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Union, get_args, get_origin
 
 from edgetm.errors import problems
 
@@ -43,15 +44,21 @@ class LazyHelp:
 
 
 class Choices:
-    """The values of an enum named by place (those in ``leave_out`` left out), found when a flag's
-    value is checked or its help shown."""
+    """The values field ``field`` of ``options`` (a class, or where it is) takes: its enum's or its
+    literal's (those in ``leave_out`` left out), found when a flag's value is checked or its help
+    shown."""
 
-    def __init__(self, where: str, leave_out: tuple[str, ...] = ()) -> None:
-        self.where = where
+    def __init__(self, options: type[Options] | str, field: str, leave_out: tuple[str, ...] = ()) -> None:
+        self.options = options
+        self.field = field
         self.leave_out = leave_out
 
     def _values(self) -> list[str]:
-        return [m.value for m in options_class(self.where) if m.value not in self.leave_out]  # type: ignore[attr-defined]
+        kind = options_class(self.options).model_fields[self.field].annotation
+        while get_origin(kind) is Annotated or get_origin(kind) in (Union, UnionType):  # Annotated, X | None
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        values = [m.value for m in kind] if isinstance(kind, type) else list(get_args(kind))  # an enum, or a Literal
+        return [value for value in values if value not in self.leave_out]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._values())

@@ -42,13 +42,10 @@ def model_flags(parser: argparse.ArgumentParser, positional: bool = True) -> Non
 
 
 def preprocess_flags(parser: argparse.ArgumentParser, dest: str = "preprocess") -> None:
-    enums = "edgetm.vision.preprocess_options:"
     group = parser.add_argument_group("preprocessing (default: chosen from the model)")
     add = lambda field, *flags, **kw: adder(group, PREPROCESS, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("preset", "--preset", choices=Choices(enums + "Preset"))
-    add("resize", "--resize", choices=Choices(enums + "ResizeMode"))
-    add("interpolation", "--interpolation", choices=Choices(enums + "Interpolation"))
-    add("normalize", "--normalize", choices=["tm", "unit", "imagenet", "raw", "pixels"])
+    for field in ("preset", "resize", "interpolation", "normalize"):
+        add(field, f"--{field}", choices=Choices(PREPROCESS, field))
     add("mean", "--mean", metavar="R,G,B", parse=triple)
     add("std", "--std", metavar="R,G,B", parse=triple)
     add("color", "--bgr", action="store_const", const="bgr")
@@ -62,8 +59,8 @@ def detect_flags(parser: argparse.ArgumentParser, pipeline: bool = False) -> Non
     add("agnostic", "--agnostic", action="store_true")
     add("classes", "--classes", metavar="A,B", parse=name_list)
     add("max_det", "--max-det", metavar="N")
-    add("layout", "--layout", choices=Choices("edgetm.vision.detect:DetectLayout"))
-    add("boxes", "--boxes", choices=Choices("edgetm.vision.detect:BoxUnits", leave_out=("auto",)))
+    add("layout", "--layout", choices=Choices(DETECT, "layout"))
+    add("boxes", "--boxes", choices=Choices(DETECT, "boxes", leave_out=("auto",)))
     add("rect", "--rect", action="store_true")
     add("rect", "--no-rect", action="store_const", const=False, show_default=False,
         text="letterbox every frame into the model's full input size, even where rect would apply")
@@ -77,7 +74,7 @@ def sound_flags(parser: argparse.ArgumentParser, dest: str = "sound") -> None:
     add = lambda field, *flags, **kw: adder(group, SOUND, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
     add("overlap", "--overlap", metavar="F")
     add("hop_samples", "--hop-samples", metavar="N")
-    add("partial", "--partial", choices=["drop", "pad"])
+    add("partial", "--partial", choices=Choices(SOUND, "partial"))
     add("gate_dbfs", "--gate-dbfs", metavar="DB")
     add("background", "--background", metavar="A,B", parse=name_list)
 
@@ -86,7 +83,7 @@ def pose_flags(parser: argparse.ArgumentParser, dest: str = "pose") -> None:
     features = "edgetm.pose.base:PoseFeatureOptions"
     group = parser.add_argument_group("pose (pose estimators)")
     add = lambda field, *flags, **kw: adder(group, POSE, field, *flags, dest=f"{dest}.{field}", **kw)  # noqa: E731
-    add("estimator", "--estimator", choices=["auto", "movenet", "blazepose", "yolo-pose", "mediapipe"])
+    add("estimator", "--estimator", choices=Choices(POSE, "estimator"))
     add("landmarks", "--landmarks", metavar="FILE")
     add("classifier", "--classifier", metavar="FILE", parse=lambda path: {"path": path})
     add("min_keypoint_score", "--min-keypoint-score", metavar="S")
@@ -154,7 +151,7 @@ def run_flags(parser: argparse.ArgumentParser) -> None:
     adder(pipeline, PIPELINE, "task", "--task", dest="pipeline.task", choices=["auto", *TASKS])
     adder(pipeline, smoothing, "threshold", "--threshold", dest="pipeline.smoothing.threshold", metavar="T")
     adder(pipeline, smoothing, "mode", "--smoothing", dest="pipeline.smoothing.mode",
-           choices=Choices("edgetm.tasks.smoothing:SmoothingMode"))
+           choices=Choices(smoothing, "mode"))
     adder(pipeline, smoothing, "k", "--k", dest="pipeline.smoothing.k", metavar="K")
     adder(pipeline, smoothing, "window", "--window", dest="pipeline.smoothing.window", metavar="N")
     adder(pipeline, PIPELINE, "max_rate_hz", "--max-rate", dest="pipeline.max_rate_hz", metavar="HZ")
@@ -179,7 +176,7 @@ def run_flags(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--stdout", action="store_true", help="results on stdout even with --mqtt")
     adder(out, CONFIG, "device_id", "--device-id", dest="service.device_id", metavar="ID")
     adder(out, CONFIG, "stats_interval_s", "--stats-interval", dest="service.stats_interval_s", metavar="S")
-    adder(out, CONFIG, "log_level", "--log-level", dest="log.level", choices=["debug", "info", "warning", "error"])
+    adder(out, CONFIG, "log_level", "--log-level", dest="log.level", choices=Choices(CONFIG, "log_level"))
     preprocess_flags(parser, dest="pipeline.preprocess")
     detect_flags(parser, pipeline=True)
     sound_flags(parser, dest="pipeline.sound")
