@@ -865,7 +865,8 @@ def ort_idle(which: str, model_path: Path, frames: int = PACED_FRAMES) -> dict:
     """In a fresh process: an ONNX session run every 33 ms; median run time, and process CPU time
     per frame between the end of a run and the start of the next."""
     if which == "edgetm":
-        model = load_model(model_path)
+        # As a pipeline with a paced source (a camera) loads it.
+        model = load_for_pacing(ModelOptions(path=str(model_path)), paced=True)
         inputs = [np.zeros(spec.shape, spec.dtype) for spec in model.inputs]
 
         def run() -> None:

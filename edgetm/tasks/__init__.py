@@ -19,6 +19,9 @@ TASKS.register_at("detect", "edgetm.tasks.detect:DetectTask")
 TASKS.register_at("sound", "edgetm.tasks.sound:SoundTask")
 TASKS.register_at("pose", "edgetm.tasks.pose:PoseTask")
 
+# A flag that sets each task's options, to name in an error: options usually come from one.
+FLAG_HINTS = {"classify": "--top-k", "detect": "--conf", "sound": "--overlap", "pose": "--estimator"}
+
 
 def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | None] | None = None) -> Options:
     """The options of the task a pipeline runs on ``model``: the task named, or the first whose
@@ -34,7 +37,10 @@ def choose(model: Model, requested: str = AUTO, given: Mapping[str, Options | No
         name = type_name(TASKS[requested].Options)  # an unknown name is an error naming the known ones
     unused = [n for n, options in given.items() if options is not None and n != name]
     if unused:
-        raise ConfigError(f"{' and '.join(unused)} options are given, but {model.source} runs as a {name} task")
+        them = "it" if len(unused) == 1 else "them"
+        raise ConfigError(f"{' and '.join(unused)} options are given, but {model.source} runs as a {name} task",
+                          f"remove {them}: the pipeline's {' and '.join(unused)} key, or the flags that set {them} "
+                          f"(such as {' and '.join(FLAG_HINTS.get(n, '--' + n) for n in unused)})")
     return given.get(name) or TASKS[name].Options()
 
 

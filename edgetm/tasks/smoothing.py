@@ -15,7 +15,7 @@ entering, the state is ``none_label``.
 import enum
 from collections import deque
 
-from edgetm.options import Field
+from edgetm.options import Field, model_validator
 from edgetm.plugins import Options
 
 # A label counts once the model gives it better than even odds.
@@ -40,6 +40,22 @@ class SmoothingOptions(Options):
                               "may fall before another can replace it")
     none_label: str = Field("none", min_length=1, max_length=100, description="the label when no class is above "
                             "the threshold")
+
+    @model_validator(mode="after")
+    def _applies(self) -> "SmoothingOptions":
+        # A setting its mode never reads would be ignored without a word: refuse it instead. A value
+        # equal to the default is let through, so that switching the mode in a file is one edit.
+        unread = [name for name, modes in NOT_READ.items() if self.mode in modes and
+                  name in self.model_fields_set and getattr(self, name) != SmoothingOptions.model_fields[name].default]
+        if unread:
+            raise ValueError(f"{' and '.join(unread)} {'does' if len(unread) == 1 else 'do'} nothing in "
+                             f"{self.mode.value} mode; remove {'it' if len(unread) == 1 else 'them'} or change the mode")
+        return self
+
+
+# The settings each mode leaves unread.
+NOT_READ = {"k": (SmoothingMode.AVERAGE, SmoothingMode.OFF), "window": (SmoothingMode.CONSECUTIVE, SmoothingMode.OFF),
+            "hysteresis": (SmoothingMode.OFF,)}
 
 
 class LabelSmoother:

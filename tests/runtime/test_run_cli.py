@@ -134,6 +134,9 @@ def test_systemd_notify_and_watchdog(tmp_path: Path, banana_video: Path):
 @pytest.mark.parametrize("extra, message", [
     (["--width", "320"], "--width does not apply to the source"),  # a camera setting, for image files
     (["--conf", "0.3"], "detect options are given, but"),  # a detector setting, for a classifier
+    (["--conf", "0.3"], "or the flags that set it (such as --conf)"),
+    (["--smoothing", "average", "--k", "5"], "k does nothing in average mode"),
+    (["--window", "8"], "window does nothing in consecutive mode"),
     (["--ca-file", "ca.pem"], "MQTT settings are given without a broker (add --mqtt URL)"),
     (["--task", "detect"], "is a classify model, not a detector"),
     (["--config", "edgetm.example.yaml"], "give a model or --config, not both"),
@@ -293,3 +296,13 @@ def test_a_reload_never_ends_the_run(tmp_path: Path, banana_video: Path, monkeyp
     finally:
         service.stop_requested.set()
         thread.join(10)
+
+
+def test_the_flags_a_task_error_names_exist():
+    from edgetm.tasks import FLAG_HINTS, TASKS
+
+    assert set(FLAG_HINTS) == set(TASKS)
+    result = subprocess.run([sys.executable, "-m", "edgetm", "run", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    for flag in FLAG_HINTS.values():
+        assert f"{flag} " in result.stdout, flag

@@ -1,3 +1,6 @@
+import pytest
+
+from edgetm.options import ValidationError
 from edgetm.tasks.smoothing import LabelSmoother, SmoothingMode, SmoothingOptions
 
 
@@ -56,3 +59,20 @@ def test_moving_average():
 def test_off_follows_every_result():
     smoother = LabelSmoother(SmoothingOptions(mode=SmoothingMode.OFF, threshold=0.5))
     assert feed(smoother, [RIPE, UNRIPE, RIPE, {"ripe": 0.2}]) == ["ripe", "unripe", "ripe", "none"]
+
+
+@pytest.mark.parametrize(("given", "unread"), [
+    ({"mode": "average", "k": 5}, "k does nothing in average mode"),
+    ({"mode": "off", "k": 5}, "k does nothing in off mode"),
+    ({"window": 8}, "window does nothing in consecutive mode"),
+    ({"mode": "off", "window": 8, "hysteresis": 0.2}, "window and hysteresis do nothing in off mode"),
+])
+def test_a_setting_its_mode_never_reads_is_refused(given, unread):
+    with pytest.raises(ValidationError, match=unread):
+        SmoothingOptions.model_validate(given)
+
+
+def test_a_default_value_left_beside_another_mode_is_accepted():
+    # The example file spells out k: 3 and hysteresis: 0.1; changing only its mode must still load.
+    options = SmoothingOptions.model_validate({"mode": "off", "k": 3, "window": 5, "hysteresis": 0.1})
+    assert options.mode is SmoothingMode.OFF
