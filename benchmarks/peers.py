@@ -715,12 +715,14 @@ def row_onnx(ctx: Context) -> None:
                                                     str(imgsz), "--threads", str(ctx.threads), "--conf", str(CONF),
                                                     "--iou", str(IOU)], ctx.workdir) as peer:
             name = f"Ultralytics {peer.ready['ultralytics']} predict imgsz={imgsz}"
-            runs = max(ctx.runs // 2, 5)  # up to 75 ms a call
+            runs = max(ctx.runs // BLOCK_CALLS, 5)  # up to 75 ms a call
             for item, (image, frame) in enumerate(frames.items()):
                 detector(frame)
                 detector(frame)
+                # In blocks, as row 2: ONNX Runtime's workers spin on for tens of milliseconds after a run,
+                # so a single call would mostly measure the other process's spinning threads.
                 timing = interleave(lambda _, f=frame, d=detector: d(f), lambda _, i=item: peer.call(item=i)["ms"],
-                                    runs)
+                                    runs, block=BLOCK_CALLS)
                 other = peer.call(item=item, result=True)["result"]
                 shape = "x".join(map(str, detector.preprocessor.size_of(detector.prepare(frame).tensor)))
                 _, words = same_boxes(rows_of(detector(frame)), other)
