@@ -18,6 +18,7 @@ def test_bench_reports_stages_rate_cpu_memory_and_the_bare_reference():
     # Enough frames for the stream to time preparing the next frame ahead against in turn.
     prepare = report["prepare"]
     assert isinstance(prepare["prepare_ahead"], bool) and set(prepare["prepare_ms_per_item"]) == {"ahead", "inline"}
+    assert prepare["prepare_ahead"] is (prepare["prepare_rounds"]["ahead_won"] * 2 > prepare["prepare_rounds"]["of"])
     assert {"preprocess", "inference", "postprocess"} <= set(report["stages_ms"])
     for latency in [*report["stages_ms"].values(), report["bare_invoke_ms"]]:
         assert 0 < latency["p50"] <= latency["p95"]
@@ -74,3 +75,26 @@ def test_a_paced_report_has_no_back_to_back_ratio_and_an_empty_source_is_named_a
     (few / "one.jpg").write_bytes((DEMO / "samples" / "ripe-1.jpg").read_bytes())
     empty = run_cli("bench", str(DEMO), "--source", str(few))
     assert empty.returncode == 1 and f"{few} gave no results" in empty.stderr and "type=" not in empty.stderr
+
+
+def test_the_bare_reference_runs_at_the_shape_the_pipeline_fed(tmp_path: Path):
+    """A detector with dynamic sides runs a 1280x720 video at 640x384 (rectangular inference); the
+    bare invoke it is compared with runs at that shape too, not at the square it was loaded at."""
+    import cv2
+    import numpy as np
+
+    from tests.modelkit import constant_output_onnx, write
+    from tests.vision.test_detect import NAMES, v8_raw
+
+    model = write(tmp_path, "dyn.onnx", constant_output_onnx(v8_raw([(320, 192, 64, 32, 0, 0.9)]), (640, 640), NAMES,
+                                                             dynamic=True))
+    video = tmp_path / "wide.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (1280, 720))
+    for n in range(20):
+        writer.write(np.full((720, 1280, 3), 8 * n, np.uint8))
+    writer.release()
+    done = run_cli("bench", str(model), "--source", str(video), "--frames", "8", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["bare_input_shape"] == [1, 3, 384, 640]
+    square = json.loads(run_cli("bench", str(DEMO), "--frames", "8", "--json").stdout)
+    assert square["bare_input_shape"] == [1, 224, 224, 3]  # a fixed-shape model: its own shape

@@ -80,6 +80,8 @@ def test_measures_both_ways_and_keeps_the_faster():
     assert slow_helper.choice.ahead is False
     assert slow_helper.choice.describe()["prepare_ahead"] is False
     assert set(slow_helper.choice.describe()["prepare_ms_per_item"]) == {"ahead", "inline"}
+    rounds = slow_helper.choice.describe()["prepare_rounds"]
+    assert rounds["of"] == 5 and rounds["ahead_won"] <= 2  # most rounds decide
 
 
 def test_the_choice_is_measured_again(monkeypatch):
@@ -133,5 +135,8 @@ def test_a_streamed_pipeline_says_in_its_stats_how_it_prepares_frames(tmp_path):
     assert isinstance(status["prepare_ahead"], bool)
     ways = status["prepare_ms_per_item"]
     assert set(ways) == {"ahead", "inline"} and all(ms > 0 for ms in ways.values())
-    # The way is chosen round by round, so it can differ from a comparison of the two medians shown.
+    # The way is chosen round by round, so it can differ from a comparison of the two medians shown;
+    # the rounds say why.
+    rounds = status["prepare_rounds"]
+    assert rounds["of"] == 5 and status["prepare_ahead"] is (rounds["ahead_won"] >= 3)
     assert ways["ahead"] != ways["inline"]

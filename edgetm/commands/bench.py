@@ -30,7 +30,7 @@ WARM_UP = 10
 # What edgetm itself does to a frame, between the source's decoding and the sinks.
 OWN_STAGES = ("preprocess", "inference", "postprocess")
 # What the pipeline's stats say of how a stream's next frame is prepared (``runtime/prefetch.py``).
-PREPARE_KEYS = ("prepare_ahead", "prepare_ms_per_item")
+PREPARE_KEYS = ("prepare_ahead", "prepare_ms_per_item", "prepare_rounds")
 # The synthetic source: a camera's usual size.
 FRAME_SIZE = (640, 480)
 
@@ -53,6 +53,7 @@ class BenchReport(Record):
     rss_peak_mb: float
     bare_invoke_ms: Latency
     bare_cpu_ms: float
+    bare_input_shape: list[int]  # the first input's, as the pipeline last fed it (rectangular inference)
     ratio: float | None  # bare invoke / edgetm per frame: the share of the bare runtime's rate edgetm keeps
     # (back to back; None when paced, where the frame rate is the source's)
     stages_ratio: float  # bare invoke / edgetm's own stages (prepare, infer, postprocess), decoding left out
@@ -118,12 +119,18 @@ def measure(model, source, named: str, frames: int,
     return stages, wall, cpu, counted, {key: status[key] for key in PREPARE_KEYS if key in status}
 
 
-def bare(model, runs: int, period_s: float = 0.0) -> tuple[Latency, float]:
-    """The runtime's own invoke on the same model and threads, on a ready input; one every
-    ``period_s`` when paced, CPU time per invoke counting the idle time between (threads that spin)."""
+def bare(model, runs: int, period_s: float = 0.0) -> tuple[Latency, float, list[int]]:
+    """The runtime's own invoke on the same model and threads, on a ready input of the shape the
+    pipeline last fed; one every ``period_s`` when paced, CPU time per invoke counting the idle time
+    between (threads that spin), and the first input's shape."""
     from edgetm.model.load import warm_up_inputs
 
-    run = model.backend.bare(warm_up_inputs(model.inputs, model.metadata.get("sample_rate")))
+    inputs = warm_up_inputs(model.inputs, model.metadata.get("sample_rate"))
+    fitted = model.backend.fitted
+    if fitted is not None and inputs and fitted != inputs[0].shape:
+        # Rectangular inference: the pipeline fed this shape, so the reference runs at it too.
+        inputs[0] = np.zeros(fitted, inputs[0].dtype)
+    run = model.backend.bare(inputs)
     for _ in range(WARM_UP):
         run()
     times = []
@@ -134,7 +141,7 @@ def bare(model, runs: int, period_s: float = 0.0) -> tuple[Latency, float]:
         times.append((time.perf_counter() - start) * 1e3)
         if period_s:
             time.sleep(max(0.0, period_s - (time.perf_counter() - start)))
-    return _percentiles(times), (_cpu_s() - cpu) * 1e3 / runs
+    return _percentiles(times), (_cpu_s() - cpu) * 1e3 / runs, [int(d) for d in inputs[0].shape] if inputs else []
 
 
 def _source(given: str | None, realtime: bool):
@@ -174,14 +181,15 @@ def benchmark(args: argparse.Namespace) -> BenchReport:
         else:
             named = args.source + (" (paced)" if paced else "")
         stages, wall, cpu, counted, prepare = measure(model, source, named, args.frames, options)
-    invoke, bare_cpu = bare(model, max(counted, 20), wall / counted if paced else 0.0)
+    invoke, bare_cpu, bare_shape = bare(model, max(counted, 20), wall / counted if paced else 0.0)
     frame_ms = wall * 1e3 / counted
     return BenchReport(
         model=str(model.source), runtime=model.backend.describe(), source=named, paced=paced, frames=counted,
         stages_ms={stage: _percentiles(values) for stage, values in stages.items()},
         frame_ms=round(frame_ms, 3), fps=round(counted / wall, 1), cpu_ms_per_frame=round(cpu * 1e3 / counted, 3),
         rss_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), ratio=None if paced else round(invoke.p50 / frame_ms, 2),
+        bare_invoke_ms=invoke, bare_cpu_ms=round(bare_cpu, 3), bare_input_shape=bare_shape,
+        ratio=None if paced else round(invoke.p50 / frame_ms, 2),
         stages_ratio=round(invoke.p50 / sum(statistics.median(stages.get(stage, [0.0])) for stage in OWN_STAGES), 2),
         prepare=prepare)
 
@@ -193,7 +201,9 @@ def _prepared(prepare: dict) -> str:
     times = prepare.get("prepare_ms_per_item")
     if times is None:
         return f"prepared {way} (too few frames to time both ways)"
-    return f"prepared {way}: timed at {times['ahead']:.3f} ms a frame ahead, {times['inline']:.3f} ms in turn"
+    rounds = prepare["prepare_rounds"]
+    return (f"prepared {way}: ahead was at least as fast in {rounds['ahead_won']} of {rounds['of']} paired rounds "
+            f"(median {times['ahead']:.3f} ms a frame ahead, {times['inline']:.3f} ms in turn)")
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -207,7 +217,9 @@ def bench(args: argparse.Namespace) -> int:
     print(f"{'stage':24s} {'p50 ms':>8s} {'p95 ms':>8s}")
     for stage, latency in report.stages_ms.items():
         print(f"{stage:24s} {latency.p50:8.2f} {latency.p95:8.2f}")
-    print(f"{'bare runtime invoke':24s} {report.bare_invoke_ms.p50:8.2f} {report.bare_invoke_ms.p95:8.2f}")
+    shape = "x".join(map(str, report.bare_input_shape))
+    print(f"{'bare runtime invoke':24s} {report.bare_invoke_ms.p50:8.2f} {report.bare_invoke_ms.p95:8.2f}   "
+          f"(input {shape}, as the pipeline fed it)")
     print(f"next frame   {_prepared(report.prepare)}")
     print(f"per frame    {report.frame_ms:.2f} ms ({report.fps} fps), CPU {report.cpu_ms_per_frame:.2f} ms "
           f"(bare invoke {report.bare_cpu_ms:.2f} ms), peak RSS {report.rss_peak_mb} MB")

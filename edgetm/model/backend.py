@@ -17,6 +17,9 @@ class Backend(ABC):
     name: str
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    # The first input's shape the last ``fit`` asked for: what a rectangular run feeds (None before
+    # any fit; a backend that reallocates to fit starts at its loaded shape).
+    fitted: tuple[int, ...] | None = None
 
     @abstractmethod
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -30,10 +33,11 @@ class Backend(ABC):
     def resize(self, shapes: Sequence[tuple[int, ...]]) -> None:  # noqa: B027 - optional
         """Fix dynamic input shapes before running; backends that take any shape ignore it."""
 
-    def fit(self, shape: tuple[int, ...]) -> None:  # noqa: B027 - optional
+    def fit(self, shape: tuple[int, ...]) -> None:
         """Take the first input at ``shape`` from the next run on, leaving ``inputs`` as loaded
         (rectangular inference: one shape per frame geometry). Backends that take any shape
-        ignore it; the others resize only when ``shape`` differs from the last one."""
+        only note it; the others resize only when ``shape`` differs from the last one."""
+        self.fitted = shape
 
     def learn_output_shapes(self, outputs: Sequence[np.ndarray]) -> None:
         """Record output shapes from a run: dynamic output dims are known only then."""

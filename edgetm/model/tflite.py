@@ -181,7 +181,7 @@ class TFLiteBackend(Backend):
             self._refresh_specs()
         except ValueError as error:  # a tensor name that is not UTF-8: a corrupt file
             raise _explain(error, where) from None
-        self._fitted: tuple[int, ...] = self.inputs[0].shape if self.inputs else ()
+        self.fitted: tuple[int, ...] = self.inputs[0].shape if self.inputs else ()
 
     @staticmethod
     def _create(module, model: bytes, options: ModelOptions, delegates, resolve, where: str):
@@ -208,15 +208,15 @@ class TFLiteBackend(Backend):
         """Reallocate at new input shapes (any input whose shape changed)."""
         self._reshape(shapes)
         self._refresh_specs()
-        self._fitted = self.inputs[0].shape if self.inputs else ()
+        self.fitted = self.inputs[0].shape if self.inputs else ()
 
     def fit(self, shape: tuple[int, ...]) -> None:
         """Reallocate for a new first-input shape only when it changes: ``allocate_tensors`` plans
         and allocates every tensor of the graph again."""
-        if shape == self._fitted:
+        if shape == self.fitted:
             return
         self._reshape([shape, *(s.shape for s in self.inputs[1:])])
-        self._fitted = shape
+        self.fitted = shape
 
     def _reshape(self, shapes: Sequence[tuple[int, ...]]) -> None:
         # Compared with the interpreter's own shapes: a fitted input no longer has its spec's shape.

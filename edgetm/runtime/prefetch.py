@@ -37,16 +37,21 @@ REPROBE_S = 60.0
 
 
 class Choice(Record):
-    """How items are prepared now and, when timed, each way's loop time per item (ms, median window)."""
+    """How items are prepared now and, when timed, each way's loop time per item (ms, median window)
+    and in how many of the paired rounds preparing ahead was at least as fast: the rounds decide,
+    so the medians may lean the other way when the load drifted."""
 
     ahead: bool
     ahead_ms: float | None = None
     inline_ms: float | None = None
+    ahead_rounds: int | None = None
+    rounds: int | None = None
 
     def describe(self) -> dict:
         described: dict = {"prepare_ahead": self.ahead}
         if self.ahead_ms is not None and self.inline_ms is not None:
             described["prepare_ms_per_item"] = {"ahead": round(self.ahead_ms, 3), "inline": round(self.inline_ms, 3)}
+            described["prepare_rounds"] = {"ahead_won": self.ahead_rounds, "of": self.rounds}
         return described
 
 
@@ -100,7 +105,8 @@ class Prefetch(Generic[Item, Result]):
             gains = [inline / ahead for ahead, inline in zip(windows[True], windows[False], strict=True)
                      if ahead > 0 and inline > 0]
             ahead_ms, inline_ms = (median(windows[way]) * 1e3 for way in (True, False))
-            self.choice = Choice(not gains or median(gains) >= 1.0, ahead_ms, inline_ms)
+            self.choice = Choice(not gains or median(gains) >= 1.0, ahead_ms, inline_ms,
+                                 sum(gain >= 1.0 for gain in gains), len(gains))
             until = self._clock() + REPROBE_S
             while self._clock() < until:
                 yield self.choice.ahead, False

@@ -48,8 +48,9 @@ class SmoothingOptions(Options):
         unread = [name for name, modes in NOT_READ.items() if self.mode in modes and
                   name in self.model_fields_set and getattr(self, name) != SmoothingOptions.model_fields[name].default]
         if unread:
-            raise ValueError(f"{' and '.join(unread)} {'does' if len(unread) == 1 else 'do'} nothing in "
-                             f"{self.mode.value} mode; remove {'it' if len(unread) == 1 else 'them'} or change the mode")
+            one = len(unread) == 1
+            raise ValueError(f"{' and '.join(unread)} {'does' if one else 'do'} nothing in {self.mode.value} mode; "
+                             f"remove {'it' if one else 'them'} or change the mode")
         return self
 
 
