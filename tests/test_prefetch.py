@@ -87,6 +87,8 @@ def test_measures_both_ways_and_keeps_the_faster():
 def test_the_choice_is_measured_again(monkeypatch):
     # README: five rounds of a window of 12 frames each way, again every minute.
     assert (prefetch_module.PROBE_ROUNDS, prefetch_module.PROBE_ITEMS, prefetch_module.REPROBE_S) == (5, 12, 60.0)
+    # README's bench paragraph: timing both ways takes a stream's first 128 frames.
+    assert prefetch_module.WARMUP_ITEMS + 2 * prefetch_module.PROBE_ROUNDS * prefetch_module.PROBE_ITEMS == 128
     monkeypatch.setattr(prefetch_module, "REPROBE_S", 0.0)
     helper_slow = [True]
 

@@ -15,7 +15,7 @@ entering, the state is ``none_label``.
 import enum
 from collections import deque
 
-from edgetm.options import Field, model_validator
+from edgetm.options import Field, field_validator, model_validator
 from edgetm.plugins import Options
 
 # A label counts once the model gives it better than even odds.
@@ -40,6 +40,12 @@ class SmoothingOptions(Options):
                               "may fall before another can replace it")
     none_label: str = Field("none", min_length=1, max_length=100, description="the label when no class is above "
                             "the threshold")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare ``off`` (and ``no``) as false: ``mode: off`` means the mode.
+        return SmoothingMode.OFF.value if value is False else value
 
     @model_validator(mode="after")
     def _applies(self) -> "SmoothingOptions":

@@ -76,3 +76,12 @@ def test_a_default_value_left_beside_another_mode_is_accepted():
     # The example file spells out k: 3 and hysteresis: 0.1; changing only its mode must still load.
     options = SmoothingOptions.model_validate({"mode": "off", "k": 3, "window": 5, "hysteresis": 0.1})
     assert options.mode is SmoothingMode.OFF
+
+
+def test_a_bare_yaml_off_is_the_off_mode():
+    import yaml
+
+    # YAML 1.1 reads ``mode: off`` as false; the file means the mode.
+    data = yaml.safe_load("mode: off\n")
+    assert data == {"mode": False}
+    assert SmoothingOptions.model_validate(data).mode is SmoothingMode.OFF
