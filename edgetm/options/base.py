@@ -5,7 +5,7 @@ made on first use."""
 import enum
 import sys
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from edgetm.options.checks import Check, check_limits, compile_check
@@ -240,6 +240,12 @@ class Options(Checked):
     def model_fields_set(self) -> set[str]:
         """The fields given when the object was made (or changed by ``model_copy``), not defaulted."""
         return set(self._given)
+
+    def off_default(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` given with a value other than their default, in the order named: the
+        settings that would be ignored where they do not apply (a default left in a file is not)."""
+        fields = type(self).model_fields
+        return [name for name in names if name in self._given and getattr(self, name) != fields[name].default]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
         """A copy with ``update`` applied, unchecked: for values the program made itself."""

@@ -39,8 +39,7 @@ def estimator_for(model: Model, options: PoseOptions) -> PoseEstimator:
         else:
             raise ConfigError(f"{model.source} is not a pose model edgetm knows",
                               "MoveNet, BlazePose's detector or YOLO-pose; or name the estimator")
-    inapplicable = [field for field in NOT_FOR[name] if field in options.model_fields_set and
-                    getattr(options, field) != PoseOptions.model_fields[field].default]
+    inapplicable = options.off_default(NOT_FOR[name])
     if inapplicable:
         raise ConfigError(f"{' and '.join(inapplicable)} {'does' if len(inapplicable) == 1 else 'do'} not apply to "
                           f"the {name} estimator ({model.source})", "remove it")

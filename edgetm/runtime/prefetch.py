@@ -105,8 +105,8 @@ class Prefetch(Generic[Item, Result]):
             gains = [inline / ahead for ahead, inline in zip(windows[True], windows[False], strict=True)
                      if ahead > 0 and inline > 0]
             ahead_ms, inline_ms = (median(windows[way]) * 1e3 for way in (True, False))
-            self.choice = Choice(not gains or median(gains) >= 1.0, ahead_ms, inline_ms,
-                                 sum(gain >= 1.0 for gain in gains), len(gains))
+            won = sum(gain >= 1.0 for gain in gains)  # rounds preparing ahead was at least as fast
+            self.choice = Choice(2 * won >= len(gains), ahead_ms, inline_ms, won, len(gains))
             until = self._clock() + REPROBE_S
             while self._clock() < until:
                 yield self.choice.ahead, False

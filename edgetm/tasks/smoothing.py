@@ -51,8 +51,7 @@ class SmoothingOptions(Options):
     def _applies(self) -> "SmoothingOptions":
         # A setting its mode never reads would be ignored without a word: refuse it instead. A value
         # equal to the default is let through, so that switching the mode in a file is one edit.
-        unread = [name for name, modes in NOT_READ.items() if self.mode in modes and
-                  name in self.model_fields_set and getattr(self, name) != SmoothingOptions.model_fields[name].default]
+        unread = self.off_default(name for name, modes in NOT_READ.items() if self.mode in modes)
         if unread:
             one = len(unread) == 1
             raise ValueError(f"{' and '.join(unread)} {'does' if one else 'do'} nothing in {self.mode.value} mode; "
